@@ -1,0 +1,556 @@
+/**
+ * Byte-exact ClientHello builder (RFC 8446 §4.1.2) driven by a profile that is pure data.
+ *
+ * A profile lists what a client offers and in which order; this module only serialises it. The
+ * per-connection randomness a browser adds is drawn here from one `rng`, so that a fixed `rng`
+ * gives a fixed hello (tests) and the default (`crypto.randomBytes`) gives a fresh one:
+ *
+ * - GREASE (RFC 8701): every `GREASE_PLACEHOLDER` (0x0a0a) in a list, and every `{ kind: "grease" }`
+ *   extension, is replaced by a random 0x?a?a value. Like BoringSSL there is one value per *slot
+ *   kind* (cipher, group — shared by supported_groups and key_share —, version, signature
+ *   algorithm, first and second fake extension), and the two fake extensions never share a value.
+ * - Extension permutation (BoringSSL `SSL_set_permute_extensions`, on in Chrome since 110): a
+ *   Fisher–Yates shuffle of all extensions except the fixed ones (GREASE, padding,
+ *   pre_shared_key), which keep their profile positions (GREASE first and last for Chrome).
+ * - ECH GREASE (draft-ietf-tls-esni §6.2): an outer `encrypted_client_hello` with a random config
+ *   id, a real X25519 public key as `enc` and a random payload whose length is drawn from the
+ *   profile's list (BoringSSL: 32 × {4..7} + the AEAD tag, i.e. 144/176/208/240 bytes).
+ *
+ * For a second ClientHello after a HelloRetryRequest (RFC 8446 §4.1.2: "the same ClientHello"
+ * except key_share, cookie, early_data and pre_shared_key) pass the same `state` object, the same
+ * random and session id, `retry: true`, the one new key share and the server's cookie.
+ */
+import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
+import { isIP } from "node:net";
+
+/** Named groups a profile may list (IANA TLS Supported Groups). */
+export const GROUP = {
+  X25519MLKEM768: 0x11ec,
+  X25519: 0x001d,
+  SECP256R1: 0x0017,
+  SECP384R1: 0x0018,
+  SECP521R1: 0x0019,
+  FFDHE2048: 0x0100,
+  FFDHE3072: 0x0101,
+} as const;
+
+/** Placeholder for "a GREASE value goes here" in any list of a profile (RFC 8701 §2). */
+export const GREASE_PLACEHOLDER = 0x0a0a;
+
+/** True for the 16 reserved GREASE values 0x0a0a, 0x1a1a, … 0xfafa (RFC 8701 §2). */
+export function isGrease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+}
+
+/** Extension code points used by the builder (IANA TLS ExtensionType Values). */
+export const EXT = {
+  SERVER_NAME: 0x0000,
+  STATUS_REQUEST: 0x0005,
+  SUPPORTED_GROUPS: 0x000a,
+  EC_POINT_FORMATS: 0x000b,
+  SIGNATURE_ALGORITHMS: 0x000d,
+  ALPN: 0x0010,
+  SCT: 0x0012,
+  PADDING: 0x0015,
+  EXTENDED_MASTER_SECRET: 0x0017,
+  COMPRESS_CERTIFICATE: 0x001b,
+  RECORD_SIZE_LIMIT: 0x001c,
+  DELEGATED_CREDENTIALS: 0x0022,
+  SESSION_TICKET: 0x0023,
+  PRE_SHARED_KEY: 0x0029,
+  SUPPORTED_VERSIONS: 0x002b,
+  COOKIE: 0x002c,
+  PSK_KEY_EXCHANGE_MODES: 0x002d,
+  KEY_SHARE: 0x0033,
+  TRUST_ANCHORS: 0xca34,
+  ENCRYPTED_CLIENT_HELLO: 0xfe0d,
+  RENEGOTIATION_INFO: 0xff01,
+} as const;
+
+/**
+ * One entry of a profile's extension list. Contents that are shared with the rest of the
+ * handshake (groups, key shares, signature algorithms, ALPN) come from the profile's top-level
+ * fields so the TLS engine can check the server's choices against them.
+ */
+export type ExtensionSpec =
+  /** RFC 8701 fake extension: the first one is empty, later ones carry one zero byte (BoringSSL). */
+  | { kind: "grease" }
+  /** RFC 6066 §3; omitted for IP literals and when no servername is given. */
+  | { kind: "server_name" }
+  /** RFC 6066 §8 OCSP request with empty responder list and extensions. */
+  | { kind: "status_request" }
+  | { kind: "supported_groups" }
+  /** RFC 8422 §5.1.2; `[0]` = uncompressed only. */
+  | { kind: "ec_point_formats"; formats: number[] }
+  | { kind: "signature_algorithms" }
+  /** RFC 7301; omitted when the ALPN list is empty. */
+  | { kind: "alpn" }
+  /** RFC 6962 §3.3.1, empty. */
+  | { kind: "signed_certificate_timestamp" }
+  /** RFC 7627, empty. */
+  | { kind: "extended_master_secret" }
+  /** RFC 8879: 1 zlib, 2 brotli, 3 zstd. */
+  | { kind: "compress_certificate"; algorithms: number[] }
+  /** RFC 8449. */
+  | { kind: "record_size_limit"; limit: number }
+  /** RFC 9345: signature schemes accepted for delegated credentials. */
+  | { kind: "delegated_credentials"; algorithms: number[] }
+  /** RFC 5077, empty (no ticket). */
+  | { kind: "session_ticket" }
+  /** RFC 8446 §4.2.1, may contain GREASE_PLACEHOLDER. */
+  | { kind: "supported_versions"; versions: number[] }
+  /** RFC 8446 §4.2.2; only sent in a retry hello that carries the server's cookie. */
+  | { kind: "cookie" }
+  /** RFC 8446 §4.2.9: 1 = psk_dhe_ke. */
+  | { kind: "psk_key_exchange_modes"; modes: number[] }
+  | { kind: "key_share" }
+  /** draft-ietf-tls-trust-anchor-ids: the trust anchor IDs (binary relative OIDs, hex). */
+  | { kind: "trust_anchors"; ids: string[] }
+  /** draft-ietf-tls-esni §6.2 GREASE: outer ECH with random contents. */
+  | { kind: "ech_grease"; kdf: number; aead: number; payloadLengths: number[] }
+  /** RFC 5746 §3.4: empty renegotiated_connection. */
+  | { kind: "renegotiation_info" }
+  /** RFC 7685 padding with BoringSSL's rule: pad a 256–511 byte hello to 512 bytes (F5 bug). */
+  | { kind: "padding" }
+  /** Any other extension, contents given as hex. */
+  | { kind: "raw"; type: number; data: string };
+
+/** What a ClientHello offers and in which order: data only, no code paths. */
+export interface ClientHelloProfile {
+  /** Profile name, for messages. */
+  name: string;
+  /** TLSPlaintext.legacy_record_version of the record carrying the hello (0x0301 for browsers). */
+  recordVersion: number;
+  /** ClientHello.legacy_version (0x0303). */
+  legacyVersion: number;
+  /** Cipher suites in wire order; GREASE_PLACEHOLDER marks where a GREASE value goes. */
+  cipherSuites: number[];
+  /** Extensions in wire order (before permutation). */
+  extensions: ExtensionSpec[];
+  /** supported_groups in wire order; may contain GREASE_PLACEHOLDER. */
+  groups: number[];
+  /** Groups that get a key share in the first hello, in wire order; GREASE_PLACEHOLDER = a 1-byte GREASE share. */
+  keyShareGroups: number[];
+  /** signature_algorithms in wire order; may contain GREASE_PLACEHOLDER. */
+  signatureAlgorithms: number[];
+  /** ALPN protocols offered when the caller does not override them. */
+  alpn: string[];
+  /** Shuffle the non-fixed extensions per connection (BoringSSL extension permutation). */
+  permuteExtensions: boolean;
+  /** Replace the GREASE placeholders (false: drop them, and the `grease` extensions). */
+  grease: boolean;
+}
+
+/** The GREASE values of one connection (RFC 8701), one per kind of slot as in BoringSSL. */
+export interface GreaseValues {
+  cipher: number;
+  group: number;
+  extension1: number;
+  extension2: number;
+  version: number;
+  signatureAlgorithm: number;
+  /** ECH GREASE config id (any byte). */
+  echConfigId: number;
+}
+
+/**
+ * Per-connection choices, kept so that a retry hello after HelloRetryRequest repeats them.
+ * Pass an empty object on the first call: the builder fills it; pass it again with `retry: true`.
+ */
+export interface ClientHelloState {
+  grease?: GreaseValues;
+  /** Extension order as indices into `profile.extensions`. */
+  order?: number[];
+  /** The complete ECH GREASE extension body (the retry hello repeats it, draft-ietf-tls-esni §6.2). */
+  ech?: Buffer;
+}
+
+/** Inputs of one ClientHello. */
+export interface ClientHelloParams {
+  /** DNS name for SNI; IP literals and `undefined` send no server_name. */
+  servername?: string;
+  /** 32 random bytes. */
+  random: Buffer;
+  /** legacy_session_id: 32 random bytes for middlebox compatibility (RFC 8446 §D.4), or empty. */
+  sessionId: Buffer;
+  /** The key shares, one per non-GREASE group of the profile (retry: the one group the server asked for). */
+  keyShares: Array<{ group: number; key: Buffer }>;
+  /** Overrides `profile.alpn` (e.g. `["http/1.1"]` for a WebSocket). */
+  alpn?: string[];
+  /** Randomness source; default `crypto.randomBytes`. */
+  rng?: (n: number) => Buffer;
+  /** Per-connection choices to reuse (retry) or fill (first hello). */
+  state?: ClientHelloState;
+  /** True for the second hello after a HelloRetryRequest: no GREASE key share, no padding. */
+  retry?: boolean;
+  /** The HelloRetryRequest's cookie (RFC 8446 §4.2.2), sent in the retry hello. */
+  cookie?: Buffer;
+}
+
+/** Draws the GREASE values of one connection from `rng`. */
+export function drawGrease(rng: (n: number) => Buffer): GreaseValues {
+  const seed = rng(7);
+  // BoringSSL ssl_get_grease_value: keep the high nibble of a random byte, set the low one to 0xa.
+  const g = (i: number): number => {
+    const b = (seed[i]! & 0xf0) | 0x0a;
+    return (b << 8) | b;
+  };
+  const extension1 = g(2);
+  let extension2 = g(3);
+  // Two extensions of one type are illegal (RFC 8446 §4.2): flip to a different GREASE value.
+  if (extension2 === extension1) extension2 ^= 0x1010;
+  return {
+    cipher: g(0),
+    group: g(1),
+    extension1,
+    extension2,
+    version: g(4),
+    signatureAlgorithm: g(5),
+    echConfigId: seed[6]!,
+  };
+}
+
+/** A fixed extension keeps its profile position when the others are permuted. */
+function isFixed(spec: ExtensionSpec): boolean {
+  return spec.kind === "grease" || spec.kind === "padding" || (spec.kind === "raw" && spec.type === EXT.PRE_SHARED_KEY);
+}
+
+/**
+ * Extension order for one connection: a Fisher–Yates shuffle of the movable extensions over the
+ * movable slots (BoringSSL draws a 32-bit seed per step and reduces it modulo i + 1).
+ */
+export function drawExtensionOrder(profile: ClientHelloProfile, rng: (n: number) => Buffer): number[] {
+  const order = profile.extensions.map((_, i) => i);
+  if (!profile.permuteExtensions) return order;
+  const slots = order.filter((i) => !isFixed(profile.extensions[i]!));
+  const movable = [...slots];
+  if (movable.length > 1) {
+    const seeds = rng(4 * (movable.length - 1));
+    for (let i = movable.length - 1; i > 0; i--) {
+      const j = seeds.readUInt32BE(4 * (i - 1)) % (i + 1);
+      const t = movable[i]!;
+      movable[i] = movable[j]!;
+      movable[j] = t;
+    }
+  }
+  slots.forEach((slot, k) => (order[slot] = movable[k]!));
+  return order;
+}
+
+/** Growable big-endian byte writer with length-prefixed blocks. */
+class Writer {
+  #buf = Buffer.allocUnsafe(2048);
+  #len = 0;
+
+  get length(): number {
+    return this.#len;
+  }
+
+  #room(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
+    this.#buf.copy(next, 0, 0, this.#len);
+    this.#buf = next;
+  }
+
+  u8(v: number): this {
+    this.#room(1);
+    this.#buf[this.#len++] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.#room(2);
+    this.#buf.writeUInt16BE(v & 0xffff, this.#len);
+    this.#len += 2;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.#room(b.length);
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+    return this;
+  }
+
+  /** Writes `body` behind a length prefix of `size` bytes (1, 2 or 3). */
+  block(size: 1 | 2 | 3, body: (w: this) => void): this {
+    this.#room(size);
+    const at = this.#len;
+    this.#len += size;
+    body(this);
+    const n = this.#len - at - size;
+    if (n >= 2 ** (8 * size)) throw new RangeError(`ClientHello field of ${n} bytes overflows its ${size}-byte length`);
+    if (size === 1) this.#buf[at] = n;
+    else if (size === 2) this.#buf.writeUInt16BE(n, at);
+    else this.#buf.writeUIntBE(n, at, 3);
+    return this;
+  }
+
+  finish(): Buffer {
+    return Buffer.from(this.#buf.subarray(0, this.#len));
+  }
+}
+
+/** Replaces or drops GREASE placeholders in a list. */
+function degrease(list: readonly number[], value: number, grease: boolean): number[] {
+  const out: number[] = [];
+  for (const v of list) {
+    if (v !== GREASE_PLACEHOLDER) out.push(v);
+    else if (grease) out.push(value);
+  }
+  return out;
+}
+
+/** An X25519 public key for a private key drawn from `rng`, as BoringSSL's ECH GREASE `enc`. */
+function x25519PublicKey(rng: (n: number) => Buffer): Buffer {
+  const d = rng(32).toString("base64url");
+  const pub = createPublicKey(createPrivateKey({ key: { kty: "OKP", crv: "X25519", d, x: "" }, format: "jwk" }));
+  return Buffer.from(pub.export({ format: "jwk" }).x!, "base64url");
+}
+
+/** The body of a GREASE encrypted_client_hello extension (draft-ietf-tls-esni §5, §6.2). */
+export function buildEchGrease(
+  spec: { kdf: number; aead: number; payloadLengths: number[] },
+  configId: number,
+  rng: (n: number) => Buffer,
+): Buffer {
+  const lengths = spec.payloadLengths;
+  const payloadLength = lengths[rng(1)[0]! % lengths.length]!;
+  const w = new Writer();
+  w.u8(0); // ECHClientHelloType outer
+  w.u16(spec.kdf).u16(spec.aead).u8(configId);
+  w.block(2, (e) => e.bytes(x25519PublicKey(rng)));
+  w.block(2, (e) => e.bytes(rng(payloadLength)));
+  return w.finish();
+}
+
+/** Builds the server_name body (RFC 6066 §3) or returns null when no SNI is sent. */
+function serverNameBody(servername: string | undefined): Buffer | null {
+  if (!servername || isIP(servername.replace(/^\[|\]$/g, "")) !== 0) return null;
+  const name = Buffer.from(servername, "ascii");
+  const w = new Writer();
+  w.block(2, (l) => l.u8(0).block(2, (n) => n.bytes(name)));
+  return w.finish();
+}
+
+/**
+ * Builds a ClientHello handshake message (type 1, uint24 length, body) for `profile`.
+ * The caller wraps it in a record with `profile.recordVersion` and keeps the bytes for the
+ * transcript.
+ */
+export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloParams): Buffer {
+  const rng = p.rng ?? randomBytes;
+  const state = p.state ?? {};
+  if (p.random.length !== 32) throw new RangeError("ClientHello random must be 32 bytes");
+  if (p.sessionId.length > 32) throw new RangeError("legacy_session_id is at most 32 bytes");
+  const grease = (state.grease ??= drawGrease(rng));
+  const order = (state.order ??= drawExtensionOrder(profile, rng));
+  const useGrease = profile.grease;
+  const alpn = p.alpn ?? profile.alpn;
+
+  const w = new Writer();
+  w.u8(1); // HandshakeType client_hello
+  const bodyStart = 4;
+  w.block(3, (body) => {
+    body.u16(profile.legacyVersion).bytes(p.random);
+    body.block(1, (s) => s.bytes(p.sessionId));
+    body.block(2, (c) => {
+      for (const cs of degrease(profile.cipherSuites, grease.cipher, useGrease)) c.u16(cs);
+    });
+    body.block(1, (c) => c.u8(0)); // legacy_compression_methods: null only
+    body.block(2, (exts) => {
+      let greaseSeen = 0;
+      for (const index of order) {
+        const spec = profile.extensions[index]!;
+        if (spec.kind === "padding") {
+          writePadding(exts, body.length - bodyStart + 4, p.retry === true);
+          continue;
+        }
+        if (spec.kind === "grease") {
+          if (!useGrease) continue;
+          // BoringSSL: the first fake extension is empty, the second carries a single zero byte.
+          const first = greaseSeen++ === 0;
+          exts.u16(first ? grease.extension1 : grease.extension2);
+          exts.block(2, (e) => (first ? undefined : e.u8(0)));
+          continue;
+        }
+        const ext = extensionBody(spec, profile, p, alpn, grease, state, rng);
+        if (ext === null) continue;
+        exts.u16(ext.type).block(2, (e) => e.bytes(ext.body));
+      }
+    });
+  });
+  return w.finish();
+}
+
+/** BoringSSL's padding rule (RFC 7685): a hello of 256–511 bytes is padded to 512. */
+function writePadding(exts: Writer, helloLengthSoFar: number, retry: boolean): void {
+  if (retry) return;
+  if (helloLengthSoFar <= 0xff || helloLengthSoFar >= 0x200) return;
+  let n = 0x200 - helloLengthSoFar;
+  n = n >= 4 + 1 ? n - 4 : 1;
+  exts.u16(EXT.PADDING).block(2, (e) => e.bytes(Buffer.alloc(n)));
+}
+
+function u16List(list: readonly number[], prefix: 1 | 2): Buffer {
+  const w = new Writer();
+  w.block(prefix, (l) => {
+    for (const v of list) l.u16(v);
+  });
+  return w.finish();
+}
+
+/** The type and body of one non-GREASE extension, or null when it is not sent this time. */
+function extensionBody(
+  spec: Exclude<ExtensionSpec, { kind: "grease" } | { kind: "padding" }>,
+  profile: ClientHelloProfile,
+  p: ClientHelloParams,
+  alpn: readonly string[],
+  grease: GreaseValues,
+  state: ClientHelloState,
+  rng: (n: number) => Buffer,
+): { type: number; body: Buffer } | null {
+  const g = profile.grease;
+  switch (spec.kind) {
+    case "server_name": {
+      const body = serverNameBody(p.servername);
+      return body && { type: EXT.SERVER_NAME, body };
+    }
+    case "status_request":
+      // status_type ocsp(1), responder_id_list <0>, request_extensions <0>.
+      return { type: EXT.STATUS_REQUEST, body: Buffer.from([1, 0, 0, 0, 0]) };
+    case "supported_groups":
+      return { type: EXT.SUPPORTED_GROUPS, body: u16List(degrease(profile.groups, grease.group, g), 2) };
+    case "ec_point_formats":
+      return { type: EXT.EC_POINT_FORMATS, body: Buffer.from([spec.formats.length, ...spec.formats]) };
+    case "signature_algorithms":
+      return {
+        type: EXT.SIGNATURE_ALGORITHMS,
+        body: u16List(degrease(profile.signatureAlgorithms, grease.signatureAlgorithm, g), 2),
+      };
+    case "alpn": {
+      if (alpn.length === 0) return null;
+      const w = new Writer();
+      w.block(2, (l) => {
+        for (const proto of alpn) l.block(1, (e) => e.bytes(Buffer.from(proto, "latin1")));
+      });
+      return { type: EXT.ALPN, body: w.finish() };
+    }
+    case "signed_certificate_timestamp":
+      return { type: EXT.SCT, body: Buffer.alloc(0) };
+    case "extended_master_secret":
+      return { type: EXT.EXTENDED_MASTER_SECRET, body: Buffer.alloc(0) };
+    case "compress_certificate": {
+      const w = new Writer();
+      w.block(1, (l) => {
+        for (const a of spec.algorithms) l.u16(a);
+      });
+      return { type: EXT.COMPRESS_CERTIFICATE, body: w.finish() };
+    }
+    case "record_size_limit":
+      return { type: EXT.RECORD_SIZE_LIMIT, body: new Writer().u16(spec.limit).finish() };
+    case "delegated_credentials":
+      return { type: EXT.DELEGATED_CREDENTIALS, body: u16List(spec.algorithms, 2) };
+    case "session_ticket":
+      return { type: EXT.SESSION_TICKET, body: Buffer.alloc(0) };
+    case "supported_versions":
+      return { type: EXT.SUPPORTED_VERSIONS, body: u16List(degrease(spec.versions, grease.version, g), 1) };
+    case "cookie": {
+      if (!p.cookie) return null;
+      const w = new Writer();
+      w.block(2, (c) => c.bytes(p.cookie!));
+      return { type: EXT.COOKIE, body: w.finish() };
+    }
+    case "psk_key_exchange_modes":
+      return { type: EXT.PSK_KEY_EXCHANGE_MODES, body: Buffer.from([spec.modes.length, ...spec.modes]) };
+    case "key_share":
+      return { type: EXT.KEY_SHARE, body: keyShareBody(profile, p, grease) };
+    case "trust_anchors": {
+      const w = new Writer();
+      w.block(2, (l) => {
+        for (const id of spec.ids) l.block(1, (e) => e.bytes(Buffer.from(id, "hex")));
+      });
+      return { type: EXT.TRUST_ANCHORS, body: w.finish() };
+    }
+    case "ech_grease": {
+      const body = (state.ech ??= buildEchGrease(spec, grease.echConfigId, rng));
+      return { type: EXT.ENCRYPTED_CLIENT_HELLO, body };
+    }
+    case "renegotiation_info":
+      return { type: EXT.RENEGOTIATION_INFO, body: Buffer.from([0]) };
+    case "raw":
+      return { type: spec.type, body: Buffer.from(spec.data, "hex") };
+  }
+}
+
+/**
+ * KeyShareClientHello (RFC 8446 §4.2.8): the caller's shares in the profile's group order, with a
+ * one-byte GREASE share (BoringSSL sends a single 0x00) where the profile puts the placeholder.
+ * A retry hello carries only the share the server asked for.
+ */
+function keyShareBody(profile: ClientHelloProfile, p: ClientHelloParams, grease: GreaseValues): Buffer {
+  const rank = (group: number): number => {
+    const i = profile.keyShareGroups.indexOf(group);
+    return i < 0 ? profile.keyShareGroups.length : i;
+  };
+  const shares = [...p.keyShares].sort((a, b) => rank(a.group) - rank(b.group));
+  const w = new Writer();
+  w.block(2, (l) => {
+    let i = 0;
+    for (const group of profile.keyShareGroups) {
+      if (group === GREASE_PLACEHOLDER) {
+        if (profile.grease && !p.retry) l.u16(grease.group).block(2, (e) => e.u8(0));
+        continue;
+      }
+      // Real shares are written in profile order as they come up.
+      while (i < shares.length && rank(shares[i]!.group) <= rank(group)) {
+        const s = shares[i++]!;
+        l.u16(s.group).block(2, (e) => e.bytes(s.key));
+      }
+    }
+    for (; i < shares.length; i++) l.u16(shares[i]!.group).block(2, (e) => e.bytes(shares[i]!.key));
+  });
+  return w.finish();
+}
+
+/** Wraps a handshake message in one plaintext handshake record (RFC 8446 §5.1). */
+export function clientHelloRecord(profile: ClientHelloProfile, hello: Buffer): Buffer {
+  const head = Buffer.allocUnsafe(5);
+  head[0] = 22;
+  head.writeUInt16BE(profile.recordVersion, 1);
+  head.writeUInt16BE(hello.length, 3);
+  return Buffer.concat([head, hello]);
+}
+
+/**
+ * masq's own ClientHello for connections that do not impersonate a browser: a plain, modern
+ * TLS 1.3 offer (TLS 1.2 AEAD suites kept for a later TLS 1.2 fallback), no GREASE, fixed order.
+ * X25519 gets the only key share; servers that want P-256/P-384 answer with HelloRetryRequest.
+ */
+export const masqDefaultHello: ClientHelloProfile = {
+  name: "masq",
+  recordVersion: 0x0301,
+  legacyVersion: 0x0303,
+  cipherSuites: [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8],
+  extensions: [
+    { kind: "server_name" },
+    { kind: "extended_master_secret" },
+    { kind: "renegotiation_info" },
+    { kind: "supported_groups" },
+    { kind: "ec_point_formats", formats: [0] },
+    { kind: "alpn" },
+    { kind: "signature_algorithms" },
+    { kind: "key_share" },
+    { kind: "psk_key_exchange_modes", modes: [1] },
+    { kind: "supported_versions", versions: [0x0304, 0x0303] },
+    { kind: "cookie" },
+  ],
+  groups: [GROUP.X25519, GROUP.SECP256R1, GROUP.SECP384R1],
+  keyShareGroups: [GROUP.X25519],
+  // ECDSA, Ed25519, RSA-PSS, then PKCS#1 (still needed for certificate chain signatures, §4.2.3).
+  signatureAlgorithms: [0x0403, 0x0503, 0x0603, 0x0807, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601],
+  alpn: ["http/1.1"],
+  permuteExtensions: false,
+  grease: false,
+};
