@@ -1,0 +1,336 @@
+/**
+ * Incremental, pull-based frame parser for frames a server sends to us (RFC 6455 §5).
+ *
+ * `push` hands over socket chunks (kept by reference: socket chunks are never reused);
+ * `next` returns one event at a time, or null when it needs more bytes. Zero-copy: a frame
+ * payload that lies inside one pushed chunk is returned as a `subarray` of it. A frame that
+ * spans chunks is assembled into one buffer allocated at its known length; a fragmented message
+ * is joined once, at its final frame.
+ *
+ * The parser keeps an index into the current chunk rather than re-slicing its input, and the
+ * hot path — a small unfragmented frame inside one chunk — is a few byte reads, one subarray
+ * and one event object.
+ */
+import { isUtf8 } from "node:buffer";
+import { ProtocolError } from "../errors.js";
+import { decodeClosePayload } from "./close.js";
+import { Utf8Validator } from "./utf8.js";
+
+/** What {@link FrameParser.next} produces. */
+export type FrameEvent =
+  | { kind: "message"; opcode: 1 | 2; data: Buffer; compressed: boolean }
+  | { kind: "ping"; data: Buffer }
+  | { kind: "pong"; data: Buffer }
+  | { kind: "close"; code: number; reason: string; data: Buffer };
+
+/** Options of {@link FrameParser}. */
+export interface FrameParserOptions {
+  /** Largest message (sum of its frames' payloads) accepted; more is a 1009 error. */
+  maxMessageSize: number;
+  /** RSV1 means "compressed" (permessage-deflate, RFC 7692 §6); only set when negotiated. */
+  rsv1Allowed?: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** True when all `n` bytes of `b` from `start` are ASCII (valid UTF-8 with no call into C++). */
+function isAsciiRange(b: Buffer, start: number, n: number): boolean {
+  const end = start + n;
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+export class FrameParser {
+  #maxMessageSize: number;
+  #rsv1Allowed: boolean;
+
+  /** Pushed chunks not yet fully read; `#chunks[#head]` is the current one, read from `#pos`. */
+  #chunks: Buffer[] = [];
+  #head = 0;
+  #pos = 0;
+  /** Unread bytes in `#chunks`. */
+  #queued = 0;
+
+  /** Header of the frame whose payload is being assembled across chunks (`#frameBuf` non-null). */
+  #frameBuf: Buffer | null = null;
+  #frameFill = 0;
+  #frameB0 = 0;
+  /** Scratch for a header split across chunks (at most 2 + 8 bytes; masked frames fail first). */
+  #hdr = Buffer.alloc(10);
+
+  /** Fragmented message in progress: opcode 0 means none. */
+  #msgOpcode = 0;
+  #msgCompressed = false;
+  #msgLength = 0;
+  #fragments: Buffer[] = [];
+  #utf8 = new Utf8Validator();
+
+  #error: ProtocolError | null = null;
+
+  constructor(opts: FrameParserOptions) {
+    this.#maxMessageSize = opts.maxMessageSize;
+    this.#rsv1Allowed = opts.rsv1Allowed ?? false;
+  }
+
+  /** Set after the handshake negotiated permessage-deflate. */
+  set rsv1Allowed(v: boolean) {
+    this.#rsv1Allowed = v;
+  }
+
+  get rsv1Allowed(): boolean {
+    return this.#rsv1Allowed;
+  }
+
+  /** Bytes pushed but not yet turned into events (queued input plus partial frames/messages). */
+  get bufferedBytes(): number {
+    return this.#queued + this.#frameFill + this.#msgLength;
+  }
+
+  /** Adds input. The chunk is kept by reference and must not be modified afterwards. */
+  push(chunk: Buffer): void {
+    if (this.#error || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#queued += chunk.length;
+  }
+
+  /**
+   * The next event, or null when more input is needed. Throws {@link ProtocolError} (code 1002,
+   * 1007 or 1009) on a violation, and the same error on every later call.
+   */
+  next(): FrameEvent | null {
+    if (this.#error) throw this.#error;
+    for (;;) {
+      let payload: Buffer;
+      let b0: number;
+      if (this.#frameBuf !== null) {
+        // Continue assembling a frame that spans chunks.
+        if (!this.#fillFrame()) return null;
+        payload = this.#frameBuf;
+        b0 = this.#frameB0;
+        this.#frameBuf = null;
+        this.#frameFill = 0;
+      } else {
+        if (this.#queued < 2) return null;
+        const chunk = this.#chunks[this.#head]!;
+        let pos = this.#pos;
+        const avail = chunk.length - pos;
+        b0 = chunk[pos]!;
+        let len: number;
+        let hdrLen: number;
+        if (avail >= 2) {
+          const b1 = chunk[pos + 1]!;
+          len = b1 & 0x7f;
+          // Hot path: final TEXT/BINARY frame, no RSV bits, unmasked, short, inside this chunk,
+          // no fragmented message open.
+          if ((b0 === 0x82 || b0 === 0x81) && b1 < 126 && avail >= 2 + len && this.#msgOpcode === 0) {
+            if (len > this.#maxMessageSize) throw this.#fail(1009, `message of ${len} bytes exceeds maxMessageSize`);
+            pos += 2;
+            const data = chunk.subarray(pos, pos + len);
+            if (b0 === 0x81 && !((len <= 32 && isAsciiRange(chunk, pos, len)) || isUtf8(data))) {
+              throw this.#fail(1007, "invalid UTF-8 in a text message");
+            }
+            this.#consume(2 + len);
+            return { kind: "message", opcode: (b0 & 0x0f) as 1 | 2, data, compressed: false };
+          }
+          if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
+          hdrLen = len < 126 ? 2 : len === 126 ? 4 : 10;
+        } else {
+          // Header split across chunks: look at byte 1 in the next chunk.
+          const b1 = this.#chunks[this.#head + 1]![0]!;
+          if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
+          len = b1 & 0x7f;
+          hdrLen = len < 126 ? 2 : len === 126 ? 4 : 10;
+        }
+        if (this.#queued < hdrLen) return null;
+        let hdr: Uint8Array;
+        let h: number;
+        if (avail >= hdrLen) {
+          hdr = chunk;
+          h = pos;
+        } else {
+          this.#copyOut(this.#hdr, 0, hdrLen);
+          hdr = this.#hdr;
+          h = 0;
+        }
+        if (len === 126) {
+          len = (hdr[h + 2]! << 8) | hdr[h + 3]!;
+        } else if (len === 127) {
+          const hi = ((hdr[h + 2]! << 24) | (hdr[h + 3]! << 16) | (hdr[h + 4]! << 8) | hdr[h + 5]!) >>> 0;
+          if (hi >= 0x80000000) throw this.#fail(1002, "64-bit payload length with the most significant bit set");
+          const lo = ((hdr[h + 6]! << 24) | (hdr[h + 7]! << 16) | (hdr[h + 8]! << 8) | hdr[h + 9]!) >>> 0;
+          len = hi * 0x100000000 + lo;
+        }
+        this.#checkHeader(b0, len);
+        if (avail >= hdrLen) this.#consume(hdrLen);
+        // Payload: zero-copy when it lies inside the current chunk.
+        const cur = this.#chunks[this.#head];
+        if (len === 0) {
+          payload = EMPTY;
+        } else if (cur !== undefined && cur.length - this.#pos >= len) {
+          payload = cur.subarray(this.#pos, this.#pos + len);
+          this.#consume(len);
+        } else {
+          this.#frameBuf = Buffer.allocUnsafe(len);
+          this.#frameFill = 0;
+          this.#frameB0 = b0;
+          if (!this.#fillFrame()) return null;
+          payload = this.#frameBuf;
+          this.#frameBuf = null;
+          this.#frameFill = 0;
+        }
+      }
+      const ev = this.#onFrame(b0, payload);
+      if (ev !== null) return ev;
+    }
+  }
+
+  /** RFC 6455 §5.2, §5.4, §5.5 checks on a frame header, and the 1009 size limit. */
+  #checkHeader(b0: number, len: number): void {
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & 0x80) !== 0;
+    if (b0 & 0x30) throw this.#fail(1002, "RSV2/RSV3 set without a negotiated extension");
+    const rsv1 = (b0 & 0x40) !== 0;
+    if (opcode >= 8) {
+      if (opcode > 10) throw this.#fail(1002, `reserved control opcode ${opcode}`);
+      if (!fin) throw this.#fail(1002, "fragmented control frame");
+      if (len > 125) throw this.#fail(1002, `control frame with a ${len}-byte payload (max 125)`);
+      if (rsv1) throw this.#fail(1002, "RSV1 set on a control frame");
+      return;
+    }
+    if (opcode === 0) {
+      if (this.#msgOpcode === 0) throw this.#fail(1002, "continuation frame without a message to continue");
+      if (rsv1) throw this.#fail(1002, "RSV1 set on a continuation frame");
+    } else if (opcode <= 2) {
+      if (this.#msgOpcode !== 0) throw this.#fail(1002, "new data frame inside a fragmented message");
+      if (rsv1 && !this.#rsv1Allowed) throw this.#fail(1002, "RSV1 set without permessage-deflate");
+    } else {
+      throw this.#fail(1002, `reserved data opcode ${opcode}`);
+    }
+    if (this.#msgLength + len > this.#maxMessageSize) {
+      throw this.#fail(1009, `message of at least ${this.#msgLength + len} bytes exceeds maxMessageSize`);
+    }
+  }
+
+  /** Turns a complete frame into an event (or null for a non-final fragment). */
+  #onFrame(b0: number, payload: Buffer): FrameEvent | null {
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & 0x80) !== 0;
+    if (opcode === 9) return { kind: "ping", data: payload };
+    if (opcode === 10) return { kind: "pong", data: payload };
+    if (opcode === 8) {
+      let cr: { code: number; reason: string };
+      try {
+        cr = decodeClosePayload(payload);
+      } catch (e) {
+        if (e instanceof ProtocolError) throw this.#fail(e.code, e.message);
+        throw e;
+      }
+      return { kind: "close", code: cr.code, reason: cr.reason, data: payload };
+    }
+    if (opcode !== 0) {
+      // First frame of a message.
+      const compressed = (b0 & 0x40) !== 0;
+      if (fin) {
+        if (opcode === 1 && !compressed && !isUtf8(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
+        return { kind: "message", opcode: opcode as 1 | 2, data: payload, compressed };
+      }
+      this.#msgOpcode = opcode;
+      this.#msgCompressed = compressed;
+    }
+    this.#msgLength += payload.length;
+    if (payload.length > 0) this.#fragments.push(payload);
+    if (this.#msgOpcode === 1 && !this.#msgCompressed) {
+      // Validate each fragment as it completes, carrying a split code point (§8.1).
+      if (!this.#utf8.push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
+      if (fin && !this.#utf8.end()) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
+    }
+    if (!fin) return null;
+    const frags = this.#fragments;
+    const data = frags.length === 1 ? frags[0]! : frags.length === 0 ? EMPTY : Buffer.concat(frags, this.#msgLength);
+    const ev: FrameEvent = { kind: "message", opcode: this.#msgOpcode as 1 | 2, data, compressed: this.#msgCompressed };
+    this.#msgOpcode = 0;
+    this.#msgCompressed = false;
+    this.#msgLength = 0;
+    this.#fragments = [];
+    this.#utf8.reset();
+    return ev;
+  }
+
+  /** Copies queued input into `#frameBuf`; true once it is full. */
+  #fillFrame(): boolean {
+    const buf = this.#frameBuf!;
+    const want = buf.length - this.#frameFill;
+    const n = Math.min(want, this.#queued);
+    if (n > 0) {
+      this.#copyOut(buf, this.#frameFill, n);
+      this.#frameFill += n;
+    }
+    return this.#frameFill === buf.length;
+  }
+
+  /** Copies the next `n` queued bytes (n ≤ #queued) into `dst` at `off` and consumes them. */
+  #copyOut(dst: Uint8Array, off: number, n: number): void {
+    let head = this.#head;
+    let pos = this.#pos;
+    let left = n;
+    while (left > 0) {
+      const c = this.#chunks[head]!;
+      const take = Math.min(left, c.length - pos);
+      dst.set(take === c.length ? c : c.subarray(pos, pos + take), off);
+      off += take;
+      left -= take;
+      pos += take;
+      if (pos === c.length) {
+        head++;
+        pos = 0;
+      }
+    }
+    this.#advanceTo(head, pos, n);
+  }
+
+  /** Moves the read position forward by `n` bytes (n ≤ #queued). */
+  #consume(n: number): void {
+    let head = this.#head;
+    let pos = this.#pos + n;
+    let c = this.#chunks[head];
+    while (c !== undefined && pos >= c.length) {
+      pos -= c.length;
+      head++;
+      c = this.#chunks[head];
+    }
+    this.#advanceTo(head, pos, n);
+  }
+
+  #advanceTo(head: number, pos: number, n: number): void {
+    this.#queued -= n;
+    if (head >= this.#chunks.length) {
+      // Everything read: drop the references so the chunks can be collected.
+      this.#chunks.length = 0;
+      this.#head = 0;
+      this.#pos = 0;
+      return;
+    }
+    if (head > 32 && head * 2 > this.#chunks.length) {
+      this.#chunks.splice(0, head);
+      head = 0;
+    } else if (head > this.#head) {
+      for (let i = this.#head; i < head; i++) (this.#chunks as Array<Buffer | undefined>)[i] = undefined;
+    }
+    this.#head = head;
+    this.#pos = pos;
+  }
+
+  #fail(code: number, message: string): ProtocolError {
+    this.#error = new ProtocolError(message, code);
+    // Release buffered input; the parser is unusable from now on.
+    this.#chunks = [];
+    this.#head = 0;
+    this.#pos = 0;
+    this.#queued = 0;
+    this.#frameBuf = null;
+    this.#frameFill = 0;
+    this.#fragments = [];
+    this.#msgLength = 0;
+    return this.#error;
+  }
+}

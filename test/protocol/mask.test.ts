@@ -1,0 +1,112 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MaskKeySource, mask, maskRange, unmask } from "../../src/protocol/mask.js";
+
+function naive(src: Uint8Array, key: Uint8Array): Buffer {
+  const out = Buffer.alloc(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = src[i]! ^ key[i & 3]!;
+  return out;
+}
+
+function pattern(len: number, seed: number): Buffer {
+  const b = Buffer.alloc(len);
+  let x = seed | 1;
+  for (let i = 0; i < len; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+const KEYS = [Buffer.from([0x37, 0xfa, 0x21, 0x3d]), Buffer.from([0, 0, 0, 0]), Buffer.from([0xff, 0x01, 0x80, 0x7f])];
+
+/** A view of `len` bytes starting `off` bytes into a fresh ArrayBuffer (controls alignment). */
+function at(off: number, len: number, fill = 0xcc): Uint8Array {
+  const ab = new Uint8Array(off + len + 8).fill(fill);
+  return ab.subarray(off, off + len);
+}
+
+test("mask: every length 0-300, every src and dst alignment 0-7, against a naive reference", () => {
+  const key = KEYS[0]!;
+  for (let len = 0; len <= 300; len++) {
+    const data = pattern(len, len);
+    const want = naive(data, key);
+    for (let so = 0; so < 8; so++) {
+      const src = at(so, len);
+      src.set(data);
+      for (let dOff = 0; dOff < 8; dOff++) {
+        const dstBuf = new Uint8Array(len + 16).fill(0xcc);
+        mask(src, key, dstBuf, dOff);
+        assert.deepEqual(Buffer.from(dstBuf.subarray(dOff, dOff + len)), want, `len ${len} src ${so} dst ${dOff}`);
+        assert.ok(dstBuf.subarray(0, dOff).every((b) => b === 0xcc), "no write before dstOffset");
+        assert.ok(dstBuf.subarray(dOff + len).every((b) => b === 0xcc), "no write past the end");
+      }
+      assert.deepEqual(Buffer.from(src), data, "src untouched");
+    }
+  }
+});
+
+test("mask: 128 KiB + k (k 0..7) at every alignment, in place and copying", () => {
+  for (const key of KEYS) {
+    for (let k = 0; k < 8; k++) {
+      const len = 128 * 1024 + k;
+      const data = pattern(len, k + 99);
+      const want = naive(data, key);
+      for (let off = 0; off < 8; off++) {
+        const dst = at(off, len + 8, 0xcc);
+        mask(data, key, dst, off % 4);
+        assert.ok(Buffer.from(dst.subarray(off % 4, (off % 4) + len)).equals(want), `len ${len} dst ${off}`);
+        assert.equal(dst[(off % 4) + len], 0xcc);
+        const inplace = at(off, len);
+        inplace.set(data);
+        unmask(inplace, key);
+        assert.ok(Buffer.from(inplace).equals(want), `unmask len ${len} off ${off}`);
+        mask(inplace, key, inplace, 0);
+        assert.ok(Buffer.from(inplace).equals(data), `mask twice restores, off ${off}`);
+      }
+    }
+  }
+});
+
+test("mask: explicit length masks a prefix only", () => {
+  const data = pattern(100, 3);
+  const dst = Buffer.alloc(100, 0xcc);
+  mask(data, KEYS[2]!, dst, 0, 37);
+  assert.deepEqual(dst.subarray(0, 37), naive(data.subarray(0, 37), KEYS[2]!));
+  assert.ok(dst.subarray(37).every((b) => b === 0xcc));
+});
+
+test("maskRange: key read from inside the destination buffer", () => {
+  for (const len of [0, 3, 16, 125, 1000, 70000]) {
+    const data = pattern(len + 10, len);
+    const out = Buffer.alloc(len + 20, 0xcc);
+    out.set(KEYS[0]!, 5);
+    maskRange(data, 10, 10 + len, out, 5, out, 9);
+    assert.deepEqual(out.subarray(5, 9), KEYS[0]);
+    assert.deepEqual(out.subarray(9, 9 + len), naive(data.subarray(10), KEYS[0]!));
+  }
+});
+
+test("MaskKeySource: injectable fill, 4 KiB refills, earlier keys stay unchanged", () => {
+  let calls = 0;
+  const src = new MaskKeySource((b) => {
+    calls++;
+    assert.equal(b.length, 4096);
+    for (let i = 0; i < b.length; i++) b[i] = (i + calls) & 0xff;
+  });
+  const first = src.next();
+  assert.deepEqual(first, Buffer.from([1, 2, 3, 4]));
+  const keys = [first];
+  for (let i = 1; i < 1025; i++) keys.push(src.next());
+  assert.equal(calls, 2);
+  assert.deepEqual(first, Buffer.from([1, 2, 3, 4]), "refill does not overwrite handed-out keys");
+  assert.deepEqual(keys[1024], Buffer.from([2, 3, 4, 5]));
+  const t = Buffer.alloc(6);
+  src.writeKey(t, 1);
+  assert.deepEqual(t, Buffer.from([0, 6, 7, 8, 9, 0]));
+  // Default source: random, 4 bytes, not all equal over many draws.
+  const d = new MaskKeySource();
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) seen.add(d.next().toString("hex"));
+  assert.ok(seen.size > 1990);
+});
