@@ -133,14 +133,15 @@ export class FrameParser {
             return { kind: "message", opcode: (b0 & 0x0f) as 1 | 2, data, compressed: false };
           }
           if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
-          hdrLen = len < 126 ? 2 : len === 126 ? 4 : 10;
         } else {
           // Header split across chunks: look at byte 1 in the next chunk.
           const b1 = this.#chunks[this.#head + 1]![0]!;
           if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
           len = b1 & 0x7f;
-          hdrLen = len < 126 ? 2 : len === 126 ? 4 : 10;
         }
+        // A control frame can never need an extended length (§5.5); fail before waiting for it.
+        if (len > 125 && (b0 & 0x08) !== 0) throw this.#fail(1002, "control frame with a payload over 125 bytes");
+        hdrLen = len < 126 ? 2 : len === 126 ? 4 : 10;
         if (this.#queued < hdrLen) return null;
         let hdr: Uint8Array;
         let h: number;

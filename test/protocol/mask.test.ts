@@ -96,7 +96,7 @@ test("MaskKeySource: injectable fill, 4 KiB refills, earlier keys stay unchanged
   });
   const first = src.next();
   assert.deepEqual(first, Buffer.from([1, 2, 3, 4]));
-  const keys = [first];
+  const keys: Buffer[] = [first];
   for (let i = 1; i < 1025; i++) keys.push(src.next());
   assert.equal(calls, 2);
   assert.deepEqual(first, Buffer.from([1, 2, 3, 4]), "refill does not overwrite handed-out keys");
