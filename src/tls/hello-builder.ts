@@ -1,0 +1,40 @@
+import { isIP } from "node:net";
+import { buildBasicClientHello, BASIC_DEFAULTS, type BasicHelloOptions } from "./basic-hello.js";
+import { buildClientHello, type ClientHelloProfile, type ClientHelloState } from "./client-hello.js";
+import type { HelloBuilder } from "./engine.js";
+
+/** SNI value: the given name, or none for IP literals (RFC 6066 §3). */
+export function sniFor(servername: string | undefined): string | undefined {
+  if (!servername) return undefined;
+  return isIP(servername.replace(/^\[|\]$/g, "")) === 0 ? servername : undefined;
+}
+
+/** A HelloBuilder from a browser profile (GREASE, permutation and padding per the profile). */
+export function profileHelloBuilder(profile: ClientHelloProfile, servername: string | undefined, alpn: string[] | undefined): HelloBuilder {
+  const state: ClientHelloState = {};
+  const keyShareGroups = profile.keyShareGroups.filter((g) => (g & 0x0f0f) !== 0x0a0a);
+  return {
+    keyShareGroups,
+    recordVersion: profile.recordVersion,
+    build: (p) =>
+      buildClientHello(profile, {
+        ...(servername !== undefined ? { servername } : {}),
+        ...(alpn !== undefined ? { alpn } : {}),
+        random: p.random,
+        sessionId: p.sessionId,
+        keyShares: p.keyShares,
+        state,
+        retry: p.retry,
+        ...(p.cookie ? { cookie: p.cookie } : {}),
+      }),
+  };
+}
+
+/** A HelloBuilder for masq's plain (GREASE-free) hello with explicit suites / groups. */
+export function basicHelloBuilder(o: BasicHelloOptions): HelloBuilder {
+  return {
+    keyShareGroups: o.keyShareGroups ?? BASIC_DEFAULTS.keyShareGroups,
+    recordVersion: 0x0301,
+    build: (p) => buildBasicClientHello(o, { ...p }),
+  };
+}

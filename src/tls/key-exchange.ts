@@ -1,0 +1,159 @@
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from "node:crypto";
+import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
+import { TlsError } from "../errors.js";
+import { NamedGroup } from "./constants.js";
+
+/** A client key share in flight: the bytes for the key_share extension and how to finish the exchange. */
+export interface KeyShare {
+  readonly group: number;
+  /** KeyShareEntry.key_exchange as sent. */
+  readonly key: Buffer;
+  /** Shared secret from the server's key_exchange. Throws TlsError(illegal_parameter) on a bad share. */
+  complete(serverShare: Buffer): Buffer;
+}
+
+// DER prefixes that wrap a raw X25519 key into SPKI / PKCS#8 (RFC 8410).
+const X25519_SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+
+function badShare(group: number, cause?: unknown): TlsError {
+  return new TlsError(`server sent an invalid key share for group 0x${group.toString(16)}`, {
+    alert: "illegal_parameter",
+    cause,
+  });
+}
+
+class X25519Share {
+  readonly #priv: KeyObject;
+  readonly key: Buffer;
+
+  constructor(privateRaw?: Buffer) {
+    if (privateRaw) {
+      this.#priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]), format: "der", type: "pkcs8" });
+    } else {
+      this.#priv = generateKeyPairSync("x25519").privateKey;
+    }
+    const spki = createPublicKey(this.#priv).export({ format: "der", type: "spki" });
+    this.key = spki.subarray(spki.length - 32);
+  }
+
+  secret(peer: Buffer, group: number): Buffer {
+    if (peer.length !== 32) throw badShare(group);
+    let out: Buffer;
+    try {
+      const pub = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, peer]), format: "der", type: "spki" });
+      out = diffieHellman({ privateKey: this.#priv, publicKey: pub });
+    } catch (e) {
+      throw badShare(group, e);
+    }
+    // An all-zero result means a small-order point (RFC 8446 §7.4.2 / RFC 7748 §6.1).
+    if (out.every((b) => b === 0)) throw badShare(group);
+    return out;
+  }
+}
+
+function x25519(privateRaw?: Buffer): KeyShare {
+  const s = new X25519Share(privateRaw);
+  return { group: NamedGroup.X25519, key: s.key, complete: (peer) => s.secret(peer, NamedGroup.X25519) };
+}
+
+function ecdhe(group: number, curve: string, pointLength: number, privateRaw?: Buffer): KeyShare {
+  const ecdh: ECDH = createECDH(curve);
+  if (privateRaw) ecdh.setPrivateKey(privateRaw);
+  else ecdh.generateKeys();
+  const key = ecdh.getPublicKey(); // uncompressed point (RFC 8446 §4.2.8.2)
+  return {
+    group,
+    key,
+    complete(peer) {
+      if (peer.length !== pointLength || peer[0] !== 4) throw badShare(group);
+      try {
+        return ecdh.computeSecret(peer);
+      } catch (e) {
+        throw badShare(group, e);
+      }
+    },
+  };
+}
+
+/** ML-KEM-768 sizes (FIPS 203 table 3). */
+const MLKEM768_EK = 1184;
+const MLKEM768_CT = 1088;
+
+/**
+ * X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem §4.1): the client share is the ML-KEM-768
+ * encapsulation key followed by the X25519 share; the server share is the ML-KEM ciphertext
+ * followed by its X25519 share; the shared secret is the ML-KEM secret followed by the X25519 one.
+ */
+function x25519mlkem768(seed?: Buffer, x25519Private?: Buffer): KeyShare {
+  const kem = ml_kem768.keygen(seed ? new Uint8Array(seed) : undefined);
+  const x = new X25519Share(x25519Private);
+  const key = Buffer.concat([Buffer.from(kem.publicKey.buffer, kem.publicKey.byteOffset, kem.publicKey.length), x.key]);
+  const group = NamedGroup.X25519MLKEM768;
+  return {
+    group,
+    key,
+    complete(peer) {
+      if (peer.length !== MLKEM768_CT + 32) throw badShare(group);
+      let kemSecret: Uint8Array;
+      try {
+        kemSecret = ml_kem768.decapsulate(new Uint8Array(peer.subarray(0, MLKEM768_CT)), kem.secretKey);
+      } catch (e) {
+        throw badShare(group, e);
+      }
+      const xSecret = x.secret(peer.subarray(MLKEM768_CT), group);
+      return Buffer.concat([Buffer.from(kemSecret), xSecret]);
+    },
+  };
+}
+
+/** Groups masq can generate key shares for. */
+export const SUPPORTED_KEY_EXCHANGE_GROUPS: readonly number[] = [
+  NamedGroup.X25519MLKEM768,
+  NamedGroup.X25519,
+  NamedGroup.SECP256R1,
+  NamedGroup.SECP384R1,
+];
+
+export function isSupportedGroup(group: number): boolean {
+  return SUPPORTED_KEY_EXCHANGE_GROUPS.includes(group);
+}
+
+/**
+ * Generate a fresh key share for `group`. `fixed` gives deterministic private material for test
+ * vectors (X25519 / ECDH: the raw private key; ML-KEM: the 64-byte keygen seed + X25519 key).
+ */
+export function createKeyShare(group: number, fixed?: { privateKey?: Buffer; seed?: Buffer }): KeyShare {
+  switch (group) {
+    case NamedGroup.X25519:
+      return x25519(fixed?.privateKey);
+    case NamedGroup.SECP256R1:
+      return ecdhe(group, "prime256v1", 65, fixed?.privateKey);
+    case NamedGroup.SECP384R1:
+      return ecdhe(group, "secp384r1", 97, fixed?.privateKey);
+    case NamedGroup.X25519MLKEM768:
+      return x25519mlkem768(fixed?.seed, fixed?.privateKey);
+    default:
+      throw new TlsError(`masq's TLS engine cannot make a key share for group 0x${group.toString(16)}`, {
+        alert: "internal_error",
+      });
+  }
+}
+
+/** Length of a valid server share for `group` (for tests and fake servers). */
+export function serverShareLength(group: number): number {
+  switch (group) {
+    case NamedGroup.X25519:
+      return 32;
+    case NamedGroup.SECP256R1:
+      return 65;
+    case NamedGroup.SECP384R1:
+      return 97;
+    case NamedGroup.X25519MLKEM768:
+      return MLKEM768_CT + 32;
+    default:
+      return 0;
+  }
+}
+
+export { MLKEM768_EK, MLKEM768_CT };

@@ -1,0 +1,223 @@
+import { createCipheriv, createDecipheriv, type CipherGCM, type DecipherGCM } from "node:crypto";
+import { TlsError } from "../errors.js";
+import { ContentType, MAX_CIPHERTEXT, MAX_PLAINTEXT } from "./constants.js";
+import { trafficKeys, type SuiteInfo } from "./key-schedule.js";
+
+/** AEAD tag length of every TLS 1.3 suite. */
+export const TAG_LENGTH = 16;
+
+/** One record as read off the wire (RFC 8446 §5.1). `fragment` is a view, not a copy, where possible. */
+export interface RawRecord {
+  type: number;
+  version: number;
+  /** The 5-byte record header (the AEAD additional data for protected records). */
+  header: Buffer;
+  fragment: Buffer;
+}
+
+/**
+ * Splits a byte stream into TLS records. Records that lie inside one pushed chunk are returned as
+ * views of that chunk; only a record straddling chunks is copied (once) into its own buffer.
+ */
+export class RecordReader {
+  #chunks: Buffer[] = [];
+  #offset = 0; // read position in #chunks[0]
+  #total = 0; // unread bytes
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#total += chunk.length;
+  }
+
+  get bufferedBytes(): number {
+    return this.#total;
+  }
+
+  /** The next complete record, or null. Throws TlsError(record_overflow / decode_error). */
+  next(): RawRecord | null {
+    if (this.#total < 5) return null;
+    const first = this.#chunks[0]!;
+    let header: Buffer;
+    if (first.length - this.#offset >= 5) header = first.subarray(this.#offset, this.#offset + 5);
+    else header = this.#gather(5, false);
+    const type = header[0]!;
+    const version = header.readUInt16BE(1);
+    const length = header.readUInt16BE(3);
+    if (type < ContentType.CHANGE_CIPHER_SPEC || type > ContentType.APPLICATION_DATA) {
+      throw new TlsError(`TLS record with unknown content type ${type}`, { alert: "unexpected_message" });
+    }
+    if (header[1] !== 3) {
+      throw new TlsError(`TLS record with bad version 0x${version.toString(16)}`, { alert: "protocol_version" });
+    }
+    if (length > MAX_CIPHERTEXT) {
+      throw new TlsError(`TLS record of ${length} bytes exceeds 2^14+256`, { alert: "record_overflow" });
+    }
+    if (this.#total < 5 + length) return null;
+    let record: Buffer;
+    const f = this.#chunks[0]!;
+    if (f.length - this.#offset >= 5 + length) {
+      record = f.subarray(this.#offset, this.#offset + 5 + length);
+      this.#offset += 5 + length;
+      this.#total -= 5 + length;
+      if (this.#offset === f.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    } else {
+      record = this.#gather(5 + length, true);
+    }
+    return { type, version, header: record.subarray(0, 5), fragment: record.subarray(5) };
+  }
+
+  /** Copy the next `n` bytes into a fresh buffer, consuming them if `consume`. */
+  #gather(n: number, consume: boolean): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let i = 0;
+    let off = this.#offset;
+    while (filled < n) {
+      const c = this.#chunks[i]!;
+      const take = Math.min(c.length - off, n - filled);
+      c.copy(out, filled, off, off + take);
+      filled += take;
+      off += take;
+      if (off === c.length) {
+        i++;
+        off = 0;
+      }
+    }
+    if (consume) {
+      this.#chunks.splice(0, i);
+      this.#offset = off;
+      this.#total -= n;
+    }
+    return out;
+  }
+}
+
+/** Per-record nonce: the IV XORed with the 64-bit sequence number (RFC 8446 §5.3). */
+function nonceFor(iv: Buffer, seq: number): Buffer {
+  const nonce = Buffer.from(iv);
+  const hi = Math.floor(seq / 0x100000000);
+  const lo = seq >>> 0;
+  nonce.writeUInt32BE((nonce.readUInt32BE(4) ^ hi) >>> 0, 4);
+  nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ lo) >>> 0, 8);
+  return nonce;
+}
+
+/** Protection state for one direction: suite, traffic secret, key, IV and sequence number. */
+abstract class RecordProtection {
+  readonly suite: SuiteInfo;
+  secret: Buffer;
+  protected key: Buffer;
+  protected iv: Buffer;
+  /** Records processed with the current key. */
+  seq = 0;
+
+  constructor(suite: SuiteInfo, secret: Buffer) {
+    this.suite = suite;
+    this.secret = secret;
+    const k = trafficKeys(suite, secret);
+    this.key = k.key;
+    this.iv = k.iv;
+  }
+
+  /** For tests with given key/iv (RFC 8448 prints them). */
+  static keysOf(p: RecordProtection): { key: Buffer; iv: Buffer } {
+    return { key: p.key, iv: p.iv };
+  }
+}
+
+/** Encrypts TLSInnerPlaintext into TLSCiphertext records (RFC 8446 §5.2). */
+export class RecordEncryptor extends RecordProtection {
+  /**
+   * Protect `length` bytes taken in order from `parts` (at most 2^14) with content type `type`,
+   * writing the whole record into `out` at `offset`. One cipher object per record; the plaintext is
+   * never concatenated. Returns the offset after the record.
+   */
+  sealInto(out: Buffer, offset: number, type: number, parts: readonly Buffer[], length: number, padding = 0): number {
+    if (length > MAX_PLAINTEXT) throw new Error("record plaintext too long");
+    const ctLength = length + 1 + padding + TAG_LENGTH;
+    const header = out.subarray(offset, offset + 5);
+    header[0] = ContentType.APPLICATION_DATA;
+    header[1] = 3;
+    header[2] = 3;
+    header.writeUInt16BE(ctLength, 3);
+    const cipher = createCipheriv(this.suite.aead as "aes-128-gcm", this.key, nonceFor(this.iv, this.seq), {
+      authTagLength: TAG_LENGTH,
+    }) as CipherGCM;
+    this.seq++;
+    cipher.setAAD(header);
+    let o = offset + 5;
+    for (const p of parts) if (p.length > 0) o += cipher.update(p).copy(out, o);
+    const trailer = Buffer.alloc(1 + padding);
+    trailer[0] = type;
+    o += cipher.update(trailer).copy(out, o);
+    o += cipher.final().copy(out, o);
+    o += cipher.getAuthTag().copy(out, o);
+    return o;
+  }
+
+  /** Protect one record into a fresh buffer. */
+  seal(type: number, data: Buffer, padding = 0): Buffer {
+    const out = Buffer.allocUnsafe(5 + data.length + 1 + padding + TAG_LENGTH);
+    this.sealInto(out, 0, type, [data], data.length, padding);
+    return out;
+  }
+}
+
+/** Decrypts TLSCiphertext records and strips the TLSInnerPlaintext padding (RFC 8446 §5.2, §5.4). */
+export class RecordDecryptor extends RecordProtection {
+  /**
+   * Returns the inner content type and the content, a view of a buffer freshly allocated by the
+   * cipher (safe to hand to callers). Throws TlsError(bad_record_mac / record_overflow /
+   * unexpected_message).
+   */
+  open(header: Buffer, fragment: Buffer): { type: number; data: Buffer } {
+    if (fragment.length < TAG_LENGTH + 1) {
+      throw new TlsError("TLS record too short to be protected", { alert: "bad_record_mac" });
+    }
+    const ctEnd = fragment.length - TAG_LENGTH;
+    const decipher = createDecipheriv(this.suite.aead as "aes-128-gcm", this.key, nonceFor(this.iv, this.seq), {
+      authTagLength: TAG_LENGTH,
+    }) as DecipherGCM;
+    this.seq++;
+    decipher.setAAD(header);
+    decipher.setAuthTag(fragment.subarray(ctEnd));
+    let plain: Buffer;
+    try {
+      plain = decipher.update(fragment.subarray(0, ctEnd));
+      decipher.final();
+    } catch {
+      throw new TlsError("TLS record failed authentication (bad_record_mac)", { alert: "bad_record_mac" });
+    }
+    // Strip zero padding: the content type is the last non-zero byte (§5.4).
+    let i = plain.length - 1;
+    while (i >= 0 && plain[i] === 0) i--;
+    if (i < 0) throw new TlsError("TLS record without a content type", { alert: "unexpected_message" });
+    if (i > MAX_PLAINTEXT) {
+      throw new TlsError("TLS record plaintext exceeds 2^14 bytes", { alert: "record_overflow" });
+    }
+    return { type: plain[i]!, data: plain.subarray(0, i) };
+  }
+}
+
+/** A plaintext record (before keys are established): header + fragment in one buffer. */
+export function plaintextRecord(type: number, fragment: Buffer, version = 0x0303): Buffer {
+  const out = Buffer.allocUnsafe(5 + fragment.length);
+  out[0] = type;
+  out.writeUInt16BE(version, 1);
+  out.writeUInt16BE(fragment.length, 3);
+  fragment.copy(out, 5);
+  return out;
+}
+
+/** Split a handshake flight into plaintext records of at most 2^14 bytes. */
+export function plaintextRecords(type: number, data: Buffer, version = 0x0303): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o < data.length; o += MAX_PLAINTEXT) {
+    out.push(plaintextRecord(type, data.subarray(o, Math.min(data.length, o + MAX_PLAINTEXT)), version));
+  }
+  return out;
+}

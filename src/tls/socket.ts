@@ -1,0 +1,268 @@
+import { Duplex } from "node:stream";
+import type { PeerCertificate } from "node:tls";
+import type { X509Certificate } from "node:crypto";
+import { TlsError } from "../errors.js";
+import { TlsClientEngine, type EngineOptions, type HelloBuilder } from "./engine.js";
+import { validateChain } from "./certificate.js";
+
+/** Options of {@link connectEngine}: hello builder plus the validation policy. */
+export interface EngineConnectOptions {
+  hello: HelloBuilder;
+  /** Name checked against the certificate; undefined skips the check. */
+  verifyHost: string | undefined;
+  rejectUnauthorized: boolean;
+  ca?: string | Buffer | Array<string | Buffer>;
+  signal?: AbortSignal;
+  /** Test hooks (fixed randomness, key shares). */
+  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare">>;
+}
+
+/**
+ * A TLS 1.3 connection over any Duplex, run by masq's own engine. Writes are batched into as few
+ * records and socket writes as possible; every `data` chunk is a fresh Buffer.
+ */
+export class MasqTlsSocket extends Duplex {
+  readonly encrypted = true;
+  /** Negotiated ALPN protocol, or false. */
+  alpnProtocol: string | false = false;
+  /** True when the server chain verified (false only with rejectUnauthorized: false). */
+  authorized = false;
+  /** Why the chain did not verify, when `authorized` is false. */
+  authorizationError: TlsError | undefined;
+  readonly #socket: Duplex;
+  readonly #engine: TlsClientEngine;
+  #paused = false;
+  #readEnded = false;
+
+  /** @internal Use {@link masqTlsConnect}. */
+  constructor(socket: Duplex, engineFactory: (self: MasqTlsSocket) => TlsClientEngine) {
+    super({ allowHalfOpen: false, decodeStrings: true });
+    this.#socket = socket;
+    this.#engine = engineFactory(this);
+  }
+
+  /** @internal */
+  get engine(): TlsClientEngine {
+    return this.#engine;
+  }
+
+  /** @internal */
+  get rawSocket(): Duplex {
+    return this.#socket;
+  }
+
+  /** Negotiated cipher suite (`getCipher()`-like). */
+  getCipher(): { name: string; standardName: string; version: string } {
+    const n = this.#engine.cipherSuite ?? "";
+    return { name: n, standardName: n, version: "TLSv1.3" };
+  }
+
+  getProtocol(): string {
+    return "TLSv1.3";
+  }
+
+  /** The server certificate in Node's legacy shape (`{}` before the handshake). */
+  getPeerCertificate(detailed = false): PeerCertificate | Record<string, never> {
+    const chain = this.#engine.peerCertificates;
+    if (chain.length === 0) return {};
+    const objs = chain.map((c: X509Certificate) => c.toLegacyObject() as PeerCertificate & { issuerCertificate?: PeerCertificate });
+    if (detailed) {
+      for (let i = 0; i < objs.length; i++) objs[i]!.issuerCertificate = objs[i + 1] ?? objs[i]!;
+    }
+    return objs[0]!;
+  }
+
+  /** @internal data from the engine */
+  deliver(chunk: Buffer): void {
+    if (!this.push(chunk) && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** @internal end of the server's data */
+  deliverEnd(): void {
+    if (this.#readEnded) return;
+    this.#readEnded = true;
+    this.push(null);
+  }
+
+  override _read(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    const list = new Array<Buffer>(chunks.length);
+    for (let i = 0; i < chunks.length; i++) list[i] = chunks[i]!.chunk;
+    this.#send(list, cb);
+  }
+
+  #send(list: Buffer[], cb: (err?: Error | null) => void): void {
+    let out: Buffer;
+    try {
+      out = this.#engine.encrypt(list);
+    } catch (e) {
+      cb(e as Error);
+      return;
+    }
+    if (this.#socket.destroyed || !this.#socket.writable) {
+      cb(new TlsError("TLS socket is closed", { alert: "close_notify" }));
+      return;
+    }
+    this.#socket.write(out, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const s = this.#socket;
+    if (s.writable && !s.destroyed && this.#engine.connected) {
+      try {
+        s.write(this.#engine.closeNotify());
+      } catch {
+        // ignore: we are closing anyway
+      }
+      s.end();
+    } else if (s.writable) {
+      s.end();
+    }
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#socket.destroy();
+    cb(err);
+  }
+}
+
+/** Write what remains, then close the socket (so that our alert reaches the server). */
+function closeAfterFlush(socket: Duplex): void {
+  if (socket.destroyed) return;
+  const t = setTimeout(() => socket.destroy(), 2000);
+  t.unref?.();
+  socket.once("finish", () => {
+    clearTimeout(t);
+    socket.destroy();
+  });
+  socket.once("close", () => clearTimeout(t));
+  socket.once("error", () => {
+    clearTimeout(t);
+    socket.destroy();
+  });
+  if (socket.writable) socket.end();
+  else socket.destroy();
+}
+
+/** Run the handshake over `socket` and resolve with the connected {@link MasqTlsSocket}. */
+export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<MasqTlsSocket> {
+  return new Promise<MasqTlsSocket>((resolve, reject) => {
+    const signal = o.signal;
+    if (signal?.aborted) {
+      socket.destroy();
+      reject(signal.reason);
+      return;
+    }
+    let settled = false;
+    let tls!: MasqTlsSocket;
+    const fail = (err: unknown): void => {
+      if (settled) {
+        tls.destroy(err as Error);
+        return;
+      }
+      settled = true;
+      cleanup();
+      reject(err);
+    };
+    const onAbort = (): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      socket.destroy();
+      tls?.destroy();
+      reject(signal!.reason);
+    };
+    const cleanup = (): void => signal?.removeEventListener("abort", onAbort);
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    tls = new MasqTlsSocket(
+      socket,
+      (self) =>
+        new TlsClientEngine(
+          {
+            hello: o.hello,
+            ...o.engine,
+            verifyChain: (chain) => {
+              try {
+                validateChain(chain, { host: o.verifyHost, ...(o.ca !== undefined ? { ca: o.ca } : {}) });
+                self.authorized = true;
+              } catch (e) {
+                if (o.rejectUnauthorized) throw e;
+                self.authorized = false;
+                self.authorizationError = e as TlsError;
+              }
+            },
+          },
+          {
+            send: (bytes) => {
+              if (!socket.destroyed && socket.writable) socket.write(bytes);
+            },
+            data: (chunk) => self.deliver(chunk),
+            connected: () => {
+              self.alpnProtocol = self.engine.alpnProtocol;
+              if (settled) return;
+              settled = true;
+              cleanup();
+              resolve(self);
+            },
+            closed: () => self.deliverEnd(),
+          },
+        ),
+    );
+
+    socket.on("data", (chunk: Buffer) => {
+      if (tls.destroyed) return;
+      try {
+        tls.engine.receive(chunk);
+      } catch (e) {
+        socket.removeAllListeners("data");
+        closeAfterFlush(socket);
+        fail(e);
+      }
+    });
+    socket.on("end", () => {
+      if (!settled) {
+        fail(new TlsError("the server closed the connection during the TLS handshake", { alert: "ECONNRESET" }));
+        socket.destroy();
+        return;
+      }
+      tls.deliverEnd();
+    });
+    socket.on("error", (err: Error) => {
+      if (!settled) {
+        fail(new TlsError(`socket error during the TLS handshake: ${err.message}`, { cause: err }));
+        return;
+      }
+      tls.destroy(err);
+    });
+    socket.on("close", () => {
+      if (!settled) {
+        fail(new TlsError("the connection closed during the TLS handshake", { alert: "ECONNRESET" }));
+        return;
+      }
+      tls.deliverEnd();
+      if (!tls.writableFinished && !tls.destroyed && tls.writableLength > 0) tls.destroy();
+    });
+
+    try {
+      tls.engine.start();
+    } catch (e) {
+      closeAfterFlush(socket);
+      fail(e);
+    }
+  });
+}
