@@ -35,7 +35,8 @@ export const chrome156Hello: ClientHelloProfile = {
   extensions: [
     { kind: "grease" },
     { kind: "server_name" },
-    { kind: "ech_grease", kdf: 0x0001, aead: 0x0001, payloadLengths: [144, 176, 208, 240] },
+    // BoringSSL: HKDF-SHA256, AES-128-GCM (x86 with AES-NI), payload 32·{4..7} + 16-byte tag.
+    { kind: "ech_grease", kdf: 0x0001, aeads: [0x0001], enc: "x25519", payloadLengths: [144, 176, 208, 240] },
     { kind: "extended_master_secret" },
     { kind: "renegotiation_info" },
     { kind: "supported_groups" },

@@ -4,17 +4,32 @@
  */
 import { WebSocketError } from "../errors.js";
 import { chrome156 } from "./chrome.js";
+import { firefox153 } from "./firefox.js";
+import { masqDefault } from "./masq.js";
 import type { BrowserProfile } from "./types.js";
 
 export type { BrowserProfile, HeaderTemplate } from "./types.js";
 export { chrome156 } from "./chrome.js";
+export { firefox153 } from "./firefox.js";
 export { masqDefault } from "./masq.js";
 
-/** Profiles by name; aliases (`chrome`) point at the newest version. */
+/** Profiles are shared by every connection: freeze them so no caller can change another's. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Profiles by name; aliases (`chrome`, `firefox`) point at the newest version. */
 const PROFILES: ReadonlyMap<string, BrowserProfile> = new Map<string, BrowserProfile>([
   ["chrome", chrome156],
   ["chrome156", chrome156],
+  ["firefox", firefox153],
+  ["firefox153", firefox153],
 ]);
+for (const p of [...PROFILES.values(), masqDefault]) deepFreeze(p);
 
 /** The names `getProfile` accepts. */
 export const profileNames: string[] = [...PROFILES.keys()];

@@ -107,13 +107,35 @@ export type ExtensionSpec =
   /** draft-ietf-tls-trust-anchor-ids: the trust anchor IDs (binary relative OIDs, hex). */
   | { kind: "trust_anchors"; ids: string[] }
   /** draft-ietf-tls-esni §6.2 GREASE: outer ECH with random contents. */
-  | { kind: "ech_grease"; kdf: number; aead: number; payloadLengths: number[] }
+  | { kind: "ech_grease" } & EchGreaseSpec
   /** RFC 5746 §3.4: empty renegotiated_connection. */
   | { kind: "renegotiation_info" }
   /** RFC 7685 padding with BoringSSL's rule: pad a 256–511 byte hello to 512 bytes (F5 bug). */
   | { kind: "padding" }
   /** Any other extension, contents given as hex. */
   | { kind: "raw"; type: number; data: string };
+
+/**
+ * How a client shapes its GREASE encrypted_client_hello (draft-ietf-tls-esni §6.2).
+ * BoringSSL (Chrome): HKDF-SHA256, AES-128-GCM (ChaCha20 without AES hardware), an X25519 public
+ * key as `enc`, payload 32·{4..7} + 16 bytes. NSS (Firefox): AES-128-GCM or ChaCha20 by coin flip,
+ * random `enc`, payload = the padded inner ClientHello (names padded to 100 bytes) + 16.
+ */
+export interface EchGreaseSpec {
+  /** HPKE KDF id (1 = HKDF-SHA256). */
+  kdf: number;
+  /** HPKE AEAD ids to pick from uniformly per connection (1 = AES-128-GCM, 3 = ChaCha20-Poly1305). */
+  aeads: number[];
+  /** `enc`: a real X25519 public key (BoringSSL) or 32 random bytes (NSS). */
+  enc: "x25519" | "random";
+  /** Payload lengths to pick from uniformly per connection. */
+  payloadLengths: number[];
+  /**
+   * NSS pads the server name to this many bytes inside the inner hello: a longer name makes the
+   * payload longer by the excess, rounded up to 32 bytes.
+   */
+  nameLengthPadding?: number;
+}
 
 /** What a ClientHello offers and in which order: data only, no code paths. */
 export interface ClientHelloProfile {
@@ -311,16 +333,22 @@ function x25519PublicKey(rng: (n: number) => Buffer): Buffer {
 
 /** The body of a GREASE encrypted_client_hello extension (draft-ietf-tls-esni §5, §6.2). */
 export function buildEchGrease(
-  spec: { kdf: number; aead: number; payloadLengths: number[] },
+  spec: EchGreaseSpec,
   configId: number,
   rng: (n: number) => Buffer,
+  servername?: string,
 ): Buffer {
-  const lengths = spec.payloadLengths;
-  const payloadLength = lengths[rng(1)[0]! % lengths.length]!;
+  const pick = rng(2);
+  const aead = spec.aeads[pick[0]! % spec.aeads.length]!;
+  let payloadLength = spec.payloadLengths[pick[1]! % spec.payloadLengths.length]!;
+  const nameLength = serverNameBody(servername) ? Buffer.byteLength(servername!) : 0;
+  if (spec.nameLengthPadding !== undefined && nameLength > spec.nameLengthPadding) {
+    payloadLength += Math.ceil((nameLength - spec.nameLengthPadding) / 32) * 32;
+  }
   const w = new Writer();
   w.u8(0); // ECHClientHelloType outer
-  w.u16(spec.kdf).u16(spec.aead).u8(configId);
-  w.block(2, (e) => e.bytes(x25519PublicKey(rng)));
+  w.u16(spec.kdf).u16(aead).u8(configId);
+  w.block(2, (e) => e.bytes(spec.enc === "x25519" ? x25519PublicKey(rng) : rng(32)));
   w.block(2, (e) => e.bytes(rng(payloadLength)));
   return w.finish();
 }
@@ -474,7 +502,7 @@ function extensionBody(
       return { type: EXT.TRUST_ANCHORS, body: w.finish() };
     }
     case "ech_grease": {
-      const body = (state.ech ??= buildEchGrease(spec, grease.echConfigId, rng));
+      const body = (state.ech ??= buildEchGrease(spec, grease.echConfigId, rng, p.servername));
       return { type: EXT.ENCRYPTED_CLIENT_HELLO, body };
     }
     case "renegotiation_info":
