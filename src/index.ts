@@ -1,0 +1,28 @@
+/**
+ * masq: a fast async WebSocket client for Node.js with bounded queues, backpressure, sessions
+ * (cookies, proxies, auth, redirects), permessage-deflate and browser impersonation.
+ *
+ * This module is the public surface only.
+ */
+export { AsyncSession } from "./session.js";
+export type { SessionOptions, HeadersInit, ParamsInit } from "./session.js";
+export { AsyncWebSocket } from "./websocket/connection.js";
+export type { HandshakeResponse, OperationOptions, SendData } from "./websocket/connection.js";
+export type { ConnectionOptions } from "./websocket/options.js";
+export type { Received, WaitOptions } from "./websocket/recv-queue.js";
+export { WsFlag, CurlWsFlag } from "./websocket/flags.js";
+export { WebSocketRetryStrategy } from "./websocket/retry.js";
+export type { RetryOptions } from "./websocket/retry.js";
+export { CookieJar } from "./cookies.js";
+export {
+  WebSocketError,
+  WebSocketClosed,
+  WebSocketTimeout,
+  ProtocolError,
+  HandshakeError,
+  ProxyError,
+  TlsError,
+} from "./errors.js";
+export { profileNames } from "./impersonate/index.js";
+export type { ProxyMap } from "./transport/index.js";
+export type { DeflateOffer } from "./protocol/extensions.js";

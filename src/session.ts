@@ -1,0 +1,326 @@
+import type { Duplex } from "node:stream";
+import { HandshakeError, WebSocketError, WebSocketTimeout } from "./errors.js";
+import { buildRequestHeaders, generateKey, serializeRequest, validateUpgradeResponse, type HeaderList } from "./protocol/handshake.js";
+import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
+import { getProfile, type BrowserProfile } from "./impersonate/index.js";
+import { openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
+import { AsyncWebSocket } from "./websocket/connection.js";
+import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
+import { resolveConnectionOptions, type ConnectionOptions } from "./websocket/options.js";
+import { PerMessageDeflate } from "./websocket/deflate.js";
+import { CookieJar } from "./cookies.js";
+
+/** Header input: a plain object or `[name, value]` pairs (order kept). */
+export type HeadersInit = Record<string, string> | Array<[string, string]>;
+/** Query parameters appended to the URL. */
+export type ParamsInit = Record<string, string | number | boolean> | Array<[string, string]> | URLSearchParams;
+
+/** Options shared by {@link AsyncSession} (as defaults) and `wsConnect` (per call). Times in ms. */
+export interface SessionOptions extends ConnectionOptions {
+  /** Extra request headers; per-call headers override session ones of the same name. */
+  headers?: HeadersInit;
+  /** Cookies `{ name: value }`: on the session they seed the jar; per call they are merged over the jar's for that request. */
+  cookies?: Record<string, string>;
+  /** HTTP Basic credentials, sent only to the origin of the URL given to `wsConnect`. */
+  auth?: [user: string, password: string];
+  /** Query parameters appended to the URL. */
+  params?: ParamsInit;
+  /** Bounds connect + TLS + proxy + handshake (all redirects included). Default: none. */
+  timeout?: number;
+  /** Verify TLS certificates (default true). */
+  verify?: boolean;
+  /** Extra trusted CA certificates (PEM), added to Node's roots. */
+  ca?: CaOption;
+  /** Subprotocols to offer. */
+  protocols?: string[];
+  /** Origin header (impersonation derives one from the URL when not given). */
+  origin?: string;
+  /** A proxy URL for every connection: http://, https://, socks4://, socks4a://, socks5://, socks5h://. */
+  proxy?: string;
+  /** Proxies by target scheme: wss → wss ?? https ?? all, ws → ws ?? http ?? all. */
+  proxies?: ProxyMap;
+  /** Honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY from the environment (default false). */
+  trustEnv?: boolean;
+  /** Redirects followed on the upgrade request (default 10, 0 disables). */
+  maxRedirects?: number;
+  /** Allow a redirect from wss:// to ws:// (default false). */
+  allowInsecureRedirect?: boolean;
+  /** Offer permessage-deflate (true, or an offer object). Default false, or the profile's choice when impersonating. */
+  compress?: boolean | DeflateOffer;
+  /** Messages below this many bytes are sent uncompressed (default 1024). */
+  compressThreshold?: number;
+  /** Impersonate a browser: "chrome" (newest Chrome), "chrome156", ... */
+  impersonate?: string;
+  /** TLS engine: Node's ("native", default without impersonation) or masq's own ("masq"). */
+  tls?: "native" | "masq";
+  /** Abort the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A set of defaults, a cookie jar and the connections opened through it; the entry point of masq.
+ *
+ * @example
+ * ```ts
+ * await using session = new AsyncSession({ headers: { "X-App": "demo" }, timeout: 10_000 });
+ * session.cookies.set("session_id", "xyz");
+ * await using ws = await session.wsConnect("wss://example.test/stream", { params: { id: 123 } });
+ * ```
+ */
+export class AsyncSession implements AsyncDisposable {
+  /** The session's cookie jar (RFC 6265), shared by every connection it opens. */
+  readonly cookies: CookieJar;
+  readonly #defaults: SessionOptions;
+  readonly #open = new Set<AsyncWebSocket>();
+  #closed = false;
+
+  constructor(options: SessionOptions = {}) {
+    const { cookies, ...rest } = options;
+    this.#defaults = rest;
+    this.cookies = new CookieJar(cookies);
+    resolveConnectionOptions(rest); // reject bad defaults now, not at the first connect
+  }
+
+  /** Connections opened by this session and not yet closed. */
+  get connections(): ReadonlySet<AsyncWebSocket> {
+    return this.#open;
+  }
+
+  /**
+   * Opens a WebSocket (ws:// or wss://). Session options apply; `options` merge over them
+   * (headers by name, params appended, cookies merged for this request).
+   */
+  async wsConnect(url: string | URL, options: SessionOptions = {}): Promise<AsyncWebSocket> {
+    if (this.#closed) throw new WebSocketError("the session is closed", 0);
+    const o = mergeOptions(this.#defaults, options);
+    const connOpts = resolveConnectionOptions(o);
+    const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
+    const startUrl = buildUrl(url, this.#defaults.params, options.params);
+    const maxRedirects = o.maxRedirects ?? 10;
+
+    const timeout = o.timeout;
+    const ac = new AbortController();
+    const onUserAbort = (): void => ac.abort(o.signal!.reason);
+    if (o.signal?.aborted) throw o.signal.reason;
+    o.signal?.addEventListener("abort", onUserAbort, { once: true });
+    const timer =
+      timeout !== undefined && timeout !== Infinity
+        ? setTimeout(() => ac.abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms`, 1006)), timeout)
+        : undefined;
+    try {
+      let target = startUrl;
+      for (let hop = 0; ; hop++) {
+        const sameOrigin = target.origin === startUrl.origin;
+        const step = await this.#attempt(target, o, profile, ac.signal, sameOrigin);
+        if ("ws" in step) {
+          return step.ws;
+        }
+        if (hop >= maxRedirects) {
+          throw new HandshakeError(
+            maxRedirects === 0
+              ? `the server redirected (HTTP ${step.status}) and redirects are disabled (maxRedirects: 0)`
+              : `too many redirects (more than ${maxRedirects})`,
+            { status: step.status, rawHeaders: step.rawHeaders },
+          );
+        }
+        target = nextUrl(target, step.location, o.allowInsecureRedirect ?? false, step);
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      o.signal?.removeEventListener("abort", onUserAbort);
+    }
+  }
+
+  /** Closes every open connection of this session (gracefully, in parallel). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#open].map((ws) => ws.close()));
+    this.#open.clear();
+  }
+
+  /** `await using` support. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** One connection attempt: a WebSocket, or a redirect to follow. */
+  async #attempt(
+    target: URL,
+    o: SessionOptions,
+    profile: BrowserProfile | undefined,
+    signal: AbortSignal,
+    sameOrigin: boolean,
+  ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
+    const secure = target.protocol === "wss:";
+    const port = target.port ? Number(target.port) : secure ? 443 : 80;
+    const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
+    const engine = o.tls ?? (profile ? "masq" : "native");
+    const socket: Duplex = await openTransport(
+      { host: target.hostname, port, secure },
+      {
+        signal,
+        verify: o.verify ?? true,
+        ca: o.ca,
+        alpn: profile?.tls.alpn ?? ["http/1.1"],
+        tlsEngine: engine,
+        tlsProfile: profile?.tls,
+        proxy,
+      },
+    );
+    try {
+      const key = generateKey();
+      const compress = o.compress ?? profile?.compress ?? false;
+      const offer: DeflateOffer | undefined = compress === false ? undefined : compress === true ? {} : compress;
+      const extensions = offer ? formatDeflateOffer(offer) : undefined;
+      const user = headerList(o.headers);
+      // Authorization and per-call cookies belong to the origin the caller named (never forwarded).
+      if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
+        user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);
+      }
+      if (!sameOrigin) removeHeader(user, "authorization");
+      const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
+      if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
+      const origin = o.origin ?? (profile ? `${secure ? "https" : "http"}://${target.host}` : undefined);
+      const headers: HeaderList = buildRequestHeaders({
+        host: target.host,
+        key,
+        protocols: o.protocols,
+        origin,
+        extensions,
+        headers: user,
+        template: profile?.headers,
+      });
+      const request = serializeRequest(target.pathname + target.search, headers);
+      const { head, rest } = await exchangeHandshake(socket, request, signal);
+      const setCookie = setCookies(head.rawHeaders);
+      if (setCookie.length > 0) await this.cookies.storeFromResponse(target, setCookie);
+
+      if (REDIRECTS.has(head.status) && head.headers["location"] !== undefined) {
+        socket.destroy();
+        return { location: head.headers["location"], status: head.status, rawHeaders: head.rawHeaders };
+      }
+      if (head.status !== 101) {
+        const body = await readErrorBody(socket, head, rest, 2000);
+        throw new HandshakeError(
+          `the server refused the WebSocket upgrade: HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`,
+          { status: head.status, rawHeaders: head.rawHeaders, body },
+        );
+      }
+      const accepted = validateUpgradeResponse(head, { key, protocols: o.protocols, extensionsOffered: offer !== undefined });
+      const params = offer ? negotiateDeflate(accepted.extensions || undefined, offer) : null;
+      const connOpts = resolveConnectionOptions(o);
+      const deflate = params
+        ? new PerMessageDeflate(params, { maxMessageSize: connOpts.maxMessageSize, threshold: o.compressThreshold })
+        : undefined;
+      const ws = new AsyncWebSocket({
+        socket,
+        rest,
+        options: connOpts,
+        protocol: accepted.protocol,
+        extensions: accepted.extensions,
+        response: { status: head.status, statusText: head.statusText, headers: head.headers, rawHeaders: head.rawHeaders, url: target.href },
+        deflate,
+        onEnd: () => this.#open.delete(ws),
+      });
+      this.#open.add(ws);
+      return { ws };
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Session defaults with per-call options over them; headers merged by name, cookies by name. */
+function mergeOptions(base: SessionOptions, call: SessionOptions): SessionOptions {
+  const merged: SessionOptions = { ...base, ...call };
+  const h = headerList(base.headers);
+  for (const [name, value] of headerList(call.headers)) {
+    removeHeader(h, name);
+    h.push([name, value]);
+  }
+  merged.headers = h;
+  merged.cookies = call.cookies;
+  return merged;
+}
+
+function headerList(h: HeadersInit | undefined): HeaderList {
+  if (h === undefined) return [];
+  if (Array.isArray(h)) return h.map(([n, v]) => [String(n), String(v)] as [string, string]);
+  return Object.entries(h).map(([n, v]) => [n, String(v)] as [string, string]);
+}
+
+function hasHeader(h: HeaderList, name: string): boolean {
+  const lower = name.toLowerCase();
+  return h.some(([n]) => n.toLowerCase() === lower);
+}
+
+function removeHeader(h: HeaderList, name: string): void {
+  const lower = name.toLowerCase();
+  for (let i = h.length - 1; i >= 0; i--) if (h[i]![0].toLowerCase() === lower) h.splice(i, 1);
+}
+
+function setCookies(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === "set-cookie") out.push(raw[i + 1]!);
+  return out;
+}
+
+function appendParams(u: URL, params: ParamsInit | undefined): void {
+  if (params === undefined) return;
+  const entries: Array<[string, string]> =
+    params instanceof URLSearchParams
+      ? [...params.entries()]
+      : Array.isArray(params)
+        ? params.map(([k, v]) => [String(k), String(v)] as [string, string])
+        : Object.entries(params).map(([k, v]) => [k, String(v)] as [string, string]);
+  for (const [k, v] of entries) u.searchParams.append(k, v);
+}
+
+/** Parses and checks the URL (ws:// or wss://; http(s) is mapped), then appends params. */
+function buildUrl(url: string | URL, sessionParams: ParamsInit | undefined, callParams: ParamsInit | undefined): URL {
+  let u: URL;
+  try {
+    u = new URL(String(url));
+  } catch {
+    throw new WebSocketError(`invalid URL: ${redactCredentials(String(url))}`, 0);
+  }
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
+    throw new WebSocketError(`unsupported URL scheme ${u.protocol} (use ws:// or wss://)`, 0);
+  }
+  if (u.hash) u.hash = ""; // RFC 6455 §3: fragments are not part of WebSocket URIs
+  appendParams(u, sessionParams);
+  appendParams(u, callParams);
+  return u;
+}
+
+/** The redirect target, with RFC 6455 scheme mapping and the wss→ws downgrade rule. */
+function nextUrl(from: URL, location: string, allowInsecure: boolean, step: { status: number; rawHeaders: string[] }): URL {
+  let u: URL;
+  try {
+    u = new URL(location, from);
+  } catch {
+    throw new HandshakeError(`the redirect's Location is not a valid URL`, { status: step.status, rawHeaders: step.rawHeaders });
+  }
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
+    throw new HandshakeError(`refusing a redirect to the ${u.protocol} scheme`, { status: step.status, rawHeaders: step.rawHeaders });
+  }
+  if (from.protocol === "wss:" && u.protocol === "ws:" && !allowInsecure) {
+    throw new HandshakeError(`refusing a redirect from wss:// to ws:// (set allowInsecureRedirect to allow it)`, {
+      status: step.status,
+      rawHeaders: step.rawHeaders,
+    });
+  }
+  u.hash = "";
+  return u;
+}
+
+function redactCredentials(s: string): string {
+  return s.replace(/\/\/[^/@]*@/, "//***@");
+}

@@ -1,0 +1,568 @@
+import type { Duplex } from "node:stream";
+import { isUtf8 } from "node:buffer";
+import { ProtocolError, WebSocketClosed, WebSocketError, WebSocketTimeout } from "../errors.js";
+import { decodeClosePayload, encodeClosePayload, isValidWireCloseCode } from "../protocol/close.js";
+import { Opcode } from "../protocol/opcodes.js";
+import { WsFlag } from "./flags.js";
+import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
+import { Reader } from "./reader.js";
+import { Writer } from "./writer.js";
+import type { ResolvedConnectionOptions } from "./options.js";
+import type { PerMessageDeflate } from "./deflate.js";
+
+/** The server's answer to the upgrade request. */
+export interface HandshakeResponse {
+  /** HTTP status: 101. */
+  status: number;
+  statusText: string;
+  /** Lower-cased header lookup (repeated headers joined). */
+  headers: Record<string, string>;
+  /** Headers as received, in order and case: [name, value, name, value, ...]. */
+  rawHeaders: string[];
+  /** The URL that answered 101 (after redirects). */
+  url: string;
+}
+
+/** Per-call options of `send*()` and `recv*()`. */
+export type OperationOptions = WaitOptions;
+
+/** Data `send()` accepts. */
+export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/** What the session hands to a new connection. */
+export interface ConnectionInit {
+  socket: Duplex;
+  /** Bytes that followed the 101 response head in the same chunk(s). */
+  rest: Buffer;
+  options: ResolvedConnectionOptions;
+  protocol: string;
+  extensions: string;
+  response: HandshakeResponse;
+  deflate?: PerMessageDeflate | undefined;
+  /** Called once when the connection has ended (the session forgets it). */
+  onEnd?: () => void;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const enum State {
+  Open,
+  /** We sent a close frame (or the peer did): no more data from us. */
+  Closing,
+  Closed,
+}
+
+/**
+ * One open WebSocket connection with an awaitable API.
+ *
+ * Sending and receiving are decoupled from the application by two bounded queues: `send*()`
+ * resolves once the message is queued (framed and masked already, so the caller may reuse its
+ * buffer), and a background writer hands queued frames to the socket in batches; a background
+ * reader parses incoming frames into the receive queue and pauses the socket when it is full.
+ * Errors are sticky: once the connection has failed, every operation rejects with that error
+ * (`recv` first returns what was queued when `drainOnError` is set, or after a clean close).
+ *
+ * @example
+ * ```ts
+ * await using ws = await session.wsConnect("ws://127.0.0.1:8080/chat");
+ * await ws.sendStr("hello");
+ * console.log(await ws.recvStr({ timeout: 5000 }));
+ * ```
+ */
+export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
+  readonly #socket: Duplex;
+  readonly #opts: ResolvedConnectionOptions;
+  readonly #queue: RecvQueue;
+  readonly #writer: Writer;
+  readonly #reader: Reader;
+  readonly #deflate: PerMessageDeflate | undefined;
+  readonly #onEnd: (() => void) | undefined;
+  #state = State.Open;
+  /** Sticky error for the send side and for `recv` once the queue is empty. */
+  #failure: WebSocketError | undefined;
+  #closeSent = false;
+  #closeReceived = false;
+  #closeCode: number | undefined;
+  #closeReason = "";
+  #closePromise: Promise<void> | undefined;
+  #peerClosed: (() => void) | undefined;
+  #socketClosed: Promise<void>;
+  #socketError: Error | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+  /** Type of the manually fragmented message in progress (0: none). */
+  #fragmentOpcode = 0;
+
+  /** The subprotocol the server chose ("" when none). */
+  readonly protocol: string;
+  /** The Sec-WebSocket-Extensions the server accepted ("" when none). */
+  readonly extensions: string;
+  /** Status and headers of the 101 response, and the final URL. */
+  readonly response: HandshakeResponse;
+
+  /** @internal Use `AsyncSession.wsConnect`. */
+  constructor(init: ConnectionInit) {
+    this.#socket = init.socket;
+    this.#opts = init.options;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.response = init.response;
+    this.#deflate = init.deflate;
+    this.#onEnd = init.onEnd;
+    this.#queue = new RecvQueue(init.options.recvQueueSize);
+    this.#writer = new Writer(init.socket, init.options);
+    this.#reader = new Reader(
+      init.socket,
+      this.#queue,
+      {
+        onPing: (data) => this.#onPing(data),
+        onPong: () => {},
+        onClose: (code, reason, data) => this.#onPeerClose(code, reason, data),
+        onFatal: (err, code) => this.#fail(err, code),
+      },
+      {
+        maxMessageSize: init.options.maxMessageSize,
+        blockOnRecvQueueFull: init.options.blockOnRecvQueueFull,
+        recvTimeSlice: init.options.recvTimeSlice,
+        retry: init.options.wsRetry,
+      },
+    );
+    if (init.deflate) this.#reader.setDeflate(init.deflate);
+    const socket = init.socket;
+    this.#socketClosed = new Promise<void>((resolve) => {
+      socket.once("close", () => {
+        resolve();
+        this.#onSocketClosed();
+      });
+    });
+    socket.on("error", (err: Error) => {
+      this.#socketError ??= err;
+    });
+    // A half-closed peer: RFC 6455 §7.1.1 lets the server close TCP first; 'close' follows.
+    socket.on("end", () => {
+      if (!socket.destroyed) socket.end();
+    });
+    this.#reader.start(init.rest);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** Messages accepted by `send*()` but not yet handed to the socket. */
+  get sendQueueSize(): number {
+    return this.#writer.queued;
+  }
+
+  /** Messages received and waiting in the receive queue. */
+  get recvQueueSize(): number {
+    return this.#queue.length;
+  }
+
+  /** True once no more messages can be sent: closing, closed, terminated or failed. */
+  get closed(): boolean {
+    return this.#state !== State.Open;
+  }
+
+  /** The peer's close code (1005 for an empty close frame, 1006 when the connection ended without one); undefined while open. */
+  get closeCode(): number | undefined {
+    return this.#closeCode;
+  }
+
+  /** The peer's close reason ("" when none). */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /**
+   * Queues one message. A string is sent as TEXT and bytes as BINARY unless `flags` say
+   * otherwise (WsFlag.TEXT / BINARY; add WsFlag.CONT to stream one message in chunks, the type
+   * flag on every chunk; WsFlag.PING / PONG send control frames). Resolves once queued; waits
+   * while the send queue is full, honouring `timeout` and `signal`.
+   */
+  send(data: SendData, flags = 0, opts?: OperationOptions): Promise<void> {
+    const blocked = this.#sendBlocked();
+    if (blocked) return Promise.reject(blocked);
+    if (flags & (WsFlag.PING | WsFlag.PONG | WsFlag.CLOSE | WsFlag.OFFSET)) return this.#sendSpecial(data, flags);
+    const isText = (flags & WsFlag.TEXT) !== 0;
+    const isBinary = (flags & WsFlag.BINARY) !== 0;
+    if (isText && isBinary) return Promise.reject(new WebSocketError("send: flags cannot be both TEXT and BINARY", 0));
+    const opcode = isText ? Opcode.TEXT : isBinary ? Opcode.BINARY : typeof data === "string" ? Opcode.TEXT : Opcode.BINARY;
+    let payload: Uint8Array;
+    try {
+      payload = toBytes(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const more = (flags & WsFlag.CONT) !== 0;
+    if (opcode === Opcode.TEXT && typeof data !== "string" && !more && this.#fragmentOpcode === 0 && !isUtf8(payload)) {
+      return Promise.reject(new WebSocketError("send: a TEXT message must be valid UTF-8", 1007));
+    }
+    if (this.#writer.hasSpace()) {
+      try {
+        this.#enqueue(opcode, payload, more);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return RESOLVED;
+    }
+    return this.#sendWhenSpace(opcode, payload, more, opts);
+  }
+
+  /** Sends a TEXT message. */
+  sendStr(text: string, opts?: OperationOptions): Promise<void> {
+    if (typeof text !== "string") return Promise.reject(new WebSocketError("sendStr expects a string", 0));
+    return this.send(text, WsFlag.TEXT, opts);
+  }
+
+  /** Sends a BINARY message. */
+  sendBytes(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: OperationOptions): Promise<void> {
+    return this.send(bytes, WsFlag.BINARY, opts);
+  }
+
+  /** Sends `JSON.stringify(value)` as a TEXT message. */
+  sendJson(value: unknown, opts?: OperationOptions): Promise<void> {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      return Promise.reject(new WebSocketError(`sendJson: value is not serialisable: ${(err as Error).message}`, 0, { cause: err }));
+    }
+    if (text === undefined) return Promise.reject(new WebSocketError("sendJson: value is not serialisable to JSON", 0));
+    return this.send(text, WsFlag.TEXT, opts);
+  }
+
+  /** Sends a PING (payload at most 125 bytes). The PONG is consumed internally. */
+  ping(payload: SendData = EMPTY): Promise<void> {
+    const blocked = this.#sendBlocked();
+    if (blocked) return Promise.reject(blocked);
+    return this.#sendSpecial(payload, WsFlag.PING);
+  }
+
+  /** Resolves when everything queued before the call has been written to the socket. */
+  flush(opts?: { timeout?: number }): Promise<void> {
+    if (this.#writer.failed) return Promise.reject(this.#failure);
+    return this.#writer.flush(opts?.timeout);
+  }
+
+  #sendBlocked(): WebSocketError | undefined {
+    if (this.#failure) return this.#failure;
+    if (this.#state !== State.Open || this.#closeSent) {
+      return new WebSocketClosed("the connection is closing: no more messages can be sent", this.#closeCode ?? 1000, this.#closeReason);
+    }
+    return undefined;
+  }
+
+  async #sendWhenSpace(opcode: number, payload: Uint8Array, more: boolean, opts?: OperationOptions): Promise<void> {
+    await this.#writer.waitForSpace(opts);
+    const blocked = this.#sendBlocked();
+    if (blocked) throw blocked;
+    this.#enqueue(opcode, payload, more);
+  }
+
+  #enqueue(opcode: number, payload: Uint8Array, more: boolean): void {
+    // Manual fragmentation (RFC 6455 §5.4): the first chunk carries the type, the rest are
+    // continuations; the type flag must match on every chunk.
+    let wireOpcode = opcode;
+    if (this.#fragmentOpcode !== 0) {
+      if (opcode !== this.#fragmentOpcode) {
+        throw new WebSocketError(
+          `send: a ${opcode === Opcode.TEXT ? "TEXT" : "BINARY"} chunk cannot continue the ${this.#fragmentOpcode === Opcode.TEXT ? "TEXT" : "BINARY"} message in progress (the type flag must be the same on every fragment)`,
+          0,
+        );
+      }
+      wireOpcode = Opcode.CONT;
+    }
+    this.#fragmentOpcode = more ? opcode : 0;
+    const deflate = this.#deflate;
+    if (deflate && !more && wireOpcode !== Opcode.CONT && deflate.shouldCompress(payload.length)) {
+      // RFC 7692 §6.1: compress whole messages only (manual fragments go uncompressed).
+      const supply = this.#writer.enqueueDeferred();
+      const copy = Buffer.from(payload); // the caller may reuse its buffer once send() resolved
+      deflate.compress(copy).then(
+        (compressed) => supply(wireOpcode, compressed, true, true),
+        (err) => this.#fail(new WebSocketError(`compression failed: ${(err as Error).message}`, 1011, { cause: err }), 1011),
+      );
+      return;
+    }
+    this.#writer.enqueue(wireOpcode, payload, !more);
+  }
+
+  #sendSpecial(data: SendData, flags: number): Promise<void> {
+    let payload: Uint8Array;
+    try {
+      payload = toBytes(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (flags & WsFlag.OFFSET) {
+      return Promise.reject(new WebSocketError("send: WsFlag.OFFSET only describes received partial frames; masq always sends whole frames", 0));
+    }
+    if (flags & WsFlag.CLOSE) {
+      let code = 1000;
+      let reason = "";
+      if (payload.length > 0) {
+        try {
+          ({ code, reason } = decodeClosePayload(payload));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      return this.close(code, reason);
+    }
+    if (payload.length > 125) {
+      return Promise.reject(new WebSocketError(`a control frame payload is at most 125 bytes (RFC 6455 §5.5), got ${payload.length}`, 0));
+    }
+    this.#writer.enqueueUrgent(flags & WsFlag.PING ? Opcode.PING : Opcode.PONG, payload);
+    return RESOLVED;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /**
+   * The next message as `{ data, flags }` (flags: WsFlag.TEXT or BINARY). When the peer's close
+   * frame arrives, resolves once with `{ data: <close payload>, flags: WsFlag.CLOSE }`; after
+   * that rejects with {@link WebSocketClosed}. A timeout rejects with {@link WebSocketTimeout}
+   * and loses nothing.
+   */
+  recv(opts?: OperationOptions): Promise<Received> {
+    return this.#queue.take(opts);
+  }
+
+  /** The next TEXT message as a string. A BINARY message rejects with code 1007 (and is consumed). */
+  async recvStr(opts?: OperationOptions): Promise<string> {
+    const { data, flags } = await this.#queue.take(opts);
+    if (flags & WsFlag.CLOSE) throw this.#closedError();
+    if (!(flags & WsFlag.TEXT)) throw new WebSocketError("recvStr: received a BINARY message, expected TEXT", 1007);
+    return data.toString("utf8");
+  }
+
+  /** The next message's bytes (TEXT or BINARY). */
+  async recvBytes(opts?: OperationOptions): Promise<Buffer> {
+    const { data, flags } = await this.#queue.take(opts);
+    if (flags & WsFlag.CLOSE) throw this.#closedError();
+    return data;
+  }
+
+  /** The next TEXT message parsed as JSON. Invalid or empty JSON rejects with code 1007. */
+  async recvJson<T = unknown>(opts?: OperationOptions): Promise<T> {
+    const text = await this.recvStr(opts);
+    if (text.length === 0) throw new WebSocketError("recvJson: received an empty TEXT message", 1007);
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new WebSocketError(`recvJson: the message is not valid JSON: ${(err as Error).message}`, 1007, { cause: err });
+    }
+  }
+
+  /**
+   * Iterates over message payloads (one Buffer per message). Ends without error when the
+   * connection closes cleanly; throws the connection's error otherwise. Leaving the loop early
+   * does not close the connection.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    const queue = this.#queue;
+    const done: IteratorResult<Buffer> = { value: undefined, done: true };
+    const onItem = (item: Received): IteratorResult<Buffer> =>
+      item.flags & WsFlag.CLOSE ? done : { value: item.data, done: false };
+    const onError = (err: unknown): IteratorResult<Buffer> => {
+      if (err instanceof WebSocketClosed) return done;
+      throw err;
+    };
+    return {
+      next: () => {
+        const item = queue.tryTake();
+        if (item !== undefined) return Promise.resolve(onItem(item));
+        return queue.take().then(onItem, onError);
+      },
+      return: () => Promise.resolve(done),
+    };
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /**
+   * Closes gracefully: sends a close frame after everything already queued, waits up to
+   * `timeout` ms (default 3000) for the peer's close frame, then ends the connection.
+   * Idempotent: later calls return the same promise. Never rejects for a peer that does not answer.
+   */
+  close(code = 1000, reason = "", opts?: { timeout?: number }): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    if (!isValidWireCloseCode(code)) {
+      return Promise.reject(new WebSocketError(`close: ${code} is not a close code that may be sent (1000-1003, 1007-1014, 3000-4999)`, 0));
+    }
+    let payload: Buffer;
+    try {
+      payload = encodeClosePayload(code, reason);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#closePromise = this.#runClose(payload, code, opts?.timeout ?? 3000);
+    return this.#closePromise;
+  }
+
+  /** Ends the connection at once, without a close frame; every waiter gets {@link WebSocketClosed}. */
+  terminate(): void {
+    if (this.#state === State.Closed && this.#socket.destroyed) return;
+    const err = new WebSocketClosed("the connection was terminated", this.#closeCode ?? 1006, this.#closeReason);
+    this.#closeCode ??= 1006;
+    this.#finish(err, true);
+    this.#socket.destroy();
+  }
+
+  /** `await using` support: a graceful close. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #runClose(payload: Buffer, code: number, timeout: number): Promise<void> {
+    if (this.#state === State.Closed || this.#failure) {
+      // Already ended (failed, terminated, or the close handshake finished).
+      return;
+    }
+    this.#state = State.Closing;
+    const deadline = Date.now() + timeout;
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#writer.enqueueInOrder(Opcode.CLOSE, payload);
+    }
+    if (!this.#closeReceived) {
+      const peer = new Promise<void>((resolve) => (this.#peerClosed = resolve));
+      const timedOut = await raceTimeout(Promise.race([peer, this.#socketClosed]), timeout);
+      if (timedOut && !this.#closeReceived) {
+        this.#closeCode ??= 1006;
+        this.#finish(new WebSocketClosed(`no close frame from the peer within ${timeout} ms`, 1006), true);
+        this.#socket.destroy();
+        return;
+      }
+    }
+    // Both close frames exchanged: the server should close TCP first (RFC 6455 §7.1.1); give it
+    // what is left of the timeout, then close it ourselves.
+    this.#writer.pumpNow();
+    if (!this.#socket.writableEnded) this.#socket.end();
+    await raceTimeout(this.#socketClosed, Math.max(0, deadline - Date.now()));
+    this.#finish(new WebSocketClosed(`the connection was closed (${this.#closeCode ?? code})`, this.#closeCode ?? code, this.#closeReason), true);
+    this.#socket.destroy();
+  }
+
+  #onPing(data: Buffer): void {
+    // RFC 6455 §5.5.2: answer with a PONG carrying the same payload, ahead of queued data.
+    if (!this.#closeSent && !this.#failure) this.#writer.enqueueUrgent(Opcode.PONG, data);
+  }
+
+  #onPeerClose(code: number, reason: string, data: Buffer): void {
+    this.#closeReceived = true;
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    this.#queue.push(data, WsFlag.CLOSE, true);
+    const closed = new WebSocketClosed(`the peer closed the connection (${code}${reason ? " " + reason : ""})`, code, reason);
+    // Messages queued before the close frame stay readable, then the CLOSE item, then this error.
+    this.#queue.end(closed, true);
+    this.#peerClosed?.();
+    if (this.#opts.autoclose && !this.#closeSent) {
+      // RFC 6455 §5.5.1: echo the status code (1000 when the peer sent none).
+      this.#closeSent = true;
+      this.#state = State.Closing;
+      this.#writer.enqueueInOrder(Opcode.CLOSE, encodeClosePayload(code === 1005 ? 1000 : code));
+      this.#writer.pumpNow();
+      this.#failure = closed;
+      this.#endAfterWrites();
+    } else if (this.#closeSent) {
+      this.#failure = closed;
+    }
+  }
+
+  /** Half-closes once queued frames are out, and destroys the socket if the peer lingers. */
+  #endAfterWrites(): void {
+    const socket = this.#socket;
+    const end = (): void => {
+      if (!socket.destroyed && !socket.writableEnded) socket.end();
+      this.#killTimer = setTimeout(() => socket.destroy(), 3000);
+      this.#killTimer.unref?.();
+    };
+    if (this.#writer.queued === 0) end();
+    else this.#writer.flush().then(end, () => socket.destroy());
+  }
+
+  /** Fails the connection: RFC 6455 §7.1.7, send a close frame with `closeCode`, then drop TCP. */
+  #fail(err: WebSocketError, closeCode: number): void {
+    if (this.#state === State.Closed) return;
+    this.#reader.stop();
+    if (!this.#closeSent && !this.#socket.destroyed && closeCode >= 1000 && isValidWireCloseCode(closeCode)) {
+      this.#closeSent = true;
+      this.#writer.enqueueUrgent(Opcode.CLOSE, encodeClosePayload(closeCode));
+      this.#writer.pumpNow();
+    }
+    this.#closeCode ??= closeCode;
+    this.#finish(err, this.#opts.drainOnError);
+    if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end();
+    this.#killTimer = setTimeout(() => this.#socket.destroy(), 1000);
+    this.#killTimer.unref?.();
+  }
+
+  /** Records the end of the connection once: sticky error, queues ended, state closed. */
+  #finish(err: WebSocketError, drain: boolean): void {
+    if (this.#state === State.Closed) return;
+    this.#state = State.Closed;
+    this.#failure ??= err;
+    this.#reader.stop();
+    this.#writer.fail(this.#failure);
+    this.#queue.end(this.#failure, drain);
+    this.#peerClosed?.();
+    this.#onEnd?.();
+  }
+
+  #onSocketClosed(): void {
+    if (this.#killTimer) clearTimeout(this.#killTimer);
+    this.#deflate?.close();
+    if (this.#state === State.Closed) return;
+    if (this.#closeReceived) {
+      this.#finish(this.#closedError(), true);
+      return;
+    }
+    if (this.#closeSent && !(this.#failure && !(this.#failure instanceof WebSocketClosed))) {
+      // We were closing and the peer dropped TCP instead of answering: closed, not failed.
+      this.#closeCode ??= 1006;
+      this.#finish(new WebSocketClosed("the peer ended the connection without a close frame", this.#closeCode, this.#closeReason), true);
+      return;
+    }
+    // TCP ended without a close frame from the peer: abnormal closure (RFC 6455 §7.1.5, 1006).
+    this.#closeCode = 1006;
+    const cause = this.#socketError;
+    const why = cause ? `: ${cause.message}` : " without a close frame";
+    this.#finish(new WebSocketError(`the connection was lost${why}`, 1006, { cause }), this.#opts.drainOnError);
+  }
+
+  #closedError(): WebSocketClosed {
+    if (this.#failure instanceof WebSocketClosed) return this.#failure;
+    return new WebSocketClosed(`the connection is closed (${this.#closeCode ?? 1005})`, this.#closeCode ?? 1005, this.#closeReason);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Bytes of a send payload without copying (strings are encoded). */
+function toBytes(data: SendData): Uint8Array {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new WebSocketError(`send: unsupported data type ${Object.prototype.toString.call(data)}`, 0);
+}
+
+/** Waits for `p` up to `ms`; true when the time ran out first. */
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => resolve(true), ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve(false);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(false);
+      },
+    );
+  });
+}
+
+export { ProtocolError, WebSocketTimeout };

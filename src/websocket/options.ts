@@ -1,0 +1,74 @@
+import { WebSocketError } from "../errors.js";
+import type { WebSocketRetryStrategy } from "./retry.js";
+
+/** Tuning of one connection's queues, limits and close behaviour (all times in ms). */
+export interface ConnectionOptions {
+  /** Messages buffered for the application (default 128). */
+  recvQueueSize?: number;
+  /** Messages accepted by `send*()` but not yet handed to the socket (default 128). */
+  sendQueueSize?: number;
+  /** Full receive queue: pause the socket (true, default) or fail the connection (false). */
+  blockOnRecvQueueFull?: boolean;
+  /** Largest received message, after reassembly and decompression (default 4 MiB). */
+  maxMessageSize?: number;
+  /** Copy up to `maxSendBatchSize` waiting messages into one buffer per socket write (default false). */
+  coalesceFrames?: boolean;
+  /** Messages per socket write when coalescing (default 64). */
+  maxSendBatchSize?: number;
+  /** After a fatal error, `recv` returns what was already queued before raising (default false). */
+  drainOnError?: boolean;
+  /** Retry policy for transient receive failures (see {@link WebSocketRetryStrategy}). */
+  wsRetry?: WebSocketRetryStrategy;
+  /** The reader yields to the event loop after working this long (default 10). */
+  recvTimeSlice?: number;
+  /** The writer yields to the event loop after working this long (default 5). */
+  sendTimeSlice?: number;
+  /** Answer the peer's close frame automatically (default true). */
+  autoclose?: boolean;
+}
+
+/** {@link ConnectionOptions} with every default applied. */
+export interface ResolvedConnectionOptions {
+  recvQueueSize: number;
+  sendQueueSize: number;
+  blockOnRecvQueueFull: boolean;
+  maxMessageSize: number;
+  coalesceFrames: boolean;
+  maxSendBatchSize: number;
+  drainOnError: boolean;
+  wsRetry: WebSocketRetryStrategy | undefined;
+  recvTimeSlice: number;
+  sendTimeSlice: number;
+  autoclose: boolean;
+}
+
+export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
+
+function positiveInt(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1) throw new WebSocketError(`${name} must be a positive integer, got ${v}`, 0);
+  return v;
+}
+
+function nonNegative(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !(v >= 0)) throw new WebSocketError(`${name} must be a number >= 0, got ${v}`, 0);
+  return v;
+}
+
+/** Applies defaults (the reference's newer values) and rejects nonsense early with a clear error. */
+export function resolveConnectionOptions(o: ConnectionOptions): ResolvedConnectionOptions {
+  return {
+    recvQueueSize: positiveInt("recvQueueSize", o.recvQueueSize, 128),
+    sendQueueSize: positiveInt("sendQueueSize", o.sendQueueSize, 128),
+    blockOnRecvQueueFull: o.blockOnRecvQueueFull ?? true,
+    maxMessageSize: positiveInt("maxMessageSize", o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
+    coalesceFrames: o.coalesceFrames ?? false,
+    maxSendBatchSize: positiveInt("maxSendBatchSize", o.maxSendBatchSize, 64),
+    drainOnError: o.drainOnError ?? false,
+    wsRetry: o.wsRetry,
+    recvTimeSlice: nonNegative("recvTimeSlice", o.recvTimeSlice, 10),
+    sendTimeSlice: nonNegative("sendTimeSlice", o.sendTimeSlice, 5),
+    autoclose: o.autoclose ?? true,
+  };
+}

@@ -1,0 +1,215 @@
+import type { Duplex } from "node:stream";
+import { isUtf8 } from "node:buffer";
+import { ProtocolError, WebSocketError } from "../errors.js";
+import { FrameParser, type FrameEvent } from "../protocol/parser.js";
+import type { RecvQueue } from "./recv-queue.js";
+import type { PerMessageDeflate } from "./deflate.js";
+import type { WebSocketRetryStrategy } from "./retry.js";
+import { WsFlag } from "./flags.js";
+
+/** What the reader reports to the connection. */
+export interface ReaderEvents {
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** The peer's close frame, after every message before it was queued. */
+  onClose(code: number, reason: string, data: Buffer): void;
+  /** A protocol violation (ProtocolError) or a receive-queue overflow: fail the connection. */
+  onFatal(error: WebSocketError, closeCode: number): void;
+}
+
+export interface ReaderOptions {
+  maxMessageSize: number;
+  blockOnRecvQueueFull: boolean;
+  recvTimeSlice: number;
+  retry: WebSocketRetryStrategy | undefined;
+}
+
+const PAUSE_QUEUE = 1;
+const PAUSE_SLICE = 2;
+const PAUSE_INFLATE = 4;
+const PAUSE_RETRY = 8;
+
+/**
+ * The receive side: socket chunks go into the sans-I/O parser, whose events go into the receive
+ * queue. The reader pulls one event at a time, so it can stop between any two messages: when the
+ * queue is full (the socket is paused, and TCP backpressure reaches the server), while a compressed
+ * message is being inflated (order is kept), and when it has worked longer than `recvTimeSlice`
+ * (it yields to the event loop and carries on in a later turn).
+ */
+export class Reader {
+  readonly #socket: Duplex;
+  readonly #queue: RecvQueue;
+  readonly #events: ReaderEvents;
+  readonly #opts: ReaderOptions;
+  readonly #parser: FrameParser;
+  #deflate: PerMessageDeflate | undefined;
+  #paused = 0;
+  #stopped = false;
+  #closeSeen = false;
+  /** A message that did not fit a full non-blocking queue, waiting for a retry. */
+  #held: { data: Buffer; flags: number } | undefined;
+  #retries = 0;
+  readonly #onData = (chunk: Buffer): void => {
+    this.#parser.push(chunk);
+    if (this.#paused === 0) this.#pump();
+  };
+  readonly #resumeSlice = (): void => this.#unpause(PAUSE_SLICE);
+
+  constructor(socket: Duplex, queue: RecvQueue, events: ReaderEvents, opts: ReaderOptions) {
+    this.#socket = socket;
+    this.#queue = queue;
+    this.#events = events;
+    this.#opts = opts;
+    this.#parser = new FrameParser({ maxMessageSize: opts.maxMessageSize });
+    queue.onSpace = () => this.#unpause(PAUSE_QUEUE);
+  }
+
+  /** Enables RSV1 / inflation after permessage-deflate was negotiated. */
+  setDeflate(deflate: PerMessageDeflate): void {
+    this.#deflate = deflate;
+    this.#parser.rsv1Allowed = true;
+  }
+
+  /** Starts reading: `rest` holds bytes that arrived with the handshake response. */
+  start(rest: Buffer): void {
+    if (rest.length > 0) this.#parser.push(rest);
+    this.#socket.on("data", this.#onData);
+    this.#pump();
+  }
+
+  /** Stops for good (the connection ended); nothing more is parsed or queued. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#socket.off("data", this.#onData);
+    // Let the socket flow again (discarding data) so that the peer's FIN and 'close' arrive.
+    this.#socket.resume();
+  }
+
+  #pause(reason: number): void {
+    if (this.#paused === 0) this.#socket.pause();
+    this.#paused |= reason;
+  }
+
+  #unpause(reason: number): void {
+    if ((this.#paused & reason) === 0) return;
+    this.#paused &= ~reason;
+    if (this.#paused !== 0 || this.#stopped) return;
+    this.#pump();
+    if (this.#paused === 0 && !this.#stopped) this.#socket.resume();
+  }
+
+  #pump(): void {
+    if (this.#stopped || this.#closeSeen) return;
+    if (this.#held !== undefined && !this.#deliverHeld()) return;
+    const queue = this.#queue;
+    const blocking = this.#opts.blockOnRecvQueueFull;
+    const started = performance.now();
+    let n = 0;
+    for (;;) {
+      if (blocking && queue.isFull && !queue.hasWaiters) {
+        this.#pause(PAUSE_QUEUE);
+        return;
+      }
+      let ev: FrameEvent | null;
+      try {
+        ev = this.#parser.next();
+      } catch (err) {
+        this.#fatal(err);
+        return;
+      }
+      if (ev === null) return;
+      if (ev.kind === "message") {
+        if (ev.compressed) {
+          this.#inflate(ev.data, ev.opcode);
+          return;
+        }
+        if (!this.#deliver(ev.data, ev.opcode === 1 ? WsFlag.TEXT : WsFlag.BINARY)) return;
+      } else if (ev.kind === "ping") {
+        this.#events.onPing(ev.data);
+      } else if (ev.kind === "pong") {
+        this.#events.onPong(ev.data);
+      } else {
+        this.#closeSeen = true;
+        this.stop();
+        this.#events.onClose(ev.code, ev.reason, ev.data);
+        return;
+      }
+      if ((++n & 31) === 0 && performance.now() - started > this.#opts.recvTimeSlice) {
+        // Yield to the event loop; keep the socket paused so the parser's backlog cannot grow.
+        this.#pause(PAUSE_SLICE);
+        setImmediate(this.#resumeSlice);
+        return;
+      }
+    }
+  }
+
+  /** Queues a message; false when the reader must stop (overflow handling took over). */
+  #deliver(data: Buffer, flags: number): boolean {
+    if (this.#queue.push(data, flags, this.#opts.blockOnRecvQueueFull)) {
+      this.#retries = 0;
+      return true;
+    }
+    // Non-blocking queue and it is full: retry later if a strategy allows it, else fail loudly.
+    this.#held = { data, flags };
+    this.#overflow();
+    return false;
+  }
+
+  #deliverHeld(): boolean {
+    const held = this.#held!;
+    if (!this.#queue.push(held.data, held.flags, false)) {
+      this.#overflow();
+      return false;
+    }
+    this.#held = undefined;
+    this.#retries = 0;
+    return true;
+  }
+
+  #overflow(): void {
+    const retry = this.#opts.retry;
+    if (retry && retry.retry && this.#retries < retry.count) {
+      this.#retries++;
+      this.#pause(PAUSE_RETRY);
+      setTimeout(() => this.#unpause(PAUSE_RETRY), retry.delayFor(this.#retries));
+      return;
+    }
+    const q = this.#queue;
+    this.stop();
+    this.#events.onFatal(
+      new WebSocketError(
+        `receive queue overflowed: ${q.length} messages were waiting (recvQueueSize ${q.capacity}, blockOnRecvQueueFull false)` +
+          (this.#retries > 0 ? ` after ${this.#retries} retries` : ""),
+        1009,
+      ),
+      1009,
+    );
+  }
+
+  #inflate(data: Buffer, opcode: 1 | 2): void {
+    this.#pause(PAUSE_INFLATE);
+    this.#deflate!.decompress(data).then(
+      (out) => {
+        if (this.#stopped) return;
+        if (opcode === 1 && !isUtf8(out)) {
+          this.#fatal(new ProtocolError("invalid UTF-8 in a compressed text message", 1007));
+          return;
+        }
+        // A message that did not fit is held for a retry (PAUSE_RETRY keeps the reader stopped).
+        this.#deliver(out, opcode === 1 ? WsFlag.TEXT : WsFlag.BINARY);
+        this.#unpause(PAUSE_INFLATE);
+      },
+      (err) => {
+        if (!this.#stopped) this.#fatal(err);
+      },
+    );
+  }
+
+  #fatal(err: unknown): void {
+    this.stop();
+    const e =
+      err instanceof WebSocketError ? err : new ProtocolError(`failed to read a message: ${String(err)}`, 1002, { cause: err });
+    this.#events.onFatal(e, e.code >= 1000 ? e.code : 1002);
+  }
+}

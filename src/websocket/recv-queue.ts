@@ -1,0 +1,201 @@
+import { WebSocketError, WebSocketTimeout } from "../errors.js";
+
+/** One received message as the application sees it. */
+export interface Received {
+  /** The whole message (or the close payload for a CLOSE item). */
+  data: Buffer;
+  /** WsFlag bits: TEXT, BINARY or CLOSE. */
+  flags: number;
+}
+
+/** Per-call receive options. */
+export interface WaitOptions {
+  /** Milliseconds to wait; `undefined`/`Infinity` waits forever. */
+  timeout?: number | undefined;
+  /** Aborting rejects with the signal's reason and gives up the place in line. */
+  signal?: AbortSignal | undefined;
+}
+
+interface Waiter {
+  resolve: (item: Received) => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** false once the waiter has been served, timed out or aborted. */
+  live: boolean;
+}
+
+/**
+ * The bounded queue between the reader and the application.
+ *
+ * Messages are handed straight to the oldest waiting receiver when there is one (so they never
+ * occupy a slot); otherwise they are buffered. Waiters are served strictly first-come-first-served;
+ * one that times out or is aborted leaves the line without consuming anything.
+ *
+ * The queue ends with an error exactly once. With `drain` the buffered messages are still
+ * returned before the error; without it they are discarded and the error is raised at once.
+ * Data and flags live in two parallel ring arrays so that a message costs no wrapper object
+ * until the application asks for one.
+ */
+export class RecvQueue {
+  readonly capacity: number;
+  #data: Array<Buffer | undefined> = [];
+  #flags: number[] = [];
+  #head = 0;
+  #waiters: Waiter[] = [];
+  #waiterHead = 0;
+  #error: unknown = undefined;
+  #ended = false;
+  /** Called when the queue drops below capacity after having been full. */
+  onSpace: (() => void) | undefined;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new WebSocketError(`recvQueueSize must be a positive integer, got ${capacity}`, 0);
+    }
+    this.capacity = capacity;
+  }
+
+  /** Messages buffered and not yet taken. */
+  get length(): number {
+    return this.#data.length - this.#head;
+  }
+
+  get isFull(): boolean {
+    return this.length >= this.capacity;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** True while at least one receiver is waiting. */
+  get hasWaiters(): boolean {
+    return this.#waiterHead < this.#waiters.length;
+  }
+
+  /**
+   * Adds a message. Returns false (and stores nothing) only when the queue is full and
+   * `force` is not set; the reader decides what a full queue means (pause or fail).
+   */
+  push(data: Buffer, flags: number, force = false): boolean {
+    if (this.#ended) return true; // the application already has the end; late data is moot
+    while (this.#waiterHead < this.#waiters.length) {
+      const w = this.#waiters[this.#waiterHead]!;
+      this.#waiters[this.#waiterHead++] = undefined as unknown as Waiter;
+      if (!w.live) continue;
+      this.#compactWaiters();
+      settle(w);
+      w.resolve({ data, flags });
+      return true;
+    }
+    this.#compactWaiters();
+    if (!force && this.length >= this.capacity) return false;
+    this.#data.push(data);
+    this.#flags.push(flags);
+    return true;
+  }
+
+  /** Takes the next buffered message synchronously, or returns undefined. */
+  tryTake(): Received | undefined {
+    if (this.#head >= this.#data.length) return undefined;
+    const wasFull = this.length >= this.capacity;
+    const data = this.#data[this.#head]!;
+    const flags = this.#flags[this.#head]!;
+    this.#data[this.#head] = undefined;
+    this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#data.length) {
+      this.#data = this.#data.slice(this.#head);
+      this.#flags = this.#flags.slice(this.#head);
+      this.#head = 0;
+    } else if (this.#head === this.#data.length) {
+      this.#data.length = 0;
+      this.#flags.length = 0;
+      this.#head = 0;
+    }
+    if (wasFull && this.onSpace) this.onSpace();
+    return { data, flags };
+  }
+
+  /**
+   * The next message. Resolves at once when one is buffered; rejects with the end error once
+   * the queue has ended and (with drain) nothing is left.
+   */
+  take(opts?: WaitOptions): Promise<Received> {
+    const item = this.tryTake();
+    if (item !== undefined) return Promise.resolve(item);
+    if (this.#ended) return Promise.reject(this.#error);
+    const signal = opts?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Received>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, live: true };
+      const timeout = opts?.timeout;
+      if (timeout !== undefined && timeout !== Infinity) {
+        w.timer = setTimeout(() => {
+          if (!w.live) return;
+          settle(w);
+          this.#forget(w);
+          reject(new WebSocketTimeout(`recv timed out after ${timeout} ms`));
+        }, Math.max(0, timeout));
+      }
+      if (signal) {
+        w.onAbort = () => {
+          if (!w.live) return;
+          settle(w);
+          this.#forget(w);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", w.onAbort, { once: true });
+      }
+      this.#waiters.push(w);
+    });
+  }
+
+  /**
+   * Ends the queue with `error`. With `drain`, buffered messages stay readable first;
+   * waiters (who by definition found the queue empty) are rejected now.
+   */
+  end(error: unknown, drain: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    if (!drain) {
+      this.#data = [];
+      this.#flags = [];
+      this.#head = 0;
+    }
+    const waiters = this.#waiters;
+    const from = this.#waiterHead;
+    this.#waiters = [];
+    this.#waiterHead = 0;
+    for (let i = from; i < waiters.length; i++) {
+      const w = waiters[i]!;
+      if (!w.live) continue;
+      settle(w);
+      w.reject(error);
+    }
+  }
+
+  /** Removes a waiter that gave up, so that polling with short timeouts cannot grow the line. */
+  #forget(w: Waiter): void {
+    const i = this.#waiters.indexOf(w, this.#waiterHead);
+    if (i >= 0) this.#waiters.splice(i, 1);
+  }
+
+  #compactWaiters(): void {
+    if (this.#waiterHead === this.#waiters.length) {
+      this.#waiters.length = 0;
+      this.#waiterHead = 0;
+    } else if (this.#waiterHead > 64 && this.#waiterHead * 2 > this.#waiters.length) {
+      this.#waiters = this.#waiters.slice(this.#waiterHead);
+      this.#waiterHead = 0;
+    }
+  }
+}
+
+function settle(w: Waiter): void {
+  w.live = false;
+  if (w.timer !== undefined) clearTimeout(w.timer);
+  if (w.signal && w.onAbort) w.signal.removeEventListener("abort", w.onAbort);
+}
