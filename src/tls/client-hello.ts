@@ -324,11 +324,14 @@ function degrease(list: readonly number[], value: number, grease: boolean): numb
   return out;
 }
 
+/** PKCS#8 prefix of an X25519 private key (RFC 8410 §7): the 32 key bytes follow. */
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+
 /** An X25519 public key for a private key drawn from `rng`, as BoringSSL's ECH GREASE `enc`. */
 function x25519PublicKey(rng: (n: number) => Buffer): Buffer {
-  const d = rng(32).toString("base64url");
-  const pub = createPublicKey(createPrivateKey({ key: { kty: "OKP", crv: "X25519", d, x: "" }, format: "jwk" }));
-  return Buffer.from(pub.export({ format: "jwk" }).x!, "base64url");
+  const key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, rng(32)]), format: "der", type: "pkcs8" });
+  // SPKI of an X25519 key is a fixed 12-byte header followed by the 32-byte public key.
+  return createPublicKey(key).export({ format: "der", type: "spki" }).subarray(12);
 }
 
 /** The body of a GREASE encrypted_client_hello extension (draft-ietf-tls-esni §5, §6.2). */

@@ -215,7 +215,10 @@ test("20 chrome156 hellos: fresh extension order, varying GREASE, GREASE first a
     orders.add(h.extensions.map((e) => (isGrease(e.type) ? "g" : e.type)).join(","));
     cipherGrease.add(h.cipherSuites[0]!);
     extGrease.add(h.extensions[0]!.type);
-    echLengths.add(ext(h, EXT.ENCRYPTED_CLIENT_HELLO)!.length);
+    const ech = ext(h, EXT.ENCRYPTED_CLIENT_HELLO)!;
+    echLengths.add(ech.length);
+    // enc is a real X25519 public key (little-endian u-coordinate < 2^255), as BoringSSL sends.
+    assert.equal(ech[8 + 31]! & 0x80, 0);
     ja3s.add(ja3(h));
   }
   assert.ok(orders.size >= 19, `distinct orders ${orders.size}`);
@@ -351,4 +354,40 @@ test("parseClientHello rejects truncated input with TlsError decode_error", () =
   for (const cut of [3, 10, 50, 200, record.length - 1]) {
     assert.throws(() => parseClientHello(record.subarray(0, cut)), (e: unknown) => (e as { alert?: string }).alert === "decode_error");
   }
+});
+
+test("ja4.ts agrees with read-tls-client-hello on other shapes (masqDefault, no ALPN, no SNI)", async () => {
+  const rng = seededRng("shapes");
+  for (const [profile, params] of [
+    [masqDefaultHello, { servername: "example.com" }],
+    [masqDefaultHello, { alpn: [] }],
+    [chrome156.tls, { alpn: ["h2"] }],
+  ] as Array<[ClientHelloProfile, Partial<ClientHelloParams>]>) {
+    const record = clientHelloRecord(
+      profile,
+      buildClientHello(profile, { random: rng(32), sessionId: rng(32), keyShares: chromeShares(rng), rng, ...params }),
+    );
+    const pkg = await packageFingerprints(record);
+    const h = parseClientHello(record);
+    assert.equal(ja4(h), pkg.ja4);
+    assert.equal(ja3(h), pkg.ja3);
+  }
+});
+
+test("JA4 ALPN code: non-alphanumeric first or last byte gives hex nibbles (FoxIO rule)", () => {
+  const rng = seededRng("alpn-hex");
+  const h = parseClientHello(
+    buildClientHello(masqDefaultHello, { random: rng(32), sessionId: rng(32), keyShares: [], alpn: ["\x01abc\xff"] }),
+  );
+  assert.equal(ja4(h).slice(8, 10), "0f");
+  const noSig = parseClientHello(
+    buildClientHello({ ...masqDefaultHello, extensions: [{ kind: "supported_versions", versions: [0x0304] }] }, {
+      random: rng(32),
+      sessionId: rng(32),
+      keyShares: [],
+    }),
+  );
+  // No signature algorithms: the extension list is hashed without the trailing "_".
+  assert.equal(ja4r(noSig), "t13i090100_1301,1302,1303,c02b,c02c,c02f,c030,cca8,cca9_002b");
+  assert.equal(ja4(noSig).split("_")[2], createHash("sha256").update("002b").digest("hex").slice(0, 12));
 });
