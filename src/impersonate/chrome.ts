@@ -80,6 +80,8 @@ export const chrome156Headers: Array<[string, string]> = [
   ["Accept-Language", "en-US,en;q=0.9"],
   ["Sec-WebSocket-Key", ""],
   ["Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"],
+  // Chromium's handshake stream adds the subprotocols after the extensions (only when asked for).
+  ["Sec-WebSocket-Protocol", ""],
 ];
 
 /** Chrome 156 on Linux. */
@@ -88,4 +90,6 @@ export const chrome156: BrowserProfile = {
   tls: chrome156Hello,
   headers: chrome156Headers,
   compress: true,
+  // The URL request layer adds cookies before the handshake stream adds Sec-WebSocket-Key.
+  cookieAfter: "Accept-Language",
 };

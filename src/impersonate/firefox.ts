@@ -60,6 +60,8 @@ export const firefox153Headers: Array<[string, string]> = [
   ["Accept-Encoding", "gzip, deflate, br, zstd"],
   ["Sec-WebSocket-Version", "13"],
   ["Origin", ""],
+  // WebSocketChannel sets the subprotocols between Origin and the extensions (only when asked for).
+  ["Sec-WebSocket-Protocol", ""],
   ["Sec-WebSocket-Extensions", "permessage-deflate"],
   ["Sec-WebSocket-Key", ""],
   ["Sec-Fetch-Storage-Access", "none"],
@@ -78,4 +80,6 @@ export const firefox153: BrowserProfile = {
   tls: firefox153Hello,
   headers: firefox153Headers,
   compress: true,
+  // Necko writes cookies right after Connection, before the Sec-Fetch-* group.
+  cookieAfter: "Connection",
 };
