@@ -175,8 +175,9 @@ function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
   }
 }
 
+/** Subject equals issuer (RFC 5280 §3.3 "self-issued"); keyUsage does not matter here. */
 function isSelfIssued(c: X509Certificate): boolean {
-  return issuedBy(c, c);
+  return c.subject === c.issuer;
 }
 
 export interface ValidationOptions {

@@ -1,0 +1,190 @@
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { TlsError } from "../../src/errors.js";
+import { masqTlsConnect, type MasqTlsSocket } from "../../src/tls/index.js";
+import { connectEngine } from "../../src/tls/socket.js";
+import { basicHelloBuilder } from "../../src/tls/hello-builder.js";
+import { NamedGroup } from "../../src/tls/constants.js";
+import { tlsTestPki, type Issued, type TlsTestPki } from "./helpers/pki.js";
+import { roundTrip, startNodeTlsEcho, tcp, type RunningServer } from "./helpers/servers.js";
+
+let pki: TlsTestPki;
+const servers: RunningServer[] = [];
+before(() => {
+  pki = tlsTestPki();
+});
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function server(cert: Issued, extra: Record<string, unknown> = {}, chain: Issued[] = []): Promise<number> {
+  const s = await startNodeTlsEcho({ key: cert.key, cert: cert.cert + chain.map((c) => c.cert).join(""), ...extra });
+  servers.push(s);
+  return s.port;
+}
+
+async function connect(port: number, o: { host?: string; ca?: string; rejectUnauthorized?: boolean; alpn?: string[] } = {}): Promise<MasqTlsSocket> {
+  const sock = await tcp(port);
+  return masqTlsConnect(sock, {
+    host: o.host ?? "localhost",
+    rejectUnauthorized: o.rejectUnauthorized ?? true,
+    ca: o.ca ?? pki.root.cert,
+    ...(o.alpn ? { alpn: o.alpn } : {}),
+  });
+}
+
+async function echoBothSizes(t: MasqTlsSocket): Promise<void> {
+  const small = randomBytes(16);
+  assert.deepEqual(await roundTrip(t, small), small);
+  const big = randomBytes(1 << 20);
+  assert.deepEqual(await roundTrip(t, big), big);
+}
+
+function closeQuietly(t: MasqTlsSocket): Promise<void> {
+  return new Promise((r) => {
+    t.once("close", () => r());
+    t.on("error", () => {});
+    t.end();
+    t.resume();
+  });
+}
+
+test("node:tls: each TLS 1.3 cipher suite, 16 B and 1 MiB echoed", async () => {
+  for (const suite of ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]) {
+    const port = await server(pki.leaf, { ciphers: suite, ALPNProtocols: ["http/1.1"] });
+    const t = await connect(port, { alpn: ["http/1.1"] });
+    assert.equal(t.getCipher().name, suite);
+    assert.equal(t.alpnProtocol, "http/1.1");
+    assert.equal(t.authorized, true);
+    assert.equal(t.encrypted, true);
+    await echoBothSizes(t);
+    await closeQuietly(t);
+  }
+});
+
+test("node:tls: each group; P-256 and P-384 via HelloRetryRequest and via a direct share", async () => {
+  for (const [curve, group] of [["X25519", NamedGroup.X25519], ["P-256", NamedGroup.SECP256R1], ["P-384", NamedGroup.SECP384R1]] as const) {
+    const port = await server(pki.leaf, { ecdhCurve: curve });
+    // Default hello: one X25519 share, so P-256 / P-384 need a HelloRetryRequest.
+    const t = await connect(port);
+    assert.equal(t.engine.negotiatedGroup, group);
+    assert.equal(t.engine.helloRetried, group !== NamedGroup.X25519);
+    await echoBothSizes(t);
+    await closeQuietly(t);
+    // A hello that carries a share for the group directly.
+    const t2 = await connectEngine(await tcp(port), {
+      hello: basicHelloBuilder({ servername: "localhost", keyShareGroups: [group] }),
+      verifyHost: "localhost",
+      rejectUnauthorized: true,
+      ca: pki.root.cert,
+    });
+    assert.equal(t2.engine.negotiatedGroup, group);
+    assert.equal(t2.engine.helloRetried, false);
+    assert.deepEqual(await roundTrip(t2, Buffer.from("x")), Buffer.from("x"));
+    await closeQuietly(t2);
+  }
+});
+
+test("node:tls: certificate key types (ECDSA P-256/P-384, RSA-PSS rsae and pss, Ed25519) and a chain via an intermediate", async () => {
+  for (const [cert, chain] of [
+    [pki.leaf, []],
+    [pki.leafP384, []],
+    [pki.leafRsa, []],
+    [pki.leafRsaPss, []],
+    [pki.leafEd25519, []],
+    [pki.leafViaInter, [pki.inter]],
+  ] as Array<[Issued, Issued[]]>) {
+    const port = await server(cert, {}, chain);
+    const t = await connect(port);
+    assert.equal(t.authorized, true, cert.name);
+    assert.equal((t.getPeerCertificate() as { subject: { CN: string } }).subject.CN, "localhost");
+    assert.deepEqual(await roundTrip(t, Buffer.from(cert.name)), Buffer.from(cert.name));
+    await closeQuietly(t);
+  }
+});
+
+test("node:tls: IP address identity and servername", async () => {
+  const port = await server(pki.leaf);
+  const t = await connect(port, { host: "127.0.0.1" });
+  assert.equal(t.authorized, true);
+  await closeQuietly(t);
+});
+
+test("node:tls: many small writes are batched and arrive in order", async () => {
+  const port = await server(pki.leaf);
+  const t = await connect(port);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 2000; i++) parts.push(Buffer.from(`${i},`));
+  const expected = Buffer.concat(parts);
+  const got = new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    t.on("data", (c: Buffer) => {
+      chunks.push(c);
+      n += c.length;
+      if (n >= expected.length) resolve(Buffer.concat(chunks));
+    });
+  });
+  t.cork();
+  for (const p of parts) t.write(p);
+  t.uncork();
+  assert.deepEqual(await got, expected);
+  await closeQuietly(t);
+});
+
+test("node:tls: end() sends close_notify and the server sees a clean end", async () => {
+  let serverSawEnd = false;
+  const s = await startNodeTlsEcho({ key: pki.leaf.key, cert: pki.leaf.cert });
+  servers.push(s);
+  s.server.prependListener("secureConnection", (c) => c.on("end", () => (serverSawEnd = true)));
+  const t = await connect(s.port);
+  assert.deepEqual(await roundTrip(t, Buffer.from("bye")), Buffer.from("bye"));
+  await closeQuietly(t);
+  for (let i = 0; i < 100 && !serverSawEnd; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(serverSawEnd, true);
+});
+
+const negative: Array<[string, () => Issued, Issued[], string, string?]> = [
+  ["expired", () => pki.expired, [], "CERT_HAS_EXPIRED"],
+  ["not yet valid", () => pki.notYetValid, [], "CERT_NOT_YET_VALID"],
+  ["wrong host", () => pki.wrongHost, [], "ERR_TLS_CERT_ALTNAME_INVALID"],
+  ["self-signed", () => pki.selfSigned, [], "DEPTH_ZERO_SELF_SIGNED_CERT"],
+  ["unknown CA", () => pki.unknownCaLeaf, [], "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
+  ["leaf via unknown intermediate", () => pki.leafViaInter, [], "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
+  ["intermediate without CA bit", () => pki.leafViaInterNoCa, [pki.interNoCa], "INVALID_CA"],
+  ["leaf without serverAuth", () => pki.clientAuthOnly, [], "INVALID_PURPOSE"],
+  ["pathLen exceeded", () => pki.leafViaPathLen, [pki.inter2, pki.interPathLen0], "PATH_LENGTH_EXCEEDED"],
+];
+
+for (const [name, cert, chain, code] of negative) {
+  test(`node:tls negative: ${name} -> TlsError ${code}, never connected`, async () => {
+    const port = await server(cert(), {}, name === "pathLen exceeded" ? [pki.inter2, pki.interPathLen0] : chain);
+    await assert.rejects(connect(port), (e: unknown) => {
+      assert.ok(e instanceof TlsError, String(e));
+      assert.equal(e.alert, code);
+      return true;
+    });
+    // Opting out connects, with authorized = false and the reason kept.
+    const t = await connect(port, { rejectUnauthorized: false });
+    assert.equal(t.authorized, false);
+    assert.equal(t.authorizationError?.alert, code);
+    await closeQuietly(t);
+  });
+}
+
+test("node:tls negative: the same chain without `ca` is unknown (ca adds to the default roots)", async () => {
+  const port = await server(pki.leaf);
+  const sock = await tcp(port);
+  await assert.rejects(masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true }), (e: unknown) => e instanceof TlsError && e.alert === "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+});
+
+test("node:tls: AbortSignal aborts the handshake with the signal's reason", async () => {
+  const port = await server(pki.leaf);
+  const sock = await tcp(port);
+  const ac = new AbortController();
+  const reason = new Error("stop");
+  ac.abort(reason);
+  await assert.rejects(masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert, signal: ac.signal }), (e) => e === reason);
+  assert.equal(sock.destroyed, true);
+});
