@@ -31,6 +31,11 @@ const PROFILES: ReadonlyMap<string, BrowserProfile> = new Map<string, BrowserPro
 ]);
 for (const p of [...PROFILES.values(), masqDefault]) deepFreeze(p);
 
+/** The newest Chrome profile (what `impersonate: "chrome"` means). */
+export const chrome: BrowserProfile = chrome156;
+/** The newest Firefox profile. */
+export const firefox: BrowserProfile = firefox153;
+
 /** The names `getProfile` accepts. */
 export const profileNames: string[] = [...PROFILES.keys()];
 

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { WebSocketError } from "../../src/errors.js";
-import { chrome156, firefox153, getProfile, masqDefault, profileNames } from "../../src/impersonate/index.js";
+import { chrome, chrome156, firefox, firefox153, getProfile, masqDefault, profileNames } from "../../src/impersonate/index.js";
 import { buildClientHello, clientHelloRecord, masqDefaultHello } from "../../src/tls/client-hello.js";
 import { ja3, ja4, ja4o, ja4r, parseClientHello } from "../../src/tls/ja4.js";
 
@@ -15,6 +15,8 @@ const PER_CONNECTION = new Set(["Host", "Origin", "Sec-WebSocket-Key"]);
 test("getProfile: names, aliases, case-insensitive, unknown names fail with the known list", () => {
   assert.deepEqual([...profileNames].sort(), ["chrome", "chrome156", "firefox", "firefox153"]);
   assert.equal(getProfile("chrome"), chrome156);
+  assert.equal(chrome, chrome156);
+  assert.equal(firefox, firefox153);
   assert.equal(getProfile("Chrome156"), chrome156);
   assert.equal(getProfile("firefox"), firefox153);
   assert.throws(
