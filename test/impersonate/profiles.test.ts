@@ -151,3 +151,21 @@ test("firefox153: the documented JA4, constant JA3 and order, NSS-style ECH GREA
   );
   assert.equal(long.extensions.find((e) => e.type === 0xfe0d)!.data.length, 281 + 32);
 });
+
+test("chrome156 template through the protocol's header builder gives the reference request head", async () => {
+  const { buildRequestHeaders } = await import("../../src/protocol/handshake.js");
+  const block = /```\n([\s\S]*?)```/.exec(doc)![1]!.trim().split("\n");
+  const key = "dGhlIHNhbXBsZSBub25jZQ==";
+  const headers = buildRequestHeaders({
+    host: "localhost:8443",
+    key,
+    origin: "http://127.0.0.1:8000",
+    extensions: "permessage-deflate; client_max_window_bits",
+    template: chrome156.headers,
+  });
+  const expected = block.map((line) => line.trim().replace("<16 random bytes, base64>", key));
+  assert.deepEqual(
+    headers.map(([n, v]) => `${n}: ${v}`),
+    expected,
+  );
+});
