@@ -107,6 +107,7 @@ export class CertificateError extends TlsError {
   readonly tlsAlert: string;
   constructor(code: string, message: string, tlsAlert: string) {
     super(message, { alert: code });
+    this.name = "TlsError";
     this.tlsAlert = tlsAlert;
   }
 }

@@ -92,7 +92,12 @@ const EE_ALLOWED = new Set<number>([
 ]);
 
 /** A peer alert reported as an error: we must not answer it with an alert of our own. */
-class PeerAlert extends TlsError {}
+class PeerAlert extends TlsError {
+  constructor(message: string, init: { alert: string }) {
+    super(message, init);
+    this.name = "TlsError";
+  }
+}
 
 /**
  * masq's TLS 1.3 client connection as a sans-I/O state machine (RFC 8446): feed it the server's

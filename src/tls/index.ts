@@ -4,8 +4,8 @@
  */
 import type { Duplex } from "node:stream";
 import { TlsError } from "../errors.js";
-import type { ClientHelloProfile } from "./client-hello.js";
-import { basicHelloBuilder, profileHelloBuilder, sniFor } from "./hello-builder.js";
+import { masqDefaultHello, type ClientHelloProfile } from "./client-hello.js";
+import { profileHelloBuilder, sniFor } from "./hello-builder.js";
 import { connectEngine, MasqTlsSocket } from "./socket.js";
 
 export { MasqTlsSocket } from "./socket.js";
@@ -24,7 +24,7 @@ export interface MasqTlsOptions {
   rejectUnauthorized: boolean;
   /** Extra trust anchors, added to `tls.rootCertificates`. */
   ca?: string | Buffer | Array<string | Buffer>;
-  /** ClientHello shape (browser impersonation); default: masq's plain hello. */
+  /** ClientHello shape (browser impersonation); default: masq's plain hello (`masqDefaultHello`). */
   profile?: ClientHelloProfile;
   signal?: AbortSignal;
 }
@@ -40,9 +40,7 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
   if (!verifyHost && opts.rejectUnauthorized) {
     throw new TlsError("masq TLS needs a host name to verify the server certificate", { alert: "internal_error" });
   }
-  const hello = opts.profile
-    ? profileHelloBuilder(opts.profile, sni, opts.alpn)
-    : basicHelloBuilder({ ...(sni ? { servername: sni } : {}), ...(opts.alpn ? { alpn: opts.alpn } : {}) });
+  const hello = profileHelloBuilder(opts.profile ?? masqDefaultHello, sni, opts.alpn);
   return connectEngine(socket, {
     hello,
     verifyHost,

@@ -9,7 +9,7 @@ import { NamedGroup } from "../../src/tls/constants.js";
 import { tlsTestPki, type Issued, type TlsTestPki } from "./helpers/pki.js";
 import { roundTrip, startNodeTlsEcho, tcp, type RunningServer } from "./helpers/servers.js";
 
-let pki: TlsTestPki;
+let pki!: TlsTestPki;
 const servers: RunningServer[] = [];
 before(() => {
   pki = tlsTestPki();
@@ -96,7 +96,11 @@ test("node:tls: certificate key types (ECDSA P-256/P-384, RSA-PSS rsae and pss, 
     [pki.leafViaInter, [pki.inter]],
   ] as Array<[Issued, Issued[]]>) {
     const port = await server(cert, {}, chain);
-    const t = await connect(port);
+    // masq's default hello (like browsers) offers no rsa_pss_pss_*; the plain hello does.
+    const t =
+      cert === pki.leafRsaPss
+        ? await connectEngine(await tcp(port), { hello: basicHelloBuilder({ servername: "localhost" }), verifyHost: "localhost", rejectUnauthorized: true, ca: pki.root.cert })
+        : await connect(port);
     assert.equal(t.authorized, true, cert.name);
     assert.equal((t.getPeerCertificate() as { subject: { CN: string } }).subject.CN, "localhost");
     assert.deepEqual(await roundTrip(t, Buffer.from(cert.name)), Buffer.from(cert.name));
@@ -187,4 +191,17 @@ test("node:tls: AbortSignal aborts the handshake with the signal's reason", asyn
   ac.abort(reason);
   await assert.rejects(masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert, signal: ac.signal }), (e) => e === reason);
   assert.equal(sock.destroyed, true);
+});
+
+test("node:tls: the chrome156 profile (GREASE, X25519MLKEM768 + X25519 shares, ECH GREASE) connects and echoes", async () => {
+  const { chrome156Hello } = await import("../../src/impersonate/chrome.js");
+  const port = await server(pki.leaf, { ALPNProtocols: ["http/1.1"] });
+  for (let i = 0; i < 3; i++) {
+    const sock = await tcp(port);
+    const t = await masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert, alpn: ["http/1.1"], profile: chrome156Hello });
+    assert.equal(t.engine.negotiatedGroup, NamedGroup.X25519); // Node 20's OpenSSL 3.0 has no ML-KEM
+    assert.equal(t.alpnProtocol, "http/1.1");
+    await echoBothSizes(t);
+    await closeQuietly(t);
+  }
 });
