@@ -125,11 +125,17 @@ export class FrameParser {
           if ((b0 === 0x82 || b0 === 0x81) && b1 < 126 && avail >= 2 + len && this.#msgOpcode === 0) {
             if (len > this.#maxMessageSize) throw this.#fail(1009, `message of ${len} bytes exceeds maxMessageSize`);
             pos += 2;
-            const data = chunk.subarray(pos, pos + len);
+            const end = pos + len;
+            const data = chunk.subarray(pos, end);
             if (b0 === 0x81 && !((len <= 32 && isAsciiRange(chunk, pos, len)) || isUtf8(data))) {
               throw this.#fail(1007, "invalid UTF-8 in a text message");
             }
-            this.#consume(2 + len);
+            if (end < chunk.length) {
+              this.#pos = end;
+              this.#queued -= 2 + len;
+            } else {
+              this.#consume(2 + len);
+            }
             return { kind: "message", opcode: (b0 & 0x0f) as 1 | 2, data, compressed: false };
           }
           if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");

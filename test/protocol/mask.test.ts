@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MaskKeySource, mask, maskRange, unmask } from "../../src/protocol/mask.js";
+import { MaskArena, MaskKeySource, WASM_MASK_MIN, mask, maskRange, unmask, wasmSimdAvailable } from "../../src/protocol/mask.js";
+import { maskJs } from "../../src/protocol/mask-js.js";
+import { writeMaskedFrame, encodeFrame } from "../../src/protocol/frame.js";
 
 function naive(src: Uint8Array, key: Uint8Array): Buffer {
   const out = Buffer.alloc(src.length);
@@ -109,4 +111,90 @@ test("MaskKeySource: injectable fill, 4 KiB refills, earlier keys stay unchanged
   const seen = new Set<string>();
   for (let i = 0; i < 2000; i++) seen.add(d.next().toString("hex"));
   assert.ok(seen.size > 1990);
+});
+
+test("the JS kernel alone (the fallback without wasm SIMD): every length 0-300, alignments 0-7, and large", () => {
+  const key = KEYS[2]!;
+  for (let len = 0; len <= 300; len++) {
+    const data = pattern(len, len + 7);
+    const want = naive(data, key);
+    for (let so = 0; so < 8; so++) {
+      const src = at(so, len);
+      src.set(data);
+      for (let dOff = 0; dOff < 8; dOff++) {
+        const dst = at(dOff, len + 4);
+        maskJs(src, 0, len, key, 0, dst, 0);
+        assert.deepEqual(Buffer.from(dst.subarray(0, len)), want, `len ${len} src ${so} dst ${dOff}`);
+        assert.equal(dst[len], 0xcc);
+      }
+    }
+  }
+  for (let k = 0; k < 8; k++) {
+    const data = pattern(128 * 1024 + k, k);
+    const dst = at(k, data.length);
+    maskJs(data, 0, data.length, key, 0, dst, 0);
+    assert.ok(Buffer.from(dst).equals(naive(data, key)));
+  }
+});
+
+test("wasm SIMD is available on this runtime (Node >= 20)", () => {
+  assert.equal(wasmSimdAvailable, true);
+  assert.ok(MaskArena.create(1) !== null);
+});
+
+test("MaskArena: masking into wasm memory at every offset 0-7, every length around the thresholds, 128 KiB + k", () => {
+  const arena = MaskArena.create(512 * 1024)!;
+  assert.equal(arena.buffer.length, 512 * 1024);
+  assert.equal(MaskArena.of(arena.buffer.subarray(100)), arena);
+  assert.equal(MaskArena.of(Buffer.alloc(10)), undefined);
+  const key = KEYS[0]!;
+  const lengths: number[] = [];
+  for (let len = 0; len <= 300; len += 7) lengths.push(len);
+  for (const base of [WASM_MASK_MIN, 16 * 1024, 32 * 1024]) for (let d = -5; d <= 5; d++) lengths.push(base + d);
+  for (let k = 0; k < 8; k++) lengths.push(128 * 1024 + k);
+  for (const len of lengths) {
+    const data = pattern(len, len);
+    const want = naive(data, key);
+    for (let off = 0; off < 8; off++) {
+      arena.buffer.fill(0xcc, 0, len + 64);
+      const dst = arena.buffer.subarray(off + 8); // a view inside the arena, not at its start
+      mask(data, key, dst, 3, len);
+      assert.ok(arena.buffer.subarray(off + 11, off + 11 + len).equals(want), `len ${len} off ${off}`);
+      assert.equal(arena.buffer[off + 10], 0xcc, "no write before");
+      assert.equal(arena.buffer[off + 11 + len], 0xcc, "no write after");
+      // In place inside the arena, and the low-level call.
+      unmask(arena.buffer.subarray(off + 11, off + 11 + len), key);
+      assert.ok(arena.buffer.subarray(off + 11, off + 11 + len).equals(data), `unmask in arena len ${len} off ${off}`);
+      arena.maskInPlace(off + 11, len, key);
+      assert.ok(arena.buffer.subarray(off + 11, off + 11 + len).equals(want));
+    }
+  }
+  assert.throws(() => arena.maskInPlace(arena.buffer.length - 2, 4, key), RangeError);
+});
+
+test("MaskArena: frames built in wasm memory equal encodeFrame's", () => {
+  const arena = MaskArena.create(1 << 20)!;
+  const fill = (b: Buffer) => b.fill(0x5c);
+  const keys = new MaskKeySource(fill);
+  for (const len of [0, 10, 600, 70000, 200000]) {
+    const payload = pattern(len, 1);
+    for (let off = 0; off < 4; off++) {
+      const end = writeMaskedFrame(arena.buffer, off, true, false, 2, payload, keys);
+      const want = encodeFrame({ opcode: 2, payload, maskKey: Buffer.from([0x5c, 0x5c, 0x5c, 0x5c]) });
+      assert.ok(arena.buffer.subarray(off, end).equals(want), `len ${len} off ${off}`);
+    }
+  }
+});
+
+test("mask: large payloads between ordinary Buffers through the scratch block, at odd offsets", () => {
+  const key = KEYS[2]!;
+  for (const len of [WASM_MASK_MIN - 1, WASM_MASK_MIN, 16 * 1024 - 1, 16 * 1024 + 1, 100003]) {
+    const data = pattern(len + 5, len);
+    const want = naive(data.subarray(5), key);
+    const dst = Buffer.alloc(len + 9, 0xcc);
+    maskRange(data, 5, 5 + len, key, 0, dst, 7);
+    assert.ok(dst.subarray(7, 7 + len).equals(want), `len ${len}`);
+    assert.equal(dst[6], 0xcc);
+    assert.equal(dst[7 + len], 0xcc);
+  }
 });
