@@ -1,0 +1,79 @@
+/** Pieces shared by every client driver: timing, idle-RSS measurement, result shapes. */
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { percentileSorted } from "../stats.js";
+import type { RunResult, RunSpec } from "../cases.js";
+
+export const now = (): number => performance.now();
+
+/** Throughput result: bytes/s for 1 MiB cases, messages/s for 16 B cases. */
+export function throughput(spec: RunSpec, ms: number, extra: Record<string, number> = {}): RunResult {
+  const s = ms / 1000;
+  const value = spec.size >= 1024 ? (spec.count * spec.size) / s : spec.count / s;
+  return { ok: true, value, extra: { seconds: s, ...extra } };
+}
+
+/** Echo result from per-round-trip durations in ms: value = p50 µs, extra.p99 µs. */
+export function latency(samplesMs: Float64Array): RunResult {
+  const sorted = Float64Array.from(samplesMs).sort();
+  return {
+    ok: true,
+    value: percentileSorted(sorted, 50) * 1000,
+    extra: { p99: percentileSorted(sorted, 99) * 1000, p999: percentileSorted(sorted, 99.9) * 1000, n: sorted.length },
+  };
+}
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) g();
+}
+
+/** RSS after a full GC and a short settle, so freed handshake buffers do not count. */
+export async function settledRss(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await sleep(50);
+  }
+  return process.memoryUsage().rss;
+}
+
+/**
+ * The idle case, same shape for every client: one connection opened and closed first (loads lazy
+ * code paths), then RSS, then `count` connections opened `batch` at a time, then RSS again.
+ * Value = (after - before) / count in bytes.
+ */
+export async function idleCase<C>(
+  spec: RunSpec,
+  open: () => Promise<C>,
+  close: (c: C) => Promise<void> | void,
+  batch = 200,
+): Promise<RunResult> {
+  const first = await open();
+  await close(first);
+  const before = await settledRss();
+  const held: C[] = [];
+  const t0 = now();
+  while (held.length < spec.count) {
+    const n = Math.min(batch, spec.count - held.length);
+    held.push(...(await Promise.all(Array.from({ length: n }, () => open()))));
+  }
+  const openMs = now() - t0;
+  const after = await settledRss();
+  const heap = process.memoryUsage().heapUsed;
+  // Keep `held` reachable until after the measurement.
+  if (held.length !== spec.count) throw new Error("lost connections");
+  return { ok: true, value: (after - before) / spec.count, extra: { rssBefore: before, rssAfter: after, heapUsed: heap, openMs } };
+}
+
+/** A 1-byte message used to start the peer's `/send` mode (it waits for the client's first byte). */
+export const TRIGGER = new Uint8Array([0x21]);
+
+export function payload(size: number): Buffer {
+  return Buffer.alloc(size, 0x61);
+}
+
+/** Installed version of a dependency, read from node_modules (some packages do not export package.json). */
+export function pkgVersion(name: string): string {
+  const file = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}

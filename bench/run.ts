@@ -1,0 +1,244 @@
+/**
+ * `npm run bench [-- options]`: masq vs ws (+ bufferutil), undici's WebSocket, wreq-js and a raw
+ * socket, side by side against the shared C peer (and nginx TLS in front of it for wss).
+ *
+ *   --quick                 smaller sizes, 3 runs (under 2 minutes)
+ *   --runs N                runs per case and client (default 5, quick 3)
+ *   --cases a,b             subset of: send-1m send-16 recv-1m recv-16 echo-32 idle wss-send-1m wss-recv-1m
+ *   --clients a,b           subset of: masq ws undici wreq raw
+ *   --profile CASE --client C   one run under `node --cpu-prof`, profile + summary in bench/results/
+ *
+ * Every run is a fresh `node` process pinned to core 0 (peers on core 1) that does the same
+ * warm-up, then the timed part; the table shows medians, ranges and ratios vs ws, and is written
+ * to bench/results/latest.md (+ latest.json with every run).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { spawnSync } from "node:child_process";
+import {
+  CASES, CLIENT_IDS, CLIENT_TITLES, RESULT_PREFIX, caseById,
+  type CaseDef, type ClientId, type RunResult, type RunSpec,
+} from "./cases.js";
+import { BENCH_DIR, REPO_DIR, buildPeer, have, launcher, startPeer, startTlsTerminator, tlsUnavailable, type Server } from "./peers.js";
+import { render, summarise, fmt, type CaseRuns } from "./report.js";
+import { summariseFile } from "./cpuprofile.js";
+
+const { values: opts } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    cases: { type: "string" },
+    clients: { type: "string" },
+    profile: { type: "string" },
+    client: { type: "string" },
+  },
+});
+
+const RESULTS_DIR = join(BENCH_DIR, "results");
+const CHILD = join(BENCH_DIR, "child.ts");
+const quick = opts.quick!;
+const runs = opts.runs ? Number(opts.runs) : quick ? 3 : 5;
+/** Processes we started and must not leave behind. */
+const live = new Set<ChildProcess>();
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+function pick<T extends string>(list: string | undefined, all: readonly T[], what: string): T[] {
+  if (!list) return [...all];
+  const want = list.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const w of want) if (!all.includes(w as T)) throw new Error(`unknown ${what} "${w}" (have: ${all.join(", ")})`);
+  return all.filter((a) => want.includes(a));
+}
+
+/** Core layout: client on 0, peers on 1, when taskset and two cores exist. */
+function cores(): { client: number | null; peer: number | null; text: string } {
+  const n = os.availableParallelism();
+  if (!have("taskset")) return { client: null, peer: null, text: "not pinned (taskset missing)" };
+  if (n < 2) return { client: null, peer: null, text: `not pinned (${n} core)` };
+  return { client: 0, peer: 1, text: `client on core 0 (taskset -c 0), C peer and nginx on core 1 (taskset -c 1); ${n} cores` };
+}
+
+interface Env {
+  peer: Server;
+  tls: Server | null;
+  tlsError: string | null;
+  clientCore: number | null;
+}
+
+function specFor(env: Env, def: CaseDef, client: ClientId): RunSpec | string {
+  const size = quick ? def.quick : def.full;
+  let origin = `ws://127.0.0.1:${env.peer.port}`;
+  if (def.secure) {
+    if (!env.tls) return `wss cases skipped: ${env.tlsError}`;
+    origin = `wss://127.0.0.1:${env.tls.port}`;
+  }
+  return { client, caseId: def.id, kind: def.kind, origin, size: def.size, count: size.count, warmup: size.warmup };
+}
+
+/** One child process; never throws, a timeout or crash becomes a failed RunResult. */
+function runChild(env: Env, spec: RunSpec, timeoutMs: number, nodeFlags: string[] = []): Promise<RunResult> {
+  const [cmd, ...args] = [...launcher(env.clientCore), process.execPath, "--expose-gc", ...nodeFlags, "--import", "tsx", CHILD, JSON.stringify(spec)];
+  return new Promise((resolve) => {
+    const proc = spawn(cmd!, args, { cwd: REPO_DIR, stdio: ["ignore", "pipe", "pipe"] });
+    live.add(proc);
+    let out = "";
+    let err = "";
+    let timedOut = false;
+    proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    proc.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill("SIGKILL");
+    }, timeoutMs);
+    proc.on("close", (code, signal) => {
+      live.delete(proc);
+      clearTimeout(timer);
+      const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+      if (timedOut) return resolve({ ok: false, error: `timed out after ${timeoutMs / 1000} s` });
+      if (line) return resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult);
+      const tail = err.trim().split("\n").slice(-3).join(" | ");
+      resolve({ ok: false, error: `exited ${code ?? signal} without a result: ${tail}`.slice(0, 300) });
+    });
+  });
+}
+
+function cpuModel(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model ?? "unknown"} x ${cpus.length}`;
+}
+
+function nginxVersion(): string {
+  const r = spawnSync("nginx", ["-v"], { encoding: "utf8" });
+  return (r.stderr || r.stdout).trim().replace(/^nginx version: /, "");
+}
+
+async function startEnv(needTls: boolean): Promise<Env> {
+  const layout = cores();
+  const bin = buildPeer();
+  const peer = await startPeer(bin, layout.peer);
+  live.add(peer.proc);
+  let tls: Server | null = null;
+  let tlsError: string | null = null;
+  if (needTls) {
+    tlsError = tlsUnavailable();
+    if (!tlsError) {
+      try {
+        tls = await startTlsTerminator(peer.port, layout.peer);
+        live.add(tls.proc);
+      } catch (e) {
+        tlsError = (e as Error).message;
+      }
+    }
+  }
+  return { peer, tls, tlsError, clientCore: layout.client };
+}
+
+async function profile(caseId: string, client: string): Promise<void> {
+  const def = caseById(caseId);
+  if (!def) throw new Error(`unknown case ${caseId}`);
+  if (!CLIENT_IDS.includes(client as ClientId)) throw new Error(`unknown client ${client}`);
+  const env = await startEnv(def.secure);
+  try {
+    const spec = specFor(env, def, client as ClientId);
+    if (typeof spec === "string") throw new Error(spec);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const name = `${def.id}-${client}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const flags = ["--cpu-prof", `--cpu-prof-dir=${RESULTS_DIR}`, `--cpu-prof-name=${name}.cpuprofile`];
+    log(`profiling ${def.id} with ${client} (${quick ? "quick" : "full"} size) ...`);
+    const r = await runChild(env, spec, (quick ? def.quick : def.full).timeoutMs * 2, flags);
+    const file = join(RESULTS_DIR, `${name}.cpuprofile`);
+    const result = r.ok ? `result: ${fmt(def, r.value)}${r.extra?.p99 ? ` / p99 ${r.extra.p99.toFixed(0)} µs` : ""} (under the profiler)` : `run failed: ${r.error}`;
+    let text = `${def.id} / ${client}: ${result}\nprofile: ${file}\n\n`;
+    try {
+      statSync(file);
+      text += summariseFile(file);
+    } catch {
+      text += "no profile written (the process was killed before exit?)";
+    }
+    writeFileSync(join(RESULTS_DIR, `${name}.profile.txt`), text + "\n");
+    console.log(text);
+  } finally {
+    await env.peer.stop();
+    await env.tls?.stop();
+  }
+}
+
+async function bench(): Promise<void> {
+  const started = Date.now();
+  const defs = pick(opts.cases, CASES.map((c) => c.id), "case").map((id) => caseById(id)!);
+  const clients = pick(opts.clients, CLIENT_IDS, "client");
+  const layout = cores();
+  const env = await startEnv(defs.some((d) => d.secure));
+  const load0 = os.loadavg();
+  const info: Partial<Record<ClientId, Record<string, string>>> = {};
+  const cases: CaseRuns[] = [];
+  try {
+    for (const def of defs) {
+      const size = quick ? def.quick : def.full;
+      const c: CaseRuns = { def, title: def.title(size, def.size), runs: {} };
+      cases.push(c);
+      // Runs interleave clients, so drifting machine load hits every client alike.
+      for (let r = 0; r < runs; r++) {
+        for (const client of clients) {
+          const spec = specFor(env, def, client);
+          const res: RunResult = typeof spec === "string" ? { ok: false, error: spec, unsupported: true } : await runChild(env, spec, size.timeoutMs);
+          (c.runs[client] ??= []).push(res);
+          if (res.info) info[client] = res.info;
+          const shown = res.ok ? fmt(def, res.value) + (res.extra?.p99 ? ` / p99 ${res.extra.p99.toFixed(0)} µs` : "") : `FAILED ${res.error}`;
+          log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${def.id} run ${r + 1}/${runs} ${client.padEnd(6)} ${shown}`);
+        }
+      }
+    }
+  } finally {
+    await env.peer.stop();
+    await env.tls?.stop();
+  }
+
+  const cmd = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  const versions = clients.map((k) => `${CLIENT_TITLES[k]} ${Object.values(info[k] ?? {}).join(", ") || "(no successful run)"}`);
+  const load1 = os.loadavg();
+  const header = [
+    `Date: ${new Date().toISOString()} (took ${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    `Command: \`${cmd}\``,
+    `Node ${process.version}, ${os.type()} ${os.release()}, CPU: ${cpuModel()}`,
+    `Pinning: ${layout.text}`,
+    `Runs: ${runs} per case and client, each a fresh process (same warm-up for all: a smaller untimed transfer on its own connection, or untimed round trips), interleaved across clients; medians shown`,
+    `Clients: ${versions.join("; ")}`,
+    `Peer: ../shared/bench-peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
+    `Load average (1 min) at start / end: ${load0[0]!.toFixed(2)} / ${load1[0]!.toFixed(2)} — the machine is shared (other agents run on the same 2 cores), so absolute figures are noisy; compare ratios within one run`,
+  ];
+  const notes = [
+    "Send cases: masq awaits every `send()` (resolves when queued; bounded default queue). ws, undici and wreq-js have no awaitable send, so they call plain `send(buf)` in a loop (no callback) and wait for the peer's `done`: their fastest form, with unbounded buffering in the client.",
+    "Timed part: from the first send (or the 1-byte trigger for receive cases) until the peer's `done` frame (or the last message) arrives; connect time excluded. GB/s = 10^9 payload bytes per second.",
+    "raw node:net: prebuilt, pre-masked frames written with `write`/`drain` backpressure (16 B frames in ~64 KiB batches, so its 16 B send figure is the wire/syscall ceiling, not a per-message API); receiving counts frames by walking headers without assembling payloads.",
+    "Echo: sequential round trips of one 32 B binary message after untimed warm-up round trips; p50 / p99 per run, medians over runs. Ratios for echo and idle: client / ws (lower is better).",
+    "Idle: RSS after a forced GC with N connections to `/idle` open, minus RSS before (after one connection was opened and closed), divided by N.",
+    "undici: `binaryType = \"arraybuffer\"` (its default Blob adds a copy). wreq-js: `createSession({ insecure: true }).websocket(url, { binaryType: \"nodebuffer\" })`.",
+  ];
+  const md = render({ header, clients }, cases, notes);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, "latest.md"), md);
+  writeFileSync(
+    join(RESULTS_DIR, "latest.json"),
+    JSON.stringify({ header, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs, summary: Object.fromEntries(clients.map((k) => [k, summarise(c.runs[k])])) })) }, null, 1),
+  );
+  console.log(md);
+  log(`written to ${join(RESULTS_DIR, "latest.md")}`);
+}
+
+// On Ctrl-C / SIGTERM, stop what we started (peer, nginx, the running child) before exiting.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    for (const p of live) p.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+if (opts.profile) {
+  if (!opts.client) throw new Error("--profile needs --client");
+  await profile(opts.profile, opts.client);
+} else {
+  await bench();
+}
