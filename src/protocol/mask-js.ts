@@ -22,9 +22,9 @@ const WORD_LOOP_MIN = 128;
  */
 const CACHE_MAX_BYTES = 256 * 1024;
 let srcAb: ArrayBufferLike | undefined;
-let srcView = new Int32Array(0);
+let srcView: Int32Array = new Int32Array(0);
 let dstAb: ArrayBufferLike | undefined;
-let dstView = new Int32Array(0);
+let dstView: Int32Array = new Int32Array(0);
 
 function wordView(ab: ArrayBufferLike, isSrc: boolean): Int32Array {
   if (isSrc) {
