@@ -369,3 +369,28 @@ test("property: random valid frame sequences, random chunking -> identical event
     { numRuns: 300 },
   );
 });
+
+test("property: arbitrary bytes never crash the parser and the outcome does not depend on chunking", () => {
+  // Biased towards plausible headers so that parsing gets past the first frame often.
+  const header = fc.tuple(fc.constantFrom(0x00, 0x01, 0x02, 0x80, 0x81, 0x82, 0x88, 0x89, 0x8a, 0xc1, 0x03, 0x8b), fc.integer({ min: 0, max: 130 }));
+  const piece = fc.oneof(
+    header.map(([b0, b1]) => new Uint8Array([b0, b1])),
+    fc.uint8Array({ maxLength: 20 }),
+    fc.constantFrom(new Uint8Array([0x7e, 0x00, 0x80]), new Uint8Array([0x7f, 0, 0, 0, 0, 0, 1, 0, 0])),
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 8 }), (pieces, sizes) => {
+      const all = Buffer.concat(pieces);
+      const opts = { maxMessageSize: 200 };
+      const whole = run([all], opts);
+      const chunks: Buffer[] = [];
+      for (let off = 0, i = 0; off < all.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        chunks.push(all.subarray(off, off + n));
+        off += n;
+      }
+      assert.deepEqual(run(chunks, opts), whole);
+    }),
+    { numRuns: 2000 },
+  );
+});
