@@ -55,6 +55,11 @@ export class FrameParser {
   #frameBuf: Buffer | null = null;
   #frameFill = 0;
   #frameB0 = 0;
+  /**
+   * The frame being assembled is (part of) an uncompressed TEXT message: its bytes go through
+   * `#utf8` as they arrive, so bad UTF-8 fails before the rest of a large frame is buffered.
+   */
+  #frameText = false;
   /** Scratch for a header split across chunks (at most 2 + 8 bytes; masked frames fail first). */
   #hdr = Buffer.alloc(10);
 
@@ -102,6 +107,7 @@ export class FrameParser {
     for (;;) {
       let payload: Buffer;
       let b0: number;
+      let textChecked = false;
       if (this.#frameBuf !== null) {
         // Continue assembling a frame that spans chunks.
         if (!this.#fillFrame()) return null;
@@ -109,6 +115,7 @@ export class FrameParser {
         b0 = this.#frameB0;
         this.#frameBuf = null;
         this.#frameFill = 0;
+        textChecked = this.#frameText;
       } else {
         if (this.#queued < 2) return null;
         const chunk = this.#chunks[this.#head]!;
@@ -180,13 +187,17 @@ export class FrameParser {
           this.#frameBuf = Buffer.allocUnsafe(len);
           this.#frameFill = 0;
           this.#frameB0 = b0;
+          const op = b0 & 0x0f;
+          this.#frameText =
+            (op === 1 && (b0 & 0x40) === 0) || (op === 0 && this.#msgOpcode === 1 && !this.#msgCompressed);
           if (!this.#fillFrame()) return null;
           payload = this.#frameBuf;
           this.#frameBuf = null;
           this.#frameFill = 0;
+          textChecked = this.#frameText;
         }
       }
-      const ev = this.#onFrame(b0, payload);
+      const ev = this.#onFrame(b0, payload, textChecked);
       if (ev !== null) return ev;
     }
   }
@@ -218,8 +229,11 @@ export class FrameParser {
     }
   }
 
-  /** Turns a complete frame into an event (or null for a non-final fragment). */
-  #onFrame(b0: number, payload: Buffer): FrameEvent | null {
+  /**
+   * Turns a complete frame into an event (or null for a non-final fragment). `textChecked`: the
+   * payload already went through `#utf8` while it was assembled.
+   */
+  #onFrame(b0: number, payload: Buffer, textChecked: boolean): FrameEvent | null {
     const opcode = b0 & 0x0f;
     const fin = (b0 & 0x80) !== 0;
     if (opcode === 9) return { kind: "ping", data: payload };
@@ -238,7 +252,15 @@ export class FrameParser {
       // First frame of a message.
       const compressed = (b0 & 0x40) !== 0;
       if (fin) {
-        if (opcode === 1 && !compressed && !isUtf8(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
+        if (opcode === 1 && !compressed) {
+          if (textChecked) {
+            const ok = this.#utf8.end();
+            this.#utf8.reset();
+            if (!ok) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
+          } else if (!isUtf8(payload)) {
+            throw this.#fail(1007, "invalid UTF-8 in a text message");
+          }
+        }
         return { kind: "message", opcode: opcode as 1 | 2, data: payload, compressed };
       }
       this.#msgOpcode = opcode;
@@ -248,7 +270,7 @@ export class FrameParser {
     if (payload.length > 0) this.#fragments.push(payload);
     if (this.#msgOpcode === 1 && !this.#msgCompressed) {
       // Validate each fragment as it completes, carrying a split code point (§8.1).
-      if (!this.#utf8.push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
+      if (!textChecked && !this.#utf8.push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
       if (fin && !this.#utf8.end()) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
     }
     if (!fin) return null;
@@ -269,8 +291,12 @@ export class FrameParser {
     const want = buf.length - this.#frameFill;
     const n = Math.min(want, this.#queued);
     if (n > 0) {
-      this.#copyOut(buf, this.#frameFill, n);
-      this.#frameFill += n;
+      const from = this.#frameFill;
+      this.#copyOut(buf, from, n);
+      this.#frameFill = from + n;
+      if (this.#frameText && !this.#utf8.push(buf.subarray(from, from + n))) {
+        throw this.#fail(1007, "invalid UTF-8 in a text message");
+      }
     }
     return this.#frameFill === buf.length;
   }
@@ -336,6 +362,7 @@ export class FrameParser {
     this.#queued = 0;
     this.#frameBuf = null;
     this.#frameFill = 0;
+    this.#frameText = false;
     this.#fragments = [];
     this.#msgLength = 0;
     return this.#error;

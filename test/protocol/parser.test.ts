@@ -394,3 +394,39 @@ test("property: arbitrary bytes never crash the parser and the outcome does not 
     { numRuns: 2000 },
   );
 });
+
+test("a large text frame is validated as its chunks arrive: bad UTF-8 fails before the rest is buffered", () => {
+  const body = Buffer.concat([Buffer.from("ok ".repeat(100)), Buffer.from([0xff]), Buffer.alloc(100000, 0x61)]);
+  const f = frame(1, body);
+  const p = new FrameParser({ maxMessageSize: 1 << 20 });
+  p.push(f.subarray(0, 200));
+  assert.equal(p.next(), null);
+  p.push(f.subarray(200, 1000)); // contains the 0xff; 99 KB still missing
+  assert.throws(() => p.next(), (e: unknown) => e instanceof ProtocolError && e.code === 1007);
+});
+
+test("large multi-byte text frames and fragments split at every chunk offset inside code points", () => {
+  const text = "ascii é € 😀 ".repeat(3000); // > 64 KiB, code points of 1-4 bytes
+  const body = Buffer.from(text);
+  const whole = frame(1, body);
+  const fragmented = Buffer.concat([
+    frame(1, body.subarray(0, 40001), { fin: false }),
+    frame(9, "x"),
+    frame(0, body.subarray(40001, 40003), { fin: false }),
+    frame(0, body.subarray(40003)),
+  ]);
+  for (const [wire, events] of [
+    [whole, [msg(1, body)]],
+    [fragmented, [{ kind: "ping", data: "78" }, msg(1, body)]],
+  ] as const) {
+    for (const size of [1000, 1001, 1002, 1003, 4096, 65535]) {
+      const chunks: Buffer[] = [];
+      for (let off = 0; off < wire.length; off += size) chunks.push(wire.subarray(off, off + size));
+      assert.deepEqual(run(chunks), { events }, `chunk size ${size}`);
+    }
+  }
+  // Ending inside a code point is caught at the end of a single assembled frame too.
+  const cut = Buffer.concat([Buffer.alloc(5000, 0x61), Buffer.from([0xe2, 0x82])]);
+  const bad = frame(1, cut);
+  assert.equal(run([bad.subarray(0, 3000), bad.subarray(3000)]).error, 1007);
+});
