@@ -50,6 +50,14 @@ export class FrameParser {
   #pos = 0;
   /** Unread bytes in `#chunks`. */
   #queued = 0;
+  /**
+   * `.buffer` / `.byteOffset` of the chunk last sliced in the hot path. Reading them costs
+   * ~15 ns each in Node 20 (and `Buffer#subarray` reads both), so they are read once per chunk
+   * and slices are made with `Buffer.from(arrayBuffer, offset, length)`.
+   */
+  #sliceChunk: Buffer | null = null;
+  #sliceAb: ArrayBufferLike = EMPTY.buffer;
+  #sliceBase = 0;
 
   /** Header of the frame whose payload is being assembled across chunks (`#frameBuf` non-null). */
   #frameBuf: Buffer | null = null;
@@ -133,7 +141,12 @@ export class FrameParser {
             if (len > this.#maxMessageSize) throw this.#fail(1009, `message of ${len} bytes exceeds maxMessageSize`);
             pos += 2;
             const end = pos + len;
-            const data = chunk.subarray(pos, end);
+            if (chunk !== this.#sliceChunk) {
+              this.#sliceChunk = chunk;
+              this.#sliceAb = chunk.buffer;
+              this.#sliceBase = chunk.byteOffset;
+            }
+            const data = Buffer.from(this.#sliceAb as ArrayBuffer, this.#sliceBase + pos, len);
             if (b0 === 0x81 && !((len <= 32 && isAsciiRange(chunk, pos, len)) || isUtf8(data))) {
               throw this.#fail(1007, "invalid UTF-8 in a text message");
             }
@@ -341,6 +354,8 @@ export class FrameParser {
       this.#chunks.length = 0;
       this.#head = 0;
       this.#pos = 0;
+      this.#sliceChunk = null;
+      this.#sliceAb = EMPTY.buffer;
       return;
     }
     if (head > 32 && head * 2 > this.#chunks.length) {
@@ -360,6 +375,8 @@ export class FrameParser {
     this.#head = 0;
     this.#pos = 0;
     this.#queued = 0;
+    this.#sliceChunk = null;
+    this.#sliceAb = EMPTY.buffer;
     this.#frameBuf = null;
     this.#frameFill = 0;
     this.#frameText = false;
