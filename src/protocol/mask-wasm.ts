@@ -155,7 +155,11 @@ export class MaskArena {
 
   /** The arena whose memory `buf` lies in, if any. */
   static of(buf: Uint8Array): MaskArena | undefined {
-    const b = buf.buffer;
+    return MaskArena.ofArrayBuffer(buf.buffer);
+  }
+
+  /** The arena whose memory is `b`, if any. */
+  static ofArrayBuffer(b: ArrayBufferLike): MaskArena | undefined {
     if (b === lastBuffer) return lastArena;
     const a = arenas.get(b);
     if (a !== undefined) {

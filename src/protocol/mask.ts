@@ -39,11 +39,12 @@ function maskWasm(
 ): boolean {
   // Read the key first: it may live in `dst` (a frame header just before the payload).
   const k = key[keyOff]! | (key[keyOff + 1]! << 8) | (key[keyOff + 2]! << 16) | (key[keyOff + 3]! << 24);
-  const arena = MaskArena.of(dst);
+  const dstAb = dst.buffer; // `.buffer` and `.byteOffset` are not free: read each once
+  const arena = MaskArena.ofArrayBuffer(dstAb);
   if (arena !== undefined) {
     const at = dst.byteOffset + dstOff;
     const ab = arena.buffer;
-    if (src.buffer === dst.buffer && src.byteOffset + srcOff === at) {
+    if (src.buffer === dstAb && src.byteOffset + srcOff === at) {
       arena.maskWord(at, len, k); // already in place
       return true;
     }
