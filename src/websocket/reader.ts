@@ -75,6 +75,8 @@ export class Reader {
     if (rest.length > 0) this.#parser.push(rest);
     this.#socket.on("data", this.#onData);
     this.#pump();
+    // The handshake left the socket paused so that no byte was lost before we listened.
+    if (this.#paused === 0 && !this.#stopped) this.#socket.resume();
   }
 
   /** Stops for good (the connection ended); nothing more is parsed or queued. */
