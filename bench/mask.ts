@@ -22,7 +22,7 @@ const bufferutil = require("bufferutil") as {
 };
 
 const quick = process.argv.includes("--quick");
-const SIZES = process.argv.includes("--crossover") ? [128, 256, 384, 512, 768, 1024, 2048] : [16, 125, 1024, 64 * 1024, 1024 * 1024];
+const SIZES = process.argv.includes("--crossover") ? [128, 256, 384, 512, 768, 1024, 2048] : process.argv.includes("--small") ? [16, 64, 125, 256, 512] : [16, 125, 1024, 64 * 1024, 1024 * 1024];
 const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 const arena = MaskArena.create(2 * 1024 * 1024);
 
