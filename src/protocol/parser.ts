@@ -40,6 +40,10 @@ function isAsciiRange(b: Buffer, start: number, n: number): boolean {
   return true;
 }
 
+/**
+ * Parses frames from a server (RFC 6455 §5.2) into events; see the module comment. One parser per
+ * connection, fed in socket order.
+ */
 export class FrameParser {
   #maxMessageSize: number;
   #rsv1Allowed: boolean;
