@@ -198,3 +198,29 @@ test("mask: large payloads between ordinary Buffers through the scratch block, a
     assert.equal(dst[7 + len], 0xcc);
   }
 });
+
+test("without WebAssembly (node --jitless) mask() falls back to the JS kernel and stays correct", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const maskUrl = new URL("../../src/protocol/mask.ts", import.meta.url).href;
+  const script = `
+    const m = await import(${JSON.stringify(maskUrl)});
+    const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+    let bad = 0;
+    for (const len of [0, 5, 127, 128, 511, 512, 513, 70001]) {
+      const src = Buffer.alloc(len); for (let i = 0; i < len; i++) src[i] = (i * 31) & 255;
+      const dst = Buffer.alloc(len + 3);
+      m.mask(src, key, dst, 3);
+      for (let i = 0; i < len; i++) if (dst[3 + i] !== (src[i] ^ key[i & 3])) bad++;
+    }
+    console.log(JSON.stringify({ simd: m.wasmSimdAvailable, arena: m.MaskArena.create(10), bad }));
+  `;
+  const r = spawnSync(process.execPath, ["--jitless", "--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  assert.deepEqual(out, { simd: false, arena: null, bad: 0 });
+});
