@@ -82,6 +82,9 @@ function rangeCell(c: CaseRuns, client: ClientId): string {
   return `${fmt(c.def, s.min!)}–${fmt(c.def, s.max!)} ${runs}`;
 }
 
+/** Targets that only ask for parity with ws, where overlapping ranges make a miss unclear. */
+const PARITY = new Set(["echo-32", "idle", "wss-send-1m", "wss-recv-1m"]);
+
 /** Issue 5's targets, evaluated on the medians of this run. */
 function targets(cases: CaseRuns[]): string[] {
   const get = (id: string, client: ClientId): Summary | undefined => {
@@ -100,7 +103,9 @@ function targets(cases: CaseRuns[]): string[] {
     }
     try {
       const [text, met] = test(m, ws, raw);
-      rows.push(`| ${target} | ${text} | ${met ? "✓" : "✗"} |`);
+      // A miss whose run-to-run range overlaps the baseline's is not a clear miss on this noisy machine.
+      const overlap = !met && PARITY.has(id) && ws.min !== undefined && m.min! <= ws.max! && ws.min <= m.max!;
+      rows.push(`| ${target} | ${text} | ${met ? "✓" : overlap ? "✗ (ranges overlap ws's)" : "✗"} |`);
     } catch {
       rows.push(`| ${target} | comparison missing | ? |`);
     }

@@ -1,5 +1,6 @@
 /** Pieces shared by every client driver: timing, idle-RSS measurement, result shapes. */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { findSourceMap } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
 import { percentileSorted } from "../stats.js";
 import type { RunResult, RunSpec } from "../cases.js";
@@ -76,4 +77,43 @@ export function payload(size: number): Buffer {
 export function pkgVersion(name: string): string {
   const file = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
   return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+interface ProfileNode {
+  callFrame: { url: string; lineNumber: number; columnNumber: number };
+}
+
+/**
+ * Runs the timed part of a case; when BENCH_CPU_PROFILE names a file (profile mode), under the V8
+ * sampling profiler, so the profile holds the hot loop rather than module loading. Positions are
+ * mapped back to the TypeScript sources through tsx's source maps (needs --enable-source-maps).
+ */
+export async function profiled<T>(fn: () => Promise<T>): Promise<T> {
+  const out = process.env.BENCH_CPU_PROFILE;
+  if (!out) return fn();
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.start");
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post("Profiler.stop");
+    session.disconnect();
+    for (const node of profile.nodes as ProfileNode[]) {
+      const cf = node.callFrame;
+      if (!cf.url.startsWith("file:")) continue;
+      const entry = findSourceMap(cf.url)?.findEntry(cf.lineNumber, cf.columnNumber) as
+        | { originalSource?: string; originalLine?: number; originalColumn?: number }
+        | undefined;
+      if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
+        cf.url = entry.originalSource;
+        cf.lineNumber = entry.originalLine;
+        cf.columnNumber = entry.originalColumn ?? 0;
+      }
+    }
+    writeFileSync(out, JSON.stringify(profile));
+  }
 }

@@ -9,7 +9,7 @@
  * buffers hundreds of MiB of masked copies), so ws gets that form there: each client's best.
  * masq's `await ws.send()` is measured with its bounded default queue.
  */
-import { idleCase, latency, now, payload, throughput, TRIGGER } from "./common.js";
+import { idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
 import { wireBytes, type RunResult, type RunSpec } from "../cases.js";
 
 export interface EventConn {
@@ -104,18 +104,18 @@ export async function runEvented(a: EventAdapter, spec: RunSpec): Promise<RunRes
     case "send": {
       const buf = payload(spec.size);
       await sendCase(a, spec, spec.warmup, buf);
-      result = throughput(spec, await sendCase(a, spec, spec.count, buf));
+      result = throughput(spec, await profiled(() => sendCase(a, spec, spec.count, buf)));
       break;
     }
     case "recv":
       await recvCase(a, spec, spec.warmup);
-      result = throughput(spec, await recvCase(a, spec, spec.count));
+      result = throughput(spec, await profiled(() => recvCase(a, spec, spec.count)));
       break;
     case "echo":
-      result = await echoCase(a, spec);
+      result = await profiled(() => echoCase(a, spec));
       break;
     case "idle":
-      result = await idleCase(spec, () => a.connect(`${spec.origin}/idle`), (c) => c.close());
+      result = await profiled(() => idleCase(spec, () => a.connect(`${spec.origin}/idle`), (c) => c.close()));
       break;
   }
   return { ...result, info: a.info() };

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { AsyncSession } from "../../src/index.js";
-import { idleCase, latency, now, payload, throughput, TRIGGER } from "./common.js";
+import { idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
 import { wireBytes, type RunResult, type RunSpec } from "../cases.js";
 
 type Conn = Awaited<ReturnType<AsyncSession["wsConnect"]>>;
@@ -93,21 +93,21 @@ export async function run(spec: RunSpec): Promise<RunResult> {
     case "send": {
       const buf = payload(spec.size);
       await sendCase(session, spec, spec.warmup, buf);
-      result = throughput(spec, await sendCase(session, spec, spec.count, buf));
+      result = throughput(spec, await profiled(() => sendCase(session, spec, spec.count, buf)));
       break;
     }
     case "recv": {
       // Issue 5: large messages through a recv() loop, small ones through `for await`.
       const recv = spec.size >= 1024 ? recvLoop : recvIter;
       await recv(session, spec, spec.warmup);
-      result = throughput(spec, await recv(session, spec, spec.count));
+      result = throughput(spec, await profiled(() => recv(session, spec, spec.count)));
       break;
     }
     case "echo":
-      result = await echoCase(session, spec);
+      result = await profiled(() => echoCase(session, spec));
       break;
     case "idle":
-      result = await idleCase(spec, () => session.wsConnect(`${spec.origin}/idle`), (ws: Conn) => ws.terminate());
+      result = await profiled(() => idleCase(spec, () => session.wsConnect(`${spec.origin}/idle`), (ws: Conn) => ws.terminate()));
       break;
   }
   return { ...result, info: { version: `git ${gitCommit()}` } };

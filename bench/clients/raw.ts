@@ -8,7 +8,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { once } from "node:events";
-import { idleCase, latency, now, throughput } from "./common.js";
+import { idleCase, latency, now, profiled, throughput } from "./common.js";
 import { wireBytes, type RunResult, type RunSpec } from "../cases.js";
 
 const KEY = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
@@ -187,12 +187,12 @@ export async function run(spec: RunSpec): Promise<RunResult> {
   switch (spec.kind) {
     case "send":
       await sendCase(spec, spec.warmup);
-      return { ...throughput(spec, await sendCase(spec, spec.count)), info };
+      return { ...throughput(spec, await profiled(() => sendCase(spec, spec.count))), info };
     case "recv":
       await recvCase(spec, spec.warmup);
-      return { ...throughput(spec, await recvCase(spec, spec.count)), info };
+      return { ...throughput(spec, await profiled(() => recvCase(spec, spec.count))), info };
     case "echo":
-      return { ...(await echoCase(spec)), info };
+      return { ...(await profiled(() => echoCase(spec))), info };
     case "idle":
       return {
         ...(await idleCase(
