@@ -167,7 +167,6 @@ export interface ResponseHead {
 }
 
 const HTTP_PREFIX = Buffer.from("HTTP/", "latin1");
-const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: ([^\r\n]*))?$/;
 
 /**
@@ -175,33 +174,52 @@ const STATUS_LINE = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: ([^\r\n]*))?$/;
  * the head and the bytes after it (the first WebSocket frames may ride in the same chunk) once
  * the blank line has arrived, or null while more is needed. Throws {@link HandshakeError} for
  * anything that is not an HTTP/1.x response head, or when 64 KiB pass without its end.
+ *
+ * Each byte is looked at once (a small state machine finds CRLF CRLF across chunk boundaries),
+ * so a server dribbling one byte per packet costs linear time.
  */
 export class ResponseHeadParser {
-  #buf: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #total = 0;
+  /** How much of CR LF CR LF the input so far ends with (0–3). */
+  #match = 0;
   #done = false;
 
   push(chunk: Buffer): { head: ResponseHead; rest: Buffer } | null {
     if (this.#done) throw new WebSocketError("ResponseHeadParser: the response head is already complete", 0);
-    const prevLen = this.#buf.length;
-    this.#buf = prevLen === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    const buf = this.#buf;
     // Fail fast on a peer that does not speak HTTP at all.
-    const check = Math.min(buf.length, HTTP_PREFIX.length);
-    if (buf.compare(HTTP_PREFIX, 0, check, 0, check) !== 0) {
-      throw new HandshakeError("the server did not answer with an HTTP response");
+    for (let i = 0; this.#total + i < HTTP_PREFIX.length && i < chunk.length; i++) {
+      if (chunk[i] !== HTTP_PREFIX[this.#total + i]) throw new HandshakeError("the server did not answer with an HTTP response");
     }
-    const end = buf.indexOf(CRLFCRLF, Math.max(0, prevLen - 3));
-    if (end < 0 || end + 4 > MAX_RESPONSE_HEAD_BYTES) {
-      if (buf.length > MAX_RESPONSE_HEAD_BYTES || end >= 0) {
+    let match = this.#match;
+    let end = -1;
+    const limit = Math.min(chunk.length, MAX_RESPONSE_HEAD_BYTES - this.#total);
+    for (let i = 0; i < limit; i++) {
+      const b = chunk[i];
+      if (b === 0x0d) match = match === 2 ? 3 : 1;
+      else if (b === 0x0a) match = match === 1 ? 2 : match === 3 ? 4 : 0;
+      else match = 0;
+      if (match === 4) {
+        end = i + 1;
+        break;
+      }
+    }
+    if (end < 0) {
+      if (this.#total + chunk.length >= MAX_RESPONSE_HEAD_BYTES) {
         throw new HandshakeError(`the server's response head exceeds ${MAX_RESPONSE_HEAD_BYTES} bytes`);
       }
+      this.#match = match;
+      this.#chunks.push(chunk);
+      this.#total += chunk.length;
       return null;
     }
     this.#done = true;
-    const head = parseHead(buf.toString("latin1", 0, end));
-    const rest = buf.subarray(end + 4);
-    this.#buf = Buffer.alloc(0);
-    return { head, rest };
+    this.#chunks.push(chunk.subarray(0, end));
+    const headBytes = Buffer.concat(this.#chunks, this.#total + end);
+    this.#chunks = [];
+    // Without the final CR LF CR LF.
+    const head = parseHead(headBytes.toString("latin1", 0, headBytes.length - 4));
+    return { head, rest: chunk.subarray(end) };
   }
 }
 
@@ -213,8 +231,9 @@ function parseHead(text: string): ResponseHead {
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
-    // No obsolete line folding (RFC 7230 §3.2.4 lets a client reject it), no empty names.
-    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) {
+    // No obsolete line folding (RFC 7230 §3.2.4 lets a client reject it), no empty names, no
+    // bare CR or LF smuggled into a value.
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || /[\r\n\0]/.test(line)) {
       throw new HandshakeError("malformed header line in the server's response", {
         status: Number(m[1]),
         rawHeaders,

@@ -207,6 +207,12 @@ test("ResponseHeadParser: garbage and oversized heads", () => {
   assert.throws(() => new ResponseHeadParser().push(Buffer.from("HTTP/2 101 OK\r\n\r\n")), HandshakeError);
   assert.throws(() => new ResponseHeadParser().push(Buffer.from("HTTP/1.1 101 OK\r\nno colon\r\n\r\n")), HandshakeError);
   assert.throws(() => new ResponseHeadParser().push(Buffer.from("HTTP/1.1 101 OK\r\n folded\r\n\r\n")), HandshakeError);
+  assert.throws(() => new ResponseHeadParser().push(Buffer.from("HTTP/1.1 101 OK\r\nX: a\nY: b\r\n\r\n")), HandshakeError);
+  assert.throws(() => new ResponseHeadParser().push(Buffer.from("HTTP/1.1 101 OK\r\nX: a\rb\r\n\r\n")), HandshakeError);
+  // Garbage is refused from its first byte, even split one byte at a time.
+  const g = new ResponseHeadParser();
+  assert.equal(g.push(Buffer.from("HT")), null);
+  assert.throws(() => g.push(Buffer.from("X")), HandshakeError);
   const p = new ResponseHeadParser();
   assert.equal(p.push(Buffer.from("HTTP/1.1 101 OK\r\n")), null);
   let threw: unknown;
