@@ -22,16 +22,14 @@
  * The server can also run in a child process ({@link startWsServerProcess}) so that its CPU work
  * does not pause the event loop of the process under test (liveness measurements).
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
+import { testCerts as sharedCerts } from "./certs.js";
 
 /** What the server saw on one connection. */
 export interface ConnRecord {
@@ -322,37 +320,22 @@ export interface TestCerts {
 let certs: TestCerts | undefined;
 
 /**
- * Generates (once per process, with the openssl CLI) a self-signed CA and a localhost leaf.
- * Files live in a temporary directory removed at exit.
+ * The shared test CA and its localhost leaf (test/helpers/certs.ts, made with the openssl CLI),
+ * flattened to the three PEMs and paths the peers need.
  */
 export function testCerts(): TestCerts {
   if (certs) return certs;
   // A child server process inherits its parent's certificates (see startWsServerProcess).
   const inherited = process.env.MASQ_TEST_CERTS_JSON;
   if (inherited) return (certs = JSON.parse(inherited) as TestCerts);
-  const dir = mkdtempSync(join(tmpdir(), "masq-ws-certs-"));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  const p = (n: string): string => join(dir, n);
-  const ossl = (...args: string[]): void => {
-    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  };
-  ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2", "-subj", "/CN=masq test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-  ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", p("leaf.key"), "-out", p("leaf.csr"), "-subj", "/CN=localhost");
-  writeFileSync(p("leaf.ext"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\n" +
-    "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
-  ossl("x509", "-req", "-in", p("leaf.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
-    "-CAcreateserial", "-out", p("leaf.pem"), "-days", "2", "-extfile", p("leaf.ext"));
+  const c = sharedCerts();
   certs = {
-    ca: readFileSync(p("ca.pem"), "utf8"),
-    key: readFileSync(p("leaf.key"), "utf8"),
-    cert: readFileSync(p("leaf.pem"), "utf8"),
-    caPath: p("ca.pem"),
-    keyPath: p("leaf.key"),
-    certPath: p("leaf.pem"),
+    ca: c.ca.cert,
+    key: c.leaf.key,
+    cert: c.leaf.cert,
+    caPath: c.ca.certPath,
+    keyPath: c.leaf.keyPath,
+    certPath: c.leaf.certPath,
   };
   return certs;
 }
