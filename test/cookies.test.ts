@@ -1,5 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import { AsyncSession } from "../src/index.js";
 import { CookieJar as ToughCookieJar } from "tough-cookie";
 import { CookieJar } from "../src/cookies.js";
 import { WebSocketError } from "../src/errors.js";
@@ -285,4 +289,155 @@ test("ws/wss ports and query strings do not matter for matching; IPv6 hosts work
   assert.equal(await header(jar, "ws://127.0.0.1:9000/"), undefined);
   jar.set("v6b", "2", { domain: "::1" });
   assert.equal(await header(jar, "wss://[::1]/"), "v6=1; v6b=2");
+});
+
+// ------------------------------------------------------------------ through AsyncSession, against real servers
+// Two hosts over loopback: 127.0.0.1 and [::1] are different hosts for cookies.
+
+
+interface CookiePeer {
+  url: string;
+  /** Cookie header of each upgrade request, "" when absent. */
+  seen: string[];
+  /** Set-Cookie values to send on the next 101 responses. */
+  setCookie: string[];
+  close(): Promise<void>;
+}
+
+async function cookiePeer(host: string): Promise<CookiePeer | null> {
+  const wss = new WebSocketServer({ host, port: 0 });
+  const ok = await new Promise<boolean>((r) => {
+    wss.once("listening", () => r(true));
+    wss.once("error", () => r(false));
+  });
+  if (!ok) return null;
+  const peer: CookiePeer = {
+    url: `ws://${host.includes(":") ? `[${host}]` : host}:${(wss.address() as AddressInfo).port}`,
+    seen: [],
+    setCookie: [],
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
+  };
+  wss.on("headers", (headers, req) => {
+    peer.seen.push(String(req.headers.cookie ?? ""));
+    for (const c of peer.setCookie) headers.push(`Set-Cookie: ${c}`);
+  });
+  wss.on("connection", (ws) => ws.on("message", (d, isBinary) => ws.send(d, { binary: isBinary })));
+  return peer;
+}
+
+/** An HTTP server answering every request with a redirect (and optional Set-Cookie). */
+async function redirector(status: number, location: () => string, setCookie: string[] = []): Promise<{ url: string; seen: string[]; server: HttpServer }> {
+  const seen: string[] = [];
+  const server = createHttpServer((req, res) => {
+    seen.push(String(req.headers.cookie ?? ""));
+    res.writeHead(status, { Location: location(), "Set-Cookie": setCookie, "Content-Length": "0" });
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
+}
+
+async function connectOnce(session: AsyncSession, url: string, opts: Parameters<AsyncSession["wsConnect"]>[1] = {}): Promise<void> {
+  const ws = await session.wsConnect(url, opts);
+  await ws.close();
+}
+
+test("session: any-host cookies go to every host; a host's cookies never to another host", async () => {
+  const v4 = (await cookiePeer("127.0.0.1"))!;
+  const v6 = await cookiePeer("::1");
+  const session = new AsyncSession({ cookies: { seeded: "1" } });
+  try {
+    session.cookies.set("session_id", "xyz");
+    session.cookies.set("only4", "a", { domain: "127.0.0.1" });
+    await connectOnce(session, `${v4.url}/chat`);
+    assert.equal(v4.seen.at(-1), "only4=a; seeded=1; session_id=xyz");
+    if (v6) {
+      await connectOnce(session, `${v6.url}/chat`);
+      assert.equal(v6.seen.at(-1), "seeded=1; session_id=xyz");
+    }
+  } finally {
+    await session.close();
+    await v4.close();
+    await v6?.close();
+  }
+});
+
+test("session: Set-Cookie on the 101 is stored and sent next time to that host only; Max-Age=0 deletes it", async () => {
+  const v4 = (await cookiePeer("127.0.0.1"))!;
+  const v6 = await cookiePeer("::1");
+  const session = new AsyncSession();
+  try {
+    v4.setCookie = ["sid=abc; Path=/; HttpOnly", "scoped=1; Path=/api", "sec=1; Secure"];
+    await connectOnce(session, `${v4.url}/`);
+    assert.equal(v4.seen.at(-1), "");
+    assert.equal(session.cookies.get("sid", { domain: "127.0.0.1" }), "abc");
+    assert.equal(session.cookies.get("sec"), undefined, "a Secure cookie over ws:// is not stored");
+    v4.setCookie = [];
+    await connectOnce(session, `${v4.url}/`);
+    assert.equal(v4.seen.at(-1), "sid=abc");
+    await connectOnce(session, `${v4.url}/api/stream`);
+    assert.equal(v4.seen.at(-1), "scoped=1; sid=abc");
+    if (v6) {
+      await connectOnce(session, `${v6.url}/api/stream`);
+      assert.equal(v6.seen.at(-1), "");
+    }
+    v4.setCookie = ["sid=; Max-Age=0; Path=/"];
+    await connectOnce(session, `${v4.url}/`);
+    v4.setCookie = [];
+    await connectOnce(session, `${v4.url}/`);
+    assert.equal(v4.seen.at(-1), "");
+  } finally {
+    await session.close();
+    await v4.close();
+    await v6?.close();
+  }
+});
+
+test("session: per-call cookies merge over the jar's by name, for that request only", async () => {
+  const v4 = (await cookiePeer("127.0.0.1"))!;
+  const session = new AsyncSession({ cookies: { lang: "en", sid: "s" } });
+  try {
+    await connectOnce(session, v4.url, { cookies: { lang: "fr", extra: "1" } });
+    assert.equal(v4.seen.at(-1), "lang=fr; sid=s; extra=1");
+    await connectOnce(session, v4.url);
+    assert.equal(v4.seen.at(-1), "lang=en; sid=s");
+  } finally {
+    await session.close();
+    await v4.close();
+  }
+});
+
+test("session: Set-Cookie on a redirect is stored and re-evaluated for the new host", async () => {
+  const v4 = (await cookiePeer("127.0.0.1"))!;
+  const v6 = await cookiePeer("::1");
+  const session = new AsyncSession();
+  // same host (another port): the cookie set by the redirect goes along
+  const r1 = await redirector(302, () => `${v4.url}/landed`, ["fromredirect=1; Path=/"]);
+  try {
+    await connectOnce(session, `${r1.url}/start`, { cookies: { percall: "p" } });
+    assert.equal(r1.seen.at(-1), "percall=p");
+    assert.equal(v4.seen.at(-1), "fromredirect=1");
+    assert.equal(session.cookies.get("fromredirect", { domain: "127.0.0.1" }), "1");
+    if (v6) {
+      // another host: neither the redirect's cookie nor the per-call ones are forwarded
+      const r2 = await redirector(307, () => `${v6.url}/elsewhere`, ["r2=1"]);
+      try {
+        await connectOnce(session, `${r2.url}/start`, { cookies: { percall: "p" } });
+        assert.equal(r2.seen.at(-1), "fromredirect=1; percall=p");
+        assert.equal(v6.seen.at(-1), "");
+        assert.equal(session.cookies.get("r2", { domain: "127.0.0.1" }), "1");
+      } finally {
+        r2.server.close();
+      }
+    }
+  } finally {
+    r1.server.close();
+    await session.close();
+    await v4.close();
+    await v6?.close();
+  }
 });
