@@ -43,6 +43,7 @@ async function echoBothSizes(t: MasqTlsSocket): Promise<void> {
 
 function closeQuietly(t: MasqTlsSocket): Promise<void> {
   return new Promise((r) => {
+    if (t.closed) return r();
     t.once("close", () => r());
     t.on("error", () => {});
     t.end();
