@@ -27,6 +27,8 @@ export interface ClientFrame {
   opcode: number;
   masked: boolean;
   length: number;
+  /** The 4-byte masking key the client used. */
+  maskKey: Buffer;
   payload: Buffer;
 }
 
@@ -346,7 +348,7 @@ function makeConn(socket: Socket, request: RequestHead, rest: Buffer): RawConn {
       const key = all.subarray(off, off + 4);
       const payload = Buffer.from(all.subarray(off + 4, total));
       for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-      conn.frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, length: len, payload });
+      conn.frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, length: len, maskKey: Buffer.from(key), payload });
       chunks.length = 0;
       buffered = all.length - total;
       if (buffered > 0) chunks.push(all.subarray(total));
