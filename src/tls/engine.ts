@@ -365,11 +365,12 @@ export class TlsClientEngine {
       if (this.#hs.length < 4 + len) break;
       const msg = this.#hs.subarray(0, 4 + len);
       this.#hs = this.#hs.subarray(4 + len);
-      const keyChange = this.#onHandshakeMessage(msg[0]!, msg.subarray(4), msg);
-      // Messages that change keys must end their record (RFC 8446 §5.1).
-      if (keyChange && this.#hs.length > 0) {
+      // Messages that change keys must end their record (RFC 8446 §5.1); checked before acting.
+      const t = msg[0]!;
+      if ((t === HandshakeType.SERVER_HELLO || t === HandshakeType.FINISHED || t === HandshakeType.KEY_UPDATE) && this.#hs.length > 0) {
         throw new TlsError("handshake data after a key change in the same record", { alert: "unexpected_message" });
       }
+      this.#onHandshakeMessage(t, msg.subarray(4), msg);
       if (this.#state === State.FAILED) return;
     }
   }

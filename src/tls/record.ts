@@ -192,13 +192,14 @@ export class RecordDecryptor extends RecordProtection {
     } catch {
       throw new TlsError("TLS record failed authentication (bad_record_mac)", { alert: "bad_record_mac" });
     }
+    // TLSInnerPlaintext (content + type + padding) is at most 2^14 + 1 bytes (§5.4).
+    if (plain.length > MAX_PLAINTEXT + 1) {
+      throw new TlsError("TLS record plaintext exceeds 2^14 bytes", { alert: "record_overflow" });
+    }
     // Strip zero padding: the content type is the last non-zero byte (§5.4).
     let i = plain.length - 1;
     while (i >= 0 && plain[i] === 0) i--;
     if (i < 0) throw new TlsError("TLS record without a content type", { alert: "unexpected_message" });
-    if (i > MAX_PLAINTEXT) {
-      throw new TlsError("TLS record plaintext exceeds 2^14 bytes", { alert: "record_overflow" });
-    }
     return { type: plain[i]!, data: plain.subarray(0, i) };
   }
 }
