@@ -9,8 +9,9 @@
  * - `/close[?code=&reason=&delay=]` close with that code and reason (no code: empty close payload).
  * - `/send?count=&size=[&type=text|binary&close=code&reason=]` send `count` messages of `size` bytes
  *   (see {@link patternMessage}), then close when `close` is given.
- * - `/flood[?size=&count=&type=]` send sequence-numbered messages (`seqMessage`) as fast as the
- *   socket drains, respecting backpressure so the server's own memory stays bounded.
+ * - `/flood[?size=&count=&type=&delay=]` after `delay` ms (default 0), send sequence-numbered
+ *   messages (`seqMessage`) as fast as the socket drains, respecting backpressure so the server's
+ *   own memory stays bounded.
  * - `/noread`                    stop reading the socket right after the upgrade (socket.pause()).
  * - `/silent`                    accept, then neither read-reply nor send anything.
  * - `/headers`                   first message: JSON `{ method, url, rawHeaders, headers }` of the
@@ -276,7 +277,7 @@ function behave(rec: ConnRecord, url: URL): void {
           }
         }
       };
-      pump();
+      setTimeout(pump, num(url, "delay", 0));
       break;
     }
     case "/noread":
