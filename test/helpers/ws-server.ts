@@ -12,6 +12,8 @@
  * - `/flood[?size=&count=&type=&delay=]` after `delay` ms (default 0), send sequence-numbered
  *   messages (`seqMessage`) as fast as the socket drains, respecting backpressure so the server's
  *   own memory stays bounded.
+ * - `/burst?count=&size=`         on the client's first message, write `count` BINARY frames of
+ *   `size` (4..125) bytes, each starting with its u32 sequence number, in one socket write.
  * - `/noread`                    stop reading the socket right after the upgrade (socket.pause()).
  * - `/silent`                    accept, then neither read-reply nor send anything.
  * - `/headers`                   first message: JSON `{ method, url, rawHeaders, headers }` of the
@@ -278,6 +280,25 @@ function behave(rec: ConnRecord, url: URL): void {
         }
       };
       setTimeout(pump, num(url, "delay", 0));
+      break;
+    }
+    case "/burst": {
+      // Prebuilt unmasked BINARY frames written straight to the socket in one write, so the
+      // client gets a large backlog of tiny messages at once (ws's sender is bypassed).
+      const count = num(url, "count", 1000);
+      const size = Math.max(4, Math.min(125, num(url, "size", 6)));
+      ws.once("message", () => {
+        const frame = 2 + size;
+        const burst = Buffer.alloc(count * frame);
+        for (let i = 0; i < count; i++) {
+          const o = i * frame;
+          burst[o] = 0x82;
+          burst[o + 1] = size;
+          burst.writeUInt32BE(i, o + 2);
+        }
+        rec.sent = count;
+        rec.socket.write(burst);
+      });
       break;
     }
     case "/noread":
