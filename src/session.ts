@@ -168,6 +168,15 @@ export class AsyncSession implements AsyncDisposable {
       },
     );
     try {
+      const alpn = (socket as Duplex & { alpnProtocol?: string | false }).alpnProtocol;
+      if (alpn === "h2") {
+        // A profile that offers h2 (Firefox does) met a server that took it: WebSocket over
+        // HTTP/2 (RFC 8441) is not implemented, so fail clearly rather than speak HTTP/1.1 to it.
+        throw new WebSocketError(
+          `the server at ${target.host} selected HTTP/2 through ALPN; masq opens WebSockets over HTTP/1.1 only (RFC 8441 is not supported)`,
+          1006,
+        );
+      }
       const key = generateKey();
       const compress = o.compress ?? profile?.compress ?? false;
       const offer: DeflateOffer | undefined = compress === false ? undefined : compress === true ? {} : compress;
@@ -190,6 +199,7 @@ export class AsyncSession implements AsyncDisposable {
         headers: user,
         template: profile?.headers,
       });
+      if (profile?.cookieAfter) placeAfter(headers, "cookie", profile.cookieAfter);
       const request = serializeRequest(target.pathname + target.search, headers);
       const { head, rest } = await exchangeHandshake(socket, request, signal);
       const setCookie = setCookies(head.rawHeaders);
@@ -212,6 +222,8 @@ export class AsyncSession implements AsyncDisposable {
       const deflate = params
         ? new PerMessageDeflate(params, { maxMessageSize: connOpts.maxMessageSize, threshold: o.compressThreshold })
         : undefined;
+      let ended = false;
+      let created: AsyncWebSocket | undefined;
       const ws = new AsyncWebSocket({
         socket,
         rest,
@@ -220,9 +232,14 @@ export class AsyncSession implements AsyncDisposable {
         extensions: accepted.extensions,
         response: { status: head.status, statusText: head.statusText, headers: head.headers, rawHeaders: head.rawHeaders, url: target.href },
         deflate,
-        onEnd: () => this.#open.delete(ws),
+        // May run inside the constructor (a violation right behind the 101): no `ws` yet then.
+        onEnd: () => {
+          ended = true;
+          if (created) this.#open.delete(created);
+        },
       });
-      this.#open.add(ws);
+      created = ws;
+      if (!ended) this.#open.add(ws);
       return { ws };
     } catch (err) {
       socket.destroy();
@@ -260,6 +277,15 @@ function hasHeader(h: HeaderList, name: string): boolean {
 function removeHeader(h: HeaderList, name: string): void {
   const lower = name.toLowerCase();
   for (let i = h.length - 1; i >= 0; i--) if (h[i]![0].toLowerCase() === lower) h.splice(i, 1);
+}
+
+/** Moves header `name` to just after header `after` (a browser's fixed position for it). */
+function placeAfter(h: HeaderList, name: string, after: string): void {
+  const from = h.findIndex(([n]) => n.toLowerCase() === name);
+  if (from < 0) return;
+  const entry = h.splice(from, 1)[0]!;
+  const at = h.findIndex(([n]) => n.toLowerCase() === after.toLowerCase());
+  h.splice(at < 0 ? h.length : at + 1, 0, entry);
 }
 
 function setCookies(raw: string[]): string[] {

@@ -7,3 +7,4 @@ export * from "./utf8.js";
 export * from "./parser.js";
 export * from "./handshake.js";
 // extensions.ts (permessage-deflate negotiation) is exported below by its owner.
+export * from "./extensions.js";

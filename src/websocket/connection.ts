@@ -181,6 +181,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   send(data: SendData, flags = 0, opts?: OperationOptions): Promise<void> {
     const blocked = this.#sendBlocked();
     if (blocked) return Promise.reject(blocked);
+    if (opts?.signal?.aborted) return Promise.reject(opts.signal.reason);
     if (flags & (WsFlag.PING | WsFlag.PONG | WsFlag.CLOSE | WsFlag.OFFSET)) return this.#sendSpecial(data, flags);
     const isText = (flags & WsFlag.TEXT) !== 0;
     const isBinary = (flags & WsFlag.BINARY) !== 0;
@@ -369,8 +370,14 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     };
     return {
       next: () => {
-        const item = queue.tryTake();
-        if (item !== undefined) return Promise.resolve(onItem(item));
+        // Fast path without an intermediate { data, flags } object.
+        if (queue.length > 0) {
+          if (queue.headFlags & WsFlag.CLOSE) {
+            queue.shift();
+            return Promise.resolve(done);
+          }
+          return Promise.resolve({ value: queue.shift(), done: false });
+        }
         return queue.take().then(onItem, onError);
       },
       return: () => Promise.resolve(done),

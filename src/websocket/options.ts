@@ -7,6 +7,12 @@ export interface ConnectionOptions {
   recvQueueSize?: number;
   /** Messages accepted by `send*()` but not yet handed to the socket (default 128). */
   sendQueueSize?: number;
+  /**
+   * Bytes of framed messages accepted but not yet handed to the socket (default 16 MiB): `send`
+   * also waits while the queue holds this much, so 128 queued 1 MiB messages cannot pin 128 MiB.
+   * A single larger message is still accepted when the queue is empty.
+   */
+  maxSendQueueBytes?: number;
   /** Full receive queue: pause the socket (true, default) or fail the connection (false). */
   blockOnRecvQueueFull?: boolean;
   /** Largest received message, after reassembly and decompression (default 4 MiB). */
@@ -31,6 +37,7 @@ export interface ConnectionOptions {
 export interface ResolvedConnectionOptions {
   recvQueueSize: number;
   sendQueueSize: number;
+  maxSendQueueBytes: number;
   blockOnRecvQueueFull: boolean;
   maxMessageSize: number;
   coalesceFrames: boolean;
@@ -61,6 +68,7 @@ export function resolveConnectionOptions(o: ConnectionOptions): ResolvedConnecti
   return {
     recvQueueSize: positiveInt("recvQueueSize", o.recvQueueSize, 128),
     sendQueueSize: positiveInt("sendQueueSize", o.sendQueueSize, 128),
+    maxSendQueueBytes: positiveInt("maxSendQueueBytes", o.maxSendQueueBytes, 16 * 1024 * 1024),
     blockOnRecvQueueFull: o.blockOnRecvQueueFull ?? true,
     maxMessageSize: positiveInt("maxMessageSize", o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
     coalesceFrames: o.coalesceFrames ?? false,

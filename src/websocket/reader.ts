@@ -44,6 +44,8 @@ export class Reader {
   readonly #parser: FrameParser;
   #deflate: PerMessageDeflate | undefined;
   #paused = 0;
+  /** Whether we told the socket to stop flowing (tracked to avoid redundant pause/resume calls). */
+  #socketPaused = false;
   #stopped = false;
   #closeSeen = false;
   /** A message that did not fit a full non-blocking queue, waiting for a retry. */
@@ -53,7 +55,14 @@ export class Reader {
     this.#parser.push(chunk);
     if (this.#paused === 0) this.#pump();
   };
-  readonly #resumeSlice = (): void => this.#unpause(PAUSE_SLICE);
+  /** Start of the current event-loop turn's work, and whether a turn boundary is scheduled. */
+  #sliceStart = 0;
+  #sliceArmed = false;
+  #sliceCount = 0;
+  readonly #endSlice = (): void => {
+    this.#sliceArmed = false;
+    this.#unpause(PAUSE_SLICE);
+  };
 
   constructor(socket: Duplex, queue: RecvQueue, events: ReaderEvents, opts: ReaderOptions) {
     this.#socket = socket;
@@ -74,9 +83,9 @@ export class Reader {
   start(rest: Buffer): void {
     if (rest.length > 0) this.#parser.push(rest);
     this.#socket.on("data", this.#onData);
-    this.#pump();
     // The handshake left the socket paused so that no byte was lost before we listened.
-    if (this.#paused === 0 && !this.#stopped) this.#socket.resume();
+    this.#socketPaused = true;
+    this.#pump();
   }
 
   /** Stops for good (the connection ended); nothing more is parsed or queued. */
@@ -85,20 +94,28 @@ export class Reader {
     this.#stopped = true;
     this.#socket.off("data", this.#onData);
     // Let the socket flow again (discarding data) so that the peer's FIN and 'close' arrive.
+    this.#socketPaused = false;
     this.#socket.resume();
   }
 
   #pause(reason: number): void {
-    if (this.#paused === 0) this.#socket.pause();
     this.#paused |= reason;
+    if (!this.#socketPaused) {
+      this.#socketPaused = true;
+      this.#socket.pause();
+    }
   }
 
+  /**
+   * Clears a pause reason and parses on. The socket itself is resumed only once the parser has
+   * run out of buffered bytes, so a full queue that drains one message at a time costs one
+   * parse per message, not a pause/resume pair.
+   */
   #unpause(reason: number): void {
     if ((this.#paused & reason) === 0) return;
     this.#paused &= ~reason;
     if (this.#paused !== 0 || this.#stopped) return;
     this.#pump();
-    if (this.#paused === 0 && !this.#stopped) this.#socket.resume();
   }
 
   #pump(): void {
@@ -106,8 +123,13 @@ export class Reader {
     if (this.#held !== undefined && !this.#deliverHeld()) return;
     const queue = this.#queue;
     const blocking = this.#opts.blockOnRecvQueueFull;
-    const started = performance.now();
-    let n = 0;
+    if (!this.#sliceArmed) {
+      // recvTimeSlice is per event-loop turn, not per call: the application may pull one
+      // message at a time from microtasks, calling us once per message.
+      this.#sliceArmed = true;
+      this.#sliceStart = performance.now();
+      setImmediate(this.#endSlice);
+    }
     for (;;) {
       if (blocking && queue.isFull && !queue.hasWaiters) {
         this.#pause(PAUSE_QUEUE);
@@ -120,7 +142,13 @@ export class Reader {
         this.#fatal(err);
         return;
       }
-      if (ev === null) return;
+      if (ev === null) {
+        if (this.#socketPaused && this.#paused === 0) {
+          this.#socketPaused = false;
+          this.#socket.resume();
+        }
+        return;
+      }
       if (ev.kind === "message") {
         if (ev.compressed) {
           this.#inflate(ev.data, ev.opcode);
@@ -137,10 +165,10 @@ export class Reader {
         this.#events.onClose(ev.code, ev.reason, ev.data);
         return;
       }
-      if ((++n & 31) === 0 && performance.now() - started > this.#opts.recvTimeSlice) {
-        // Yield to the event loop; keep the socket paused so the parser's backlog cannot grow.
+      if ((++this.#sliceCount & 31) === 0 && performance.now() - this.#sliceStart > this.#opts.recvTimeSlice) {
+        // Yield to the event loop (the scheduled #endSlice resumes us); keep the socket paused
+        // so that the parser's backlog cannot grow meanwhile.
         this.#pause(PAUSE_SLICE);
-        setImmediate(this.#resumeSlice);
         return;
       }
     }

@@ -81,6 +81,13 @@ export class RecvQueue {
    */
   push(data: Buffer, flags: number, force = false): boolean {
     if (this.#ended) return true; // the application already has the end; late data is moot
+    if (this.#waiterHead === this.#waiters.length) {
+      // Nobody waiting (the common case under load): buffer it.
+      if (!force && this.#data.length - this.#head >= this.capacity) return false;
+      this.#data.push(data);
+      this.#flags.push(flags);
+      return true;
+    }
     while (this.#waiterHead < this.#waiters.length) {
       const w = this.#waiters[this.#waiterHead]!;
       this.#waiters[this.#waiterHead++] = undefined as unknown as Waiter;
@@ -97,12 +104,22 @@ export class RecvQueue {
     return true;
   }
 
+  /** Flags of the next buffered message (call only when `length > 0`). */
+  get headFlags(): number {
+    return this.#flags[this.#head]!;
+  }
+
   /** Takes the next buffered message synchronously, or returns undefined. */
   tryTake(): Received | undefined {
     if (this.#head >= this.#data.length) return undefined;
+    const flags = this.#flags[this.#head]!;
+    return { data: this.shift(), flags };
+  }
+
+  /** Removes and returns the next buffered message's data (call only when `length > 0`). */
+  shift(): Buffer {
     const wasFull = this.length >= this.capacity;
     const data = this.#data[this.#head]!;
-    const flags = this.#flags[this.#head]!;
     this.#data[this.#head] = undefined;
     this.#head++;
     if (this.#head > 1024 && this.#head * 2 > this.#data.length) {
@@ -115,7 +132,7 @@ export class RecvQueue {
       this.#head = 0;
     }
     if (wasFull && this.onSpace) this.onSpace();
-    return { data, flags };
+    return data;
   }
 
   /**
@@ -123,11 +140,12 @@ export class RecvQueue {
    * the queue has ended and (with drain) nothing is left.
    */
   take(opts?: WaitOptions): Promise<Received> {
+    const signal = opts?.signal;
+    // An already aborted signal consumes nothing, even when a message is ready.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const item = this.tryTake();
     if (item !== undefined) return Promise.resolve(item);
     if (this.#ended) return Promise.reject(this.#error);
-    const signal = opts?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Received>((resolve, reject) => {
       const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, live: true };
       const timeout = opts?.timeout;

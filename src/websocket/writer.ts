@@ -1,9 +1,9 @@
 import type { Duplex } from "node:stream";
-import { randomFillSync } from "node:crypto";
 import { WebSocketTimeout } from "../errors.js";
 import { frameHeaderLength, writeFrameHeader } from "../protocol/frame.js";
-import { mask } from "../protocol/mask.js";
+import { maskRange } from "../protocol/mask.js";
 import type { WaitOptions } from "./recv-queue.js";
+import { frameArena, writeMaskKey } from "./frame-memory.js";
 
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
 export const FRAGMENT_SIZE = 64 * 1024;
@@ -16,6 +16,8 @@ const WRITE_BUDGET = 512 * 1024;
 interface OutItem {
   /** Ready frame bytes; undefined while the payload is still being compressed. */
   buf: Buffer | undefined;
+  /** Set when the bytes live in the shared frame arena: frees the region once written. */
+  release: (() => void) | undefined;
   /** Application messages in this item (0 for control frames). */
   count: number;
   /** Sequence number of the last message in this item. */
@@ -39,6 +41,7 @@ interface FlushWaiter {
 
 export interface WriterOptions {
   sendQueueSize: number;
+  maxSendQueueBytes: number;
   coalesceFrames: boolean;
   maxSendBatchSize: number;
   sendTimeSlice: number;
@@ -54,7 +57,12 @@ export interface WriterOptions {
  * the next turn of the event loop, or at once when the queue is full, and stops while the socket
  * holds more than WRITE_BUDGET unwritten bytes (its own backpressure; resumed on 'drain').
  * A pooled region is never written twice: a used-up pool is replaced, not recycled, so a buffer
- * the socket still holds is never overwritten.
+ * the socket still holds is never overwritten. Larger frames are built in the shared wasm frame
+ * arena (see frame-memory.ts) whose regions are released by the write callbacks.
+ *
+ * The socket stays corked from the first hand-off of an event-loop turn until the scheduled
+ * hand-off at the end of it, so everything a burst of `send()` calls produced leaves in one
+ * writev, however often the full queue forced a hand-off in between.
  */
 export class Writer {
   readonly #socket: Duplex;
@@ -63,9 +71,13 @@ export class Writer {
   #itemHead = 0;
   /** Control frames that go before queued data (pongs, pings). */
   #urgent: Buffer[] = [];
-  #pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+  /** Allocated on the first small message, so an idle connection holds none. */
+  #pool: Buffer = EMPTY;
   #poolStart = 0;
   #poolOffset = 0;
+  #corked = false;
+  /** Bytes of frames queued and not yet handed to the socket. */
+  #queuedBytes = 0;
   #poolCount = 0;
   #poolSeq = 0;
   #queued = 0;
@@ -76,8 +88,6 @@ export class Writer {
   #spaceWaiters: SpaceWaiter[] = [];
   #flushWaiters: FlushWaiter[] = [];
   #error: unknown = undefined;
-  #rand = Buffer.allocUnsafeSlow(4096);
-  #randPos = 4096;
   readonly #key = Buffer.alloc(4);
   readonly #onDrain = (): void => {
     this.#waitingDrain = false;
@@ -86,6 +96,10 @@ export class Writer {
   readonly #runScheduled = (): void => {
     this.#scheduled = false;
     this.#pump();
+    if (this.#corked) {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
   };
 
   constructor(socket: Duplex, opts: WriterOptions) {
@@ -107,9 +121,14 @@ export class Writer {
   hasSpace(): boolean {
     // Senders already waiting go first: a newcomer must not overtake them (message order).
     if (this.#spaceWaiters.length > 0) return false;
-    if (this.#queued < this.#opts.sendQueueSize) return true;
+    if (this.#roomy()) return true;
     this.#pump();
-    return this.#queued < this.#opts.sendQueueSize;
+    return this.#roomy();
+  }
+
+  /** Below both bounds: message count and bytes (one message is always let in when empty). */
+  #roomy(): boolean {
+    return this.#queued === 0 || (this.#queued < this.#opts.sendQueueSize && this.#queuedBytes < this.#opts.maxSendQueueBytes);
   }
 
   /** Waits until the queue has room (honours timeout and signal; rejects with the writer's error). */
@@ -159,19 +178,44 @@ export class Writer {
     const seq = ++this.#seq;
     this.#queued++;
     const len = payload.length;
-    if (len <= FRAGMENT_SIZE) {
+    if (len < 126 && !rsv1) {
+      // Hot path for small messages: header, key and masked payload straight into the pool.
+      let o = this.#poolOffset;
+      if (o + 6 + len > this.#pool.length) o = this.#newPool();
+      const pool = this.#pool;
+      pool[o] = (fin ? 0x80 : 0) | opcode;
+      pool[o + 1] = 0x80 | len;
+      writeMaskKey(pool, o + 2);
+      const k0 = pool[o + 2]!, k1 = pool[o + 3]!, k2 = pool[o + 4]!, k3 = pool[o + 5]!;
+      o += 6;
+      let i = 0;
+      for (; i + 4 <= len; i += 4) {
+        pool[o + i] = payload[i]! ^ k0;
+        pool[o + i + 1] = payload[i + 1]! ^ k1;
+        pool[o + i + 2] = payload[i + 2]! ^ k2;
+        pool[o + i + 3] = payload[i + 3]! ^ k3;
+      }
+      for (; i < len; i++) pool[o + i] = payload[i]! ^ pool[o - 4 + (i & 3)]!;
+      this.#poolOffset = o + len;
+      this.#poolCount++;
+      this.#poolSeq = seq;
+      this.#queuedBytes += 6 + len;
+    } else if (len <= FRAGMENT_SIZE) {
       const size = frameHeaderLength(len, true) + len;
       if (size <= SMALL_FRAME) {
-        this.#writeIntoPool(opcode, payload, fin, rsv1, size);
+        let o = this.#poolOffset;
+        if (o + size > this.#pool.length) o = this.#newPool();
+        this.#poolOffset = this.#frameInto(this.#pool, o, fin, rsv1, opcode, payload, 0, len);
         this.#poolCount++;
         this.#poolSeq = seq;
+        this.#queuedBytes += size;
       } else {
-        const buf = Buffer.allocUnsafe(size);
+        const { buf, release } = this.#frameBuffer(size);
         this.#frameInto(buf, 0, fin, rsv1, opcode, payload, 0, len);
-        this.#pushItem({ buf, count: 1, seq });
+        this.#pushItem({ buf, release, count: 1, seq });
       }
     } else {
-      this.#pushItem({ buf: this.#fragment(opcode, payload, fin, rsv1), count: 1, seq });
+      this.#pushItem({ ...this.#fragment(opcode, payload, fin, rsv1), count: 1, seq });
     }
     this.#schedule();
   }
@@ -183,10 +227,14 @@ export class Writer {
   enqueueDeferred(): (opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean) => void {
     const seq = ++this.#seq;
     this.#queued++;
-    const item: OutItem = { buf: undefined, count: 1, seq };
+    const item: OutItem = { buf: undefined, release: undefined, count: 1, seq };
     this.#pushItem(item);
     return (opcode, payload, fin, rsv1) => {
-      item.buf = this.#fragment(opcode, payload, fin, rsv1);
+      if (this.#error !== undefined) return;
+      const framed = this.#fragment(opcode, payload, fin, rsv1);
+      item.buf = framed.buf;
+      item.release = framed.release;
+      this.#queuedBytes += framed.buf.length;
       this.#schedule();
     };
   }
@@ -203,7 +251,7 @@ export class Writer {
   enqueueInOrder(opcode: number, payload: Uint8Array): void {
     const buf = Buffer.allocUnsafe(frameHeaderLength(payload.length, true) + payload.length);
     this.#frameInto(buf, 0, true, false, opcode, payload, 0, payload.length);
-    this.#pushItem({ buf, count: 0, seq: this.#seq });
+    this.#pushItem({ buf, release: undefined, count: 0, seq: this.#seq });
     this.#schedule();
   }
 
@@ -243,9 +291,14 @@ export class Writer {
       w.reject(error);
     }
     this.#flushWaiters = [];
+    for (let i = this.#itemHead; i < this.#items.length; i++) this.#items[i]!.release?.();
     this.#items = [];
     this.#itemHead = 0;
     this.#urgent = [];
+    if (this.#corked) {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
   }
 
   #schedule(): void {
@@ -257,28 +310,33 @@ export class Writer {
   #pushItem(item: OutItem): void {
     this.#sealPool();
     this.#items.push(item);
+    if (item.buf !== undefined && item.count > 0) this.#queuedBytes += item.buf.length;
   }
 
   /** Turns the unhanded pool region into a queue item so that order with other items is kept. */
   #sealPool(): void {
     if (this.#poolOffset === this.#poolStart) return;
-    this.#items.push({ buf: this.#pool.subarray(this.#poolStart, this.#poolOffset), count: this.#poolCount, seq: this.#poolSeq });
+    this.#items.push({ buf: this.#pool.subarray(this.#poolStart, this.#poolOffset), release: undefined, count: this.#poolCount, seq: this.#poolSeq });
     this.#poolStart = this.#poolOffset;
     this.#poolCount = 0;
   }
 
-  #writeIntoPool(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, size: number): void {
-    if (this.#poolOffset + size > POOL_SIZE) {
-      this.#sealPool();
-      this.#pool = Buffer.allocUnsafeSlow(POOL_SIZE);
-      this.#poolStart = 0;
-      this.#poolOffset = 0;
-    }
-    this.#poolOffset = this.#frameInto(this.#pool, this.#poolOffset, fin, rsv1, opcode, payload, 0, payload.length);
+  /** Seals what is pending in the current pool and starts a fresh one; returns the new offset 0. */
+  #newPool(): number {
+    this.#sealPool();
+    this.#pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+    this.#poolStart = 0;
+    this.#poolOffset = 0;
+    return 0;
+  }
+
+  /** Memory for one large frame buffer: the shared arena when it has room, else the heap. */
+  #frameBuffer(size: number): { buf: Buffer; release: (() => void) | undefined } {
+    return frameArena().alloc(size) ?? { buf: Buffer.allocUnsafeSlow(size), release: undefined };
   }
 
   /** Frames a message larger than one fragment into one contiguous buffer of 64 KiB frames. */
-  #fragment(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): Buffer {
+  #fragment(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): { buf: Buffer; release: (() => void) | undefined } {
     const len = payload.length;
     const frames = Math.max(1, Math.ceil(len / FRAGMENT_SIZE));
     let total = 0;
@@ -286,7 +344,8 @@ export class Writer {
       const n = Math.min(FRAGMENT_SIZE, len - i * FRAGMENT_SIZE);
       total += frameHeaderLength(n, true) + n;
     }
-    const buf = Buffer.allocUnsafe(total);
+    const framed = this.#frameBuffer(total);
+    const buf = framed.buf;
     let off = 0;
     for (let i = 0; i < frames; i++) {
       const start = i * FRAGMENT_SIZE;
@@ -296,36 +355,16 @@ export class Writer {
       // RFC 7692 §6.1); the others are continuations.
       off = this.#frameInto(buf, off, last && fin, i === 0 && rsv1, i === 0 ? opcode : 0, payload, start, n);
     }
-    return buf;
+    return framed;
   }
 
   /** Writes header + masked payload at `off`; returns the offset after the frame. */
   #frameInto(dst: Buffer, off: number, fin: boolean, rsv1: boolean, opcode: number, src: Uint8Array, start: number, n: number): number {
-    const key = this.#nextKey();
+    const key = this.#key;
+    writeMaskKey(key, 0);
     off = writeFrameHeader(dst, off, fin, rsv1, opcode, n, key);
-    if (n <= 32) {
-      for (let i = 0; i < n; i++) dst[off + i] = src[start + i]! ^ key[i & 3]!;
-    } else {
-      mask(start === 0 && n === src.length ? src : src.subarray(start, start + n), key, dst, off, n);
-    }
+    maskRange(src, start, start + n, key, 0, dst, off);
     return off + n;
-  }
-
-  /** A fresh random masking key (RFC 6455 §5.3) from a pooled random source. */
-  #nextKey(): Buffer {
-    if (this.#randPos + 4 > this.#rand.length) {
-      randomFillSync(this.#rand);
-      this.#randPos = 0;
-    }
-    const r = this.#rand;
-    const p = this.#randPos;
-    const k = this.#key;
-    k[0] = r[p]!;
-    k[1] = r[p + 1]!;
-    k[2] = r[p + 2]!;
-    k[3] = r[p + 3]!;
-    this.#randPos = p + 4;
-    return k;
   }
 
   /** Hands queued frames to the socket: urgent control frames first, then data in order. */
@@ -342,41 +381,51 @@ export class Writer {
     const slice = this.#opts.sendTimeSlice;
     const coalesce = this.#opts.coalesceFrames;
     const batchMax = this.#opts.maxSendBatchSize;
-    socket.cork();
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      this.#schedule(); // the scheduled hand-off uncorks at the end of this turn
+    }
     let gather: Buffer[] | undefined = coalesce ? [] : undefined;
     let inBatch = 0;
     let writes = 0;
-    const emit = (buf: Buffer): boolean => {
+    const emit = (buf: Buffer): void => {
       writes++;
-      return socket.write(buf);
+      socket.write(buf);
     };
-    let ok = true;
-    for (const u of this.#urgent) ok = emit(u) && ok;
+    for (const u of this.#urgent) emit(u);
     this.#urgent.length = 0;
     while (this.#itemHead < this.#items.length) {
       const item = this.#items[this.#itemHead]!;
       if (item.buf === undefined) break; // still compressing: order is kept by waiting
       this.#items[this.#itemHead++] = undefined as unknown as OutItem;
       this.#queued -= item.count;
+      if (item.count > 0) this.#queuedBytes -= item.buf.length;
       if (item.seq > this.#handedSeq) this.#handedSeq = item.seq;
       if (gather) {
-        gather.push(item.buf);
+        if (item.release) {
+          // Coalescing copies anyway: take the bytes out of the arena now and free the region.
+          gather.push(Buffer.from(item.buf));
+          item.release();
+        } else gather.push(item.buf);
         inBatch += Math.max(1, item.count);
         if (inBatch >= batchMax) {
-          ok = emit(gather.length === 1 ? gather[0]! : Buffer.concat(gather)) && ok;
+          emit(gather.length === 1 ? gather[0]! : Buffer.concat(gather));
           gather = [];
           inBatch = 0;
         }
+      } else if (item.release) {
+        writes++;
+        socket.write(item.buf, item.release);
       } else {
-        ok = emit(item.buf) && ok;
+        emit(item.buf);
       }
-      if (socket.writableLength >= WRITE_BUDGET) {
-        ok = false;
-        break;
-      }
+      // Our own budget, well above the socket's highWaterMark: its write() has returned false
+      // by then, so 'drain' will come and resume us.
+      if (socket.writableLength >= WRITE_BUDGET) break;
       if ((writes & 15) === 15 && performance.now() - started > slice) break;
     }
-    if (gather && gather.length > 0) ok = emit(gather.length === 1 ? gather[0]! : Buffer.concat(gather)) && ok;
+    if (gather && gather.length > 0) emit(gather.length === 1 ? gather[0]! : Buffer.concat(gather));
     if (this.#itemHead === this.#items.length) {
       this.#items.length = 0;
       this.#itemHead = 0;
@@ -385,19 +434,18 @@ export class Writer {
       this.#itemHead = 0;
     }
     this.#armFlush();
-    socket.uncork();
-    if (!ok && socket.writableLength > 0) this.#waitingDrain = true;
+    if (socket.writableLength >= WRITE_BUDGET) this.#waitingDrain = true;
     else if (this.#itemHead < this.#items.length && this.#items[this.#itemHead]!.buf !== undefined) this.#schedule();
     this.#wakeSpaceWaiters();
   }
 
   #wakeSpaceWaiters(): void {
-    while (this.#spaceWaiters.length > 0 && this.#queued < this.#opts.sendQueueSize) {
+    while (this.#spaceWaiters.length > 0 && this.#roomy()) {
       this.#spaceWaiters[0]!.resolve(); // resolve() removes it
       // The woken sender enqueues in a later microtask; count it now so waiters do not overshoot.
       break;
     }
-    if (this.#spaceWaiters.length > 0 && this.#queued < this.#opts.sendQueueSize) {
+    if (this.#spaceWaiters.length > 0 && this.#roomy()) {
       queueMicrotask(() => this.#wakeSpaceWaiters());
     }
   }
