@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, type CipherGCM, type DecipherGCM } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, type CipherGCM, type DecipherGCM, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { ContentType, MAX_CIPHERTEXT, MAX_PLAINTEXT } from "./constants.js";
 import { trafficKeys, type SuiteInfo } from "./key-schedule.js";
@@ -111,6 +111,8 @@ abstract class RecordProtection {
   readonly suite: SuiteInfo;
   secret: Buffer;
   protected key: Buffer;
+  /** The key as a KeyObject: node:crypto then skips re-importing raw key bytes per record. */
+  protected keyObject: KeyObject;
   protected iv: Buffer;
   /** Records processed with the current key. */
   seq = 0;
@@ -120,6 +122,7 @@ abstract class RecordProtection {
     this.secret = secret;
     const k = trafficKeys(suite, secret);
     this.key = k.key;
+    this.keyObject = createSecretKey(k.key);
     this.iv = k.iv;
   }
 
@@ -144,7 +147,7 @@ export class RecordEncryptor extends RecordProtection {
     header[1] = 3;
     header[2] = 3;
     header.writeUInt16BE(ctLength, 3);
-    const cipher = createCipheriv(this.suite.aead as "aes-128-gcm", this.key, nonceFor(this.iv, this.seq), {
+    const cipher = createCipheriv(this.suite.aead as "aes-128-gcm", this.keyObject, nonceFor(this.iv, this.seq), {
       authTagLength: TAG_LENGTH,
     }) as CipherGCM;
     this.seq++;
@@ -179,7 +182,7 @@ export class RecordDecryptor extends RecordProtection {
       throw new TlsError("TLS record too short to be protected", { alert: "bad_record_mac" });
     }
     const ctEnd = fragment.length - TAG_LENGTH;
-    const decipher = createDecipheriv(this.suite.aead as "aes-128-gcm", this.key, nonceFor(this.iv, this.seq), {
+    const decipher = createDecipheriv(this.suite.aead as "aes-128-gcm", this.keyObject, nonceFor(this.iv, this.seq), {
       authTagLength: TAG_LENGTH,
     }) as DecipherGCM;
     this.seq++;
