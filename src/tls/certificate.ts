@@ -220,7 +220,7 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
     const candidates = untrusted.filter((c) => !path.some((p) => sameCert(p, c)) && issuedBy(cur, c));
     if (candidates.length === 0) {
       if (anchors.some((a) => issuedBy(cur, a))) {
-        throw new CertificateError("CERT_SIGNATURE_FAILURE", "certificate signature failure", "decrypt_error");
+        throw new CertificateError("CERT_SIGNATURE_FAILURE", "certificate signature failure", "bad_certificate");
       }
       if (path.length === 1) {
         throw new CertificateError("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate", "unknown_ca");
@@ -228,7 +228,7 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
       throw new CertificateError("UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "unable to get local issuer certificate", "unknown_ca");
     }
     const next = candidates.find((c) => signedBy(cur, c));
-    if (!next) throw new CertificateError("CERT_SIGNATURE_FAILURE", "certificate signature failure", "decrypt_error");
+    if (!next) throw new CertificateError("CERT_SIGNATURE_FAILURE", "certificate signature failure", "bad_certificate");
     path.push(next);
     if (anchors.some((a) => sameCert(a, next))) trusted = true;
   }

@@ -89,7 +89,16 @@ const EE_ALLOWED = new Set<number>([
   ExtensionType.RECORD_SIZE_LIMIT,
   ExtensionType.APPLICATION_SETTINGS,
   ExtensionType.ENCRYPTED_CLIENT_HELLO,
+  0xca34, // trust_anchors (draft-ietf-tls-trust-anchor-ids), offered by Chrome
 ]);
+
+/** RFC 8701 GREASE code points (0x?a?a): a server must never select one. */
+function isGreaseValue(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+}
+
+/** Send a KeyUpdate before a write key protects this many records (AES-GCM limits, RFC 8446 §5.5). */
+const KEY_UPDATE_AFTER = 1 << 23;
 
 /** A peer alert reported as an error: we must not answer it with an alert of our own. */
 class PeerAlert extends TlsError {
@@ -207,8 +216,13 @@ export class TlsClientEngine {
    * Protect application data: all of `chunks` in as few records as possible, in one buffer.
    */
   encrypt(chunks: readonly Buffer[]): Buffer {
-    if (this.#state !== State.CONNECTED || !this.#enc) {
+    // After the server's close_notify we may still write (RFC 8446 §6.1: half-close).
+    if ((this.#state !== State.CONNECTED && this.#state !== State.CLOSED) || !this.#enc) {
       throw new TlsError("TLS connection is not open for writing", { alert: "internal_error" });
+    }
+    if (this.#enc.seq >= KEY_UPDATE_AFTER) {
+      const update = this.keyUpdate(false);
+      return Buffer.concat([update, this.encrypt(chunks)]);
     }
     let total = 0;
     for (const c of chunks) total += c.length;
@@ -249,7 +263,7 @@ export class TlsClientEngine {
 
   /** Send a KeyUpdate (RFC 8446 §4.6.3) and switch to the next write key. */
   keyUpdate(requestPeer: boolean): Buffer {
-    if (this.#state !== State.CONNECTED || !this.#enc) throw new TlsError("not connected", { alert: "internal_error" });
+    if ((this.#state !== State.CONNECTED && this.#state !== State.CLOSED) || !this.#enc) throw new TlsError("not connected", { alert: "internal_error" });
     const rec = this.#enc.seal(ContentType.HANDSHAKE, handshakeMessage(HandshakeType.KEY_UPDATE, Buffer.of(requestPeer ? 1 : 0)));
     this.#enc = new RecordEncryptor(this.#enc.suite, nextTrafficSecret(this.#enc.suite, this.#enc.secret));
     return rec;
@@ -551,7 +565,7 @@ export class TlsClientEngine {
       const kr = new Reader(ks);
       group = kr.u16("selected_group");
       kr.done("HelloRetryRequest key_share");
-      if (!this.#offered.groups.includes(group) || this.#shares.has(group)) {
+      if (!this.#offered.groups.includes(group) || this.#shares.has(group) || isGreaseValue(group)) {
         throw new TlsError(`HelloRetryRequest asks for group 0x${group.toString(16)}`, { alert: "illegal_parameter" });
       }
       if (!isSupportedGroup(group)) {

@@ -1,4 +1,5 @@
 import { Duplex } from "node:stream";
+import type net from "node:net";
 import type { PeerCertificate } from "node:tls";
 import type { X509Certificate } from "node:crypto";
 import { TlsError } from "../errors.js";
@@ -49,6 +50,34 @@ export class MasqTlsSocket extends Duplex {
   /** @internal */
   get rawSocket(): Duplex {
     return this.#socket;
+  }
+
+  /** Like `net.Socket#setNoDelay`, passed to the underlying socket when it has one. */
+  setNoDelay(noDelay = true): this {
+    (this.#socket as Partial<net.Socket>).setNoDelay?.(noDelay);
+    return this;
+  }
+
+  /** Like `net.Socket#setKeepAlive`, passed to the underlying socket when it has one. */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    (this.#socket as Partial<net.Socket>).setKeepAlive?.(enable, initialDelay);
+    return this;
+  }
+
+  get remoteAddress(): string | undefined {
+    return (this.#socket as Partial<net.Socket>).remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return (this.#socket as Partial<net.Socket>).remotePort;
+  }
+
+  get localAddress(): string | undefined {
+    return (this.#socket as Partial<net.Socket>).localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return (this.#socket as Partial<net.Socket>).localPort;
   }
 
   /** Negotiated cipher suite (`getCipher()`-like). */
@@ -224,12 +253,13 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
         ),
     );
 
+    let broken = false;
     socket.on("data", (chunk: Buffer) => {
-      if (tls.destroyed) return;
+      if (broken || tls.destroyed) return;
       try {
         tls.engine.receive(chunk);
       } catch (e) {
-        socket.removeAllListeners("data");
+        broken = true;
         closeAfterFlush(socket);
         fail(e);
       }

@@ -206,3 +206,41 @@ test("node:tls: the chrome156 profile (GREASE, X25519MLKEM768 + X25519 shares, E
     await closeQuietly(t);
   }
 });
+
+test("node:tls: a CertificateRequest is answered with an empty Certificate", async () => {
+  const port = await server(pki.leaf, { requestCert: true, rejectUnauthorized: false });
+  const t = await connect(port);
+  assert.deepEqual(await roundTrip(t, Buffer.from("no client cert")), Buffer.from("no client cert"));
+  await closeQuietly(t);
+});
+
+test("node:tls: a server that requires a client certificate fails the handshake with a TlsError", async () => {
+  const port = await server(pki.leaf, { requestCert: true, rejectUnauthorized: true, ca: pki.root.cert });
+  // TLS 1.3: the server checks our (empty) Certificate after its Finished; our handshake is done
+  // by then, so the failure arrives as an alert on the first read.
+  const t = await connect(port);
+  const err = await new Promise<unknown>((resolve) => {
+    t.on("error", resolve);
+    t.on("close", () => resolve(undefined));
+    t.write("x");
+    t.resume();
+  });
+  assert.ok(err instanceof TlsError, String(err));
+  assert.match(String(err.alert), /certificate_required|handshake_failure/);
+});
+
+test("node:tls: AbortSignal fired mid-handshake rejects with its reason and closes the socket", async () => {
+  const net = await import("node:net");
+  const silent = net.createServer((c) => c.on("data", () => {}));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  try {
+    const sock = await tcp((silent.address() as import("node:net").AddressInfo).port);
+    const ac = new AbortController();
+    const reason = new Error("too slow");
+    setTimeout(() => ac.abort(reason), 50);
+    await assert.rejects(masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true, signal: ac.signal }), (e) => e === reason);
+    assert.equal(sock.destroyed, true);
+  } finally {
+    silent.close();
+  }
+});
