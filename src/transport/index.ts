@@ -1,0 +1,215 @@
+/**
+ * transport/: produces a connected Duplex to a WebSocket server — TCP, Node TLS or masq TLS, directly
+ * or through an HTTP/HTTPS CONNECT or SOCKS4/4a/5/5h proxy.
+ *
+ * Failures: WebSocketError (code 1006, `errno` set) for the target's TCP/DNS errors, ProxyError for a
+ * proxy that is unreachable or refuses (never carrying its credentials), TlsError for a TLS failure
+ * (to the target, or to an https:// proxy). An aborted `signal` rejects with the signal's reason.
+ * Nothing is left open after a failure.
+ *
+ * The returned Duplex has no 'error' listener of ours: attach yours at once.
+ */
+import type { Duplex } from "node:stream";
+import { ProxyError, TlsError, WebSocketError } from "../errors.js";
+import { sanitizedCause, httpConnectTunnel } from "./http-proxy.js";
+import { nativeTlsConnect, type CaOption } from "./native-tls.js";
+import { formatHostPort, parseProxyUrl, type ProxyInfo } from "./proxy-url.js";
+import { socksDestination, socksTunnel } from "./socks-proxy.js";
+import { abortable, connectTcp, stripBrackets } from "./tcp.js";
+
+export { selectProxy, matchesNoProxy, type ProxyMap, type SelectProxyOptions } from "./select-proxy.js";
+export { redactUrl, parseProxyUrl, formatHostPort, type ProxyInfo, type ProxyProtocol } from "./proxy-url.js";
+export { secureContextWithCa, type CaOption } from "./native-tls.js";
+
+export interface ConnectTarget {
+  /** Name or IP literal (IPv6 with or without brackets). */
+  host: string;
+  port: number;
+  /** TLS to the target (wss:). */
+  secure: boolean;
+}
+
+export interface TransportOptions {
+  signal?: AbortSignal;
+  /** Verify the target's (and an https:// proxy's) certificate chain and name. */
+  verify: boolean;
+  /** Extra trusted CAs (PEM), added to the default roots. */
+  ca?: CaOption;
+  /** SNI and name to verify; default: the target host (no SNI for IP literals). */
+  servername?: string;
+  /** ALPN offer, default ["http/1.1"]. */
+  alpn?: string[];
+  tlsEngine: "native" | "masq";
+  /** Impersonation profile for the masq engine. */
+  tlsProfile?: unknown;
+  /** Resolved proxy URL (see selectProxy), or undefined for a direct connection. */
+  proxy?: string;
+}
+
+function isAbort(signal: AbortSignal | undefined, err: unknown): boolean {
+  return signal !== undefined && signal.aborted && err === signal.reason;
+}
+
+/**
+ * Opens a connection to `target` and returns it as a connected Duplex (a TLS socket when
+ * `target.secure`), directly or through `opts.proxy`.
+ */
+export async function openTransport(target: ConnectTarget, opts: TransportOptions): Promise<Duplex> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw signal.reason;
+  const host = stripBrackets(target.host);
+  const port = target.port;
+  let socket: Duplex;
+  if (opts.proxy !== undefined && opts.proxy !== "") {
+    const proxy = parseProxyUrl(opts.proxy);
+    socket = await openTunnel(proxy, host, port, opts);
+  } else {
+    try {
+      socket = await connectTcp(host, port, signal);
+    } catch (err) {
+      if (isAbort(signal, err)) throw err;
+      throw connectError(err, host, port);
+    }
+  }
+  if (!target.secure) return socket;
+  return tlsToTarget(socket, host, port, opts);
+}
+
+function connectError(err: unknown, host: string, port: number): WebSocketError {
+  const e = err as NodeJS.ErrnoException;
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  return new WebSocketError(
+    `Could not connect to ${formatHostPort(host, port)}: ${e?.message ?? String(err)}`,
+    1006,
+    { cause: err, ...(code ? { errno: code } : {}) },
+  );
+}
+
+const PROXY_KIND: Record<ProxyInfo["protocol"], string> = {
+  http: "HTTP proxy",
+  https: "HTTPS proxy",
+  socks4: "SOCKS4 proxy",
+  socks4a: "SOCKS4a proxy",
+  socks5: "SOCKS5 proxy",
+  socks5h: "SOCKS5h proxy",
+};
+
+/** Connects to the proxy and asks it for a tunnel to host:port. */
+async function openTunnel(proxy: ProxyInfo, host: string, port: number, opts: TransportOptions): Promise<Duplex> {
+  const signal = opts.signal;
+  let socket: Duplex;
+  try {
+    socket = await connectTcp(proxy.host, proxy.port, signal);
+  } catch (err) {
+    if (isAbort(signal, err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new ProxyError(`${PROXY_KIND[proxy.protocol]} ${proxy.display} is unreachable: ${e?.message ?? String(err)}`, {
+      proxyHost: proxy.host,
+      proxyPort: proxy.port,
+      cause: e instanceof Error ? sanitizedCause(e) : undefined,
+    });
+  }
+  switch (proxy.protocol) {
+    case "https":
+      socket = await nativeTlsConnect(socket, {
+        host: proxy.host,
+        port: proxy.port,
+        verify: opts.verify,
+        alpn: ["http/1.1"],
+        label: "HTTPS proxy",
+        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      return httpConnectTunnel(socket, proxy, host, port, signal);
+    case "http":
+      return httpConnectTunnel(socket, proxy, host, port, signal);
+    default: {
+      let destination: string;
+      try {
+        destination = await abortable(socksDestination(proxy, host), signal, [socket]);
+      } catch (err) {
+        socket.destroy();
+        if (isAbort(signal, err)) throw err;
+        throw connectError(err, host, port);
+      }
+      return socksTunnel(socket, proxy, destination, port, signal);
+    }
+  }
+}
+
+/** The shape of src/tls/index.js that we use (kept local so this module compiles without it). */
+interface MasqTlsModule {
+  masqTlsConnect(
+    socket: Duplex,
+    opts: {
+      host: string;
+      servername?: string | false;
+      alpn?: string[];
+      rejectUnauthorized: boolean;
+      ca?: CaOption;
+      profile?: unknown;
+      signal?: AbortSignal;
+    },
+  ): Promise<Duplex>;
+}
+
+let masqTlsModule: Promise<MasqTlsModule> | undefined;
+
+/** Loads src/tls/index.js lazily; a missing module becomes a clear WebSocketError. */
+async function loadMasqTls(): Promise<MasqTlsModule> {
+  // A variable specifier keeps TypeScript from requiring the module at compile time.
+  const specifier = "../tls/index.js";
+  masqTlsModule ??= import(specifier) as Promise<MasqTlsModule>;
+  try {
+    const mod = await masqTlsModule;
+    if (typeof mod.masqTlsConnect !== "function") throw new Error("masqTlsConnect is not exported");
+    return mod;
+  } catch (err) {
+    masqTlsModule = undefined;
+    throw new WebSocketError(`The masq TLS engine is not available (tlsEngine: "masq"): ${(err as Error).message}`, 1006, {
+      cause: err,
+    });
+  }
+}
+
+async function tlsToTarget(socket: Duplex, host: string, port: number, opts: TransportOptions): Promise<Duplex> {
+  const signal = opts.signal;
+  if (opts.tlsEngine === "masq") {
+    let mod: MasqTlsModule;
+    try {
+      mod = await abortable(loadMasqTls(), signal, [socket]);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    try {
+      return await mod.masqTlsConnect(socket, {
+        host,
+        ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+        alpn: opts.alpn ?? ["http/1.1"],
+        rejectUnauthorized: opts.verify,
+        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+        ...(opts.tlsProfile !== undefined ? { profile: opts.tlsProfile } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      socket.destroy();
+      if (isAbort(signal, err) || err instanceof WebSocketError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      const code = typeof e?.code === "string" ? e.code : "TLS_ERROR";
+      throw new TlsError(`TLS handshake with ${formatHostPort(host, port)} failed: ${e?.message ?? String(err)}`, {
+        alert: code,
+        cause: err,
+      });
+    }
+  }
+  return nativeTlsConnect(socket, {
+    host,
+    port,
+    verify: opts.verify,
+    ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+    ...(opts.alpn !== undefined ? { alpn: opts.alpn } : {}),
+    ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+    ...(signal ? { signal } : {}),
+  });
+}

@@ -1,0 +1,149 @@
+import net from "node:net";
+import tls from "node:tls";
+import { readFileSync } from "node:fs";
+import type { Duplex } from "node:stream";
+import { TlsError } from "../errors.js";
+import { stripBrackets } from "./tcp.js";
+import { formatHostPort } from "./proxy-url.js";
+
+export type CaOption = string | Buffer | Array<string | Buffer>;
+
+export interface NativeTlsOptions {
+  /** The name or IP the certificate must match (and the SNI name unless `servername` says otherwise). */
+  host: string;
+  /** For messages. */
+  port: number;
+  /** SNI name; default `host` unless it is an IP literal (no SNI then). `""` disables SNI. */
+  servername?: string;
+  /** ALPN protocols, default `["http/1.1"]`. */
+  alpn?: string[];
+  /** Check the certificate chain and the host name. */
+  verify: boolean;
+  /** Extra trusted CAs (PEM), added to Node's bundled roots. */
+  ca?: CaOption;
+  signal?: AbortSignal;
+  /** Words naming the peer in messages, e.g. "HTTPS proxy" (default "server"). */
+  label?: string;
+}
+
+const contextCache = new Map<string, tls.SecureContext>();
+let extraCaCache: string | null | undefined;
+
+function extraCaFromEnv(): string | null {
+  if (extraCaCache !== undefined) return extraCaCache;
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  extraCaCache = null;
+  if (file) {
+    try {
+      extraCaCache = readFileSync(file, "latin1");
+    } catch {
+      extraCaCache = null;
+    }
+  }
+  return extraCaCache;
+}
+
+/**
+ * A SecureContext trusting Node's bundled roots (plus NODE_EXTRA_CA_CERTS) AND the given CAs.
+ * Passing `ca` to Node directly would replace the default roots; we merge instead.
+ * Cached by CA content (a handful of entries).
+ */
+export function secureContextWithCa(ca: CaOption | undefined): tls.SecureContext | undefined {
+  if (ca === undefined) return undefined;
+  const list = Array.isArray(ca) ? ca : [ca];
+  if (list.length === 0) return undefined;
+  const key = list.map((c) => (typeof c === "string" ? c : c.toString("latin1"))).join("\n");
+  let ctx = contextCache.get(key);
+  if (ctx === undefined) {
+    const all: Array<string | Buffer> = [...tls.rootCertificates];
+    const extra = extraCaFromEnv();
+    if (extra) all.push(extra);
+    all.push(...list);
+    try {
+      ctx = tls.createSecureContext({ ca: all });
+    } catch (err) {
+      throw new TlsError(`Invalid "ca" option: ${(err as Error).message}`, { alert: "INVALID_CA", cause: err });
+    }
+    if (contextCache.size >= 16) contextCache.delete(contextCache.keys().next().value as string);
+    contextCache.set(key, ctx);
+  }
+  return ctx;
+}
+
+/**
+ * Runs a Node TLS handshake over an already connected Duplex (a TCP socket or a proxy tunnel).
+ * Resolves once the handshake (and, when `verify`, the certificate check) succeeded.
+ * Rejects with TlsError (`alert` = Node's error code, e.g. CERT_HAS_EXPIRED), or with the signal's
+ * reason on abort; the sockets are destroyed in both cases.
+ */
+export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<tls.TLSSocket> {
+  return new Promise<tls.TLSSocket>((resolve, reject) => {
+    if (o.signal?.aborted) {
+      socket.destroy();
+      reject(o.signal.reason);
+      return;
+    }
+    const host = stripBrackets(o.host);
+    const display = formatHostPort(host, o.port);
+    const label = o.label ?? "server";
+    let secureContext: tls.SecureContext | undefined;
+    try {
+      secureContext = secureContextWithCa(o.ca);
+    } catch (err) {
+      socket.destroy();
+      reject(err);
+      return;
+    }
+    const sni = o.servername !== undefined ? o.servername || undefined : net.isIP(host) ? undefined : host;
+    const tlsSocket = tls.connect({
+      socket,
+      host,
+      servername: sni,
+      ALPNProtocols: o.alpn ?? ["http/1.1"],
+      rejectUnauthorized: o.verify,
+      ...(secureContext ? { secureContext } : {}),
+    });
+    const signal = o.signal;
+    const cleanup = () => {
+      tlsSocket.removeListener("secureConnect", onSecure);
+      tlsSocket.removeListener("error", onError);
+      tlsSocket.removeListener("close", onClose);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      tlsSocket.destroy();
+      socket.destroy();
+      reject(err);
+    };
+    const onSecure = () => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(tlsSocket);
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? "TLS_ERROR";
+      fail(new TlsError(`TLS handshake with ${label} ${display} failed: ${err.message} (${code})`, { alert: code, cause: err }));
+    };
+    const onClose = () => {
+      fail(
+        new TlsError(`TLS handshake with ${label} ${display} failed: the connection closed before it completed`, {
+          alert: "ECONNRESET",
+        }),
+      );
+    };
+    const onAbort = () => fail(signal!.reason);
+    tlsSocket.once("secureConnect", onSecure);
+    tlsSocket.on("error", onError);
+    tlsSocket.once("close", onClose);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    // Errors of the carrier stream end the TLS socket too (with the error, for its listeners).
+    socket.on("error", (err) => {
+      if (!tlsSocket.destroyed) tlsSocket.destroy(err);
+    });
+  });
+}

@@ -1,0 +1,85 @@
+import net from "node:net";
+
+/** `[::1]` -> `::1`; anything else unchanged. */
+export function stripBrackets(host: string): string {
+  return host.length >= 2 && host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/**
+ * Opens a TCP connection (Happy Eyeballs via `autoSelectFamily`, Nagle off).
+ *
+ * Rejects with the raw system error (ECONNREFUSED, ENOTFOUND, ...) or, when `signal` aborts first,
+ * with the signal's reason; the socket is destroyed in both cases. Callers map the system error to
+ * the right masq error class (the target's WebSocketError or the proxy's ProxyError).
+ */
+export function connectTcp(host: string, port: number, signal?: AbortSignal): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const socket = net.connect({ host: stripBrackets(host), port, autoSelectFamily: true, noDelay: true });
+    const cleanup = () => {
+      socket.removeListener("connect", onConnect);
+      socket.removeListener("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onConnect = () => {
+      cleanup();
+      socket.setNoDelay(true);
+      resolve(socket);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = () => {
+      cleanup();
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    socket.once("connect", onConnect);
+    socket.once("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs `step` while `signal` may abort it: on abort, every socket in `sockets` is destroyed and the
+ * returned promise rejects with the signal's reason (whatever `step` does afterwards is ignored).
+ */
+export function abortable<T>(
+  step: Promise<T>,
+  signal: AbortSignal | undefined,
+  sockets: Array<{ destroy(err?: Error): unknown }>,
+): Promise<T> {
+  if (!signal) return step;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      for (const s of sockets) s.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      step.catch(() => {});
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    step.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) {
+          // Already rejected with the reason: do not leak what the step produced.
+          (v as { destroy?: () => unknown } | null)?.destroy?.();
+          return;
+        }
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
