@@ -14,6 +14,8 @@ export { WsFlag, CurlWsFlag } from "./websocket/flags.js";
 export { WebSocketRetryStrategy } from "./websocket/retry.js";
 export type { RetryOptions } from "./websocket/retry.js";
 export { CookieJar } from "./cookies.js";
+export type { CookieSetOptions, CookieScope, CookieInfo, SameSite } from "./cookies.js";
+export { setZlibConcurrency, zlibJobStats } from "./websocket/deflate.js";
 export {
   WebSocketError,
   WebSocketClosed,
