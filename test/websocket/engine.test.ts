@@ -243,6 +243,42 @@ describe("fragmentation on the wire", () => {
     });
   });
 
+  test("pings may go between fragments, but two data messages never interleave on the wire", async () => {
+    await withRaw(() => {}, async (_s, ws, conn) => {
+      const a = randomBytes(300 * 1024);
+      const b = "t".repeat(300 * 1024);
+      const p: Array<Promise<void>> = [ws.sendBytes(a), ws.ping("p1"), ws.sendStr(b), ws.ping("p2"), ws.sendStr("tail"), ws.ping("p3")];
+      await Promise.all(p);
+      await ws.flush({ timeout: 5000 });
+      await until(() => conn.dataFrames().filter((f) => f.fin).length === 3 && conn.frames.filter((f) => f.opcode === OP.PING).length === 3, 5000, "3 messages and 3 pings");
+      // Walk the frames: a data frame with a non-CONT opcode may only start a message.
+      const msgs: Array<{ op: number; data: Buffer }> = [];
+      let open: { op: number; parts: Buffer[] } | undefined;
+      for (const f of conn.frames) {
+        if (f.opcode === OP.PING) {
+          assert.ok(f.fin && f.length <= 125);
+          continue;
+        }
+        if (f.opcode === OP.CONT) {
+          assert.ok(open, "CONT without a message in progress");
+          open.parts.push(f.payload);
+        } else {
+          assert.equal(open, undefined, `opcode ${f.opcode} started while another message was in progress`);
+          open = { op: f.opcode, parts: [f.payload] };
+        }
+        if (f.fin) {
+          msgs.push({ op: open.op, data: Buffer.concat(open.parts) });
+          open = undefined;
+        }
+      }
+      assert.deepEqual(msgs.map((m) => m.op), [OP.BINARY, OP.TEXT, OP.TEXT]);
+      assert.ok(msgs[0]!.data.equals(a));
+      assert.equal(msgs[1]!.data.toString(), b);
+      assert.equal(msgs[2]!.data.toString(), "tail");
+      assert.deepEqual(conn.frames.filter((f) => f.opcode === OP.PING).map((f) => f.payload.toString()), ["p1", "p2", "p3"]);
+    });
+  });
+
   test("manual fragments of 3 bytes with an empty middle fragment", async () => {
     await withRaw(() => {}, async (_s, ws, conn) => {
       await ws.send("abc", WsFlag.TEXT | WsFlag.CONT);
@@ -680,6 +716,21 @@ describe("typed receives", () => {
       assert.deepEqual(await ws.recvBytes({ timeout: 5000 }), Buffer.from("text as bytes"));
     } finally {
       await closeQuietly(ws);
+    }
+  });
+
+  test("the CLOSE item comes after every earlier message, exactly once", async () => {
+    const ws = await session.wsConnect(echo.url + "/send?count=5&size=12&close=4006&reason=fin");
+    await sleep(100);
+    for (let i = 0; i < 5; i++) assert.ok((await ws.recvStr({ timeout: 5000 })).startsWith(`${i}:`));
+    const item = await ws.recv({ timeout: 5000 });
+    assert.equal(item.flags, WsFlag.CLOSE);
+    assert.equal(item.data.readUInt16BE(0), 4006);
+    for (let i = 0; i < 3; i++) {
+      const e = await failure(ws.recv({ timeout: 1000 }));
+      assert.ok(e instanceof WebSocketClosed, String(e));
+      assert.equal(e.code, 4006);
+      assert.equal(e.reason, "fin");
     }
   });
 

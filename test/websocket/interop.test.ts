@@ -11,6 +11,7 @@ import {
   WebSocketClosed,
   WebSocketTimeout,
   TlsError,
+  HandshakeError,
   type AsyncWebSocket,
 } from "../../src/index.js";
 import { startWsServer, testCerts, type TestWsServer } from "../helpers/ws-server.js";
@@ -87,6 +88,10 @@ for (const peer of peers()) {
       const ws = await session.wsConnect(peer.url() + "/echo");
       try {
         assert.equal(ws.response.status, 101);
+        assert.equal(ws.response.headers["upgrade"]?.toLowerCase(), "websocket");
+        assert.equal(ws.protocol, "");
+        assert.equal(ws.extensions, "", "no extension was offered");
+        assert.equal(ws.closed, false);
         await ws.sendStr("héllo wörld ✓ 😀");
         const t = await ws.recv();
         assert.equal(t.flags & (WsFlag.TEXT | WsFlag.BINARY), WsFlag.TEXT);
@@ -409,6 +414,37 @@ describe("interop: connect failures", () => {
       const t0 = Date.now();
       await assert.rejects(s.wsConnect(server.url + "/hang", { timeout: 200 }), WebSocketError);
       assert.ok(Date.now() - t0 < 200 + 3000);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a refused upgrade from a real HTTP server: HandshakeError with status, headers and body", async () => {
+    const s = new AsyncSession();
+    try {
+      const err = await s.wsConnect(server.url + "/reject?status=429").then(
+        () => assert.fail("connected although the server refused"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof HandshakeError, `expected HandshakeError, got ${String(err)}`);
+      assert.equal(err.status, 429);
+      assert.equal(err.headers["x-reject"], "yes");
+      assert.equal(err.body.toString(), "nope");
+      assert.match(err.message, /429/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("session cookies are sent in a Cookie header", async () => {
+    const s = new AsyncSession({ cookies: { sid: "abc123", theme: "dark" } });
+    try {
+      const ws = await s.wsConnect(server.url + "/headers", { cookies: { extra: "1" } });
+      const info = JSON.parse(await ws.recvStr({ timeout: 5000 })) as { headers: Record<string, string> };
+      await closeQuietly(ws);
+      const cookie = info.headers["cookie"] ?? "";
+      const pairs = cookie.split(/;\s*/).sort();
+      assert.deepEqual(pairs, ["extra=1", "sid=abc123", "theme=dark"]);
     } finally {
       await s.close();
     }
