@@ -24,8 +24,11 @@ export interface MasqTlsOptions {
   rejectUnauthorized: boolean;
   /** Extra trust anchors, added to `tls.rootCertificates`. */
   ca?: string | Buffer | Array<string | Buffer>;
-  /** ClientHello shape (browser impersonation); default: masq's plain hello (`masqDefaultHello`). */
-  profile?: ClientHelloProfile;
+  /**
+   * ClientHello shape (browser impersonation); default: masq's plain hello (`masqDefaultHello`).
+   * A whole browser profile (`{ tls: ClientHelloProfile, ... }`) is accepted too.
+   */
+  profile?: ClientHelloProfile | { tls: ClientHelloProfile };
   signal?: AbortSignal;
 }
 
@@ -40,7 +43,7 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
   if (!verifyHost && opts.rejectUnauthorized) {
     throw new TlsError("masq TLS needs a host name to verify the server certificate", { alert: "internal_error" });
   }
-  const hello = profileHelloBuilder(opts.profile ?? masqDefaultHello, sni, opts.alpn);
+  const hello = profileHelloBuilder(helloProfileOf(opts.profile) ?? masqDefaultHello, sni, opts.alpn);
   return connectEngine(socket, {
     hello,
     verifyHost,
@@ -48,4 +51,12 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
     ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
+}
+
+/** The ClientHello profile inside `p`: the profile itself or a browser profile's `tls` field. */
+function helloProfileOf(p: MasqTlsOptions["profile"]): ClientHelloProfile | undefined {
+  if (p === undefined) return undefined;
+  if ("cipherSuites" in p && Array.isArray(p.cipherSuites)) return p;
+  if ("tls" in p && p.tls && typeof p.tls === "object") return p.tls;
+  throw new TlsError("masq TLS: `profile` is neither a ClientHello profile nor a browser profile", { alert: "internal_error" });
 }

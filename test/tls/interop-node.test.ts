@@ -244,3 +244,11 @@ test("node:tls: AbortSignal fired mid-handshake rejects with its reason and clos
     silent.close();
   }
 });
+
+test("node:tls: a whole browser profile ({ tls, headers, ... }) is accepted as `profile`", async () => {
+  const { chrome156 } = await import("../../src/impersonate/chrome.js");
+  const port = await server(pki.leaf, { ALPNProtocols: ["http/1.1"] });
+  const t = await masqTlsConnect(await tcp(port), { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert, profile: chrome156 });
+  assert.equal(t.alpnProtocol, "http/1.1");
+  await closeQuietly(t);
+});

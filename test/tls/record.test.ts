@@ -99,3 +99,17 @@ test("record reader: oversized or malformed headers", () => {
   r3.push(Buffer.from([23, 2, 0, 0, 1, 0]));
   assert.throws(() => r3.next(), (e: unknown) => e instanceof TlsError && e.alert === "protocol_version");
 });
+
+test("record: decrypted content is a fresh buffer per record (callers keep slices)", () => {
+  const secret = randomBytes(32);
+  const enc = new RecordEncryptor(suite128, secret);
+  const dec = new RecordDecryptor(suite128, secret);
+  const outs: Buffer[] = [];
+  for (let i = 0; i < 20; i++) {
+    const rec = enc.seal(23, Buffer.from([i, i, i]));
+    outs.push(dec.open(rec.subarray(0, 5), rec.subarray(5)).data);
+  }
+  const buffers = new Set(outs.map((b) => b.buffer));
+  assert.equal(buffers.size, outs.length);
+  outs.forEach((b, i) => assert.deepEqual(b, Buffer.from([i, i, i])));
+});
