@@ -1,0 +1,473 @@
+/**
+ * The opening handshake as a session user sees it (issue 4): refused upgrades as HandshakeError
+ * (status, headers in order and case, at most 64 KiB of body), subprotocol negotiation
+ * (RFC 6455 §4.1 client requirement 6: a protocol we did not offer fails the connection),
+ * `ws.response`, request options reaching the server, header injection refused before anything
+ * is written, `timeout` and `signal`.
+ *
+ * Peers: the scripted raw server (test/helpers/raw-server.ts), the npm `ws` server
+ * (test/helpers/ws-server.ts) and plain node:net servers.
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import {
+  AsyncSession,
+  HandshakeError,
+  WebSocketError,
+  WebSocketTimeout,
+  type AsyncWebSocket,
+} from "../../src/index.js";
+import { acceptKey, startRawServer, type RawConn, type RawServer } from "../helpers/raw-server.js";
+import { startWsServer, type TestWsServer } from "../helpers/ws-server.js";
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  await Promise.allSettled(closers.map((c) => c()));
+});
+
+async function raw(handler: (c: RawConn) => void | Promise<void>, upgrade = false, extraHeaders: string[] = []): Promise<RawServer> {
+  const s = await startRawServer(handler, { upgrade, extraHeaders });
+  closers.push(() => s.close());
+  return s;
+}
+
+let shared: TestWsServer | undefined;
+async function wsPeer(): Promise<TestWsServer> {
+  if (!shared) {
+    shared = await startWsServer();
+    const s = shared;
+    closers.push(() => s.close());
+  }
+  return shared;
+}
+
+/** A TCP server that accepts, counts the bytes it receives and never answers. */
+async function silentServer(): Promise<{ url: string; bytes: () => number; accepted: () => number; closedCount: () => number }> {
+  let bytes = 0;
+  let accepted = 0;
+  let closed = 0;
+  const socks = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    accepted++;
+    socks.add(s);
+    s.on("error", () => {});
+    s.on("data", (d) => (bytes += d.length));
+    s.on("close", () => {
+      closed++;
+      socks.delete(s);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  closers.push(async () => {
+    for (const s of socks) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return {
+    url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    bytes: () => bytes,
+    accepted: () => accepted,
+    closedCount: () => closed,
+  };
+}
+
+async function closeQuietly(ws: AsyncWebSocket | undefined): Promise<void> {
+  if (!ws) return;
+  try {
+    await ws.close(1000, "", { timeout: 1000 });
+  } catch {
+    ws.terminate();
+  }
+}
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function refusal(url: string, opts = {}): Promise<HandshakeError> {
+  const s = new AsyncSession();
+  try {
+    await s.wsConnect(url, opts);
+  } catch (err) {
+    assert.ok(err instanceof HandshakeError, `expected a HandshakeError, got ${String(err)}`);
+    assert.ok(err instanceof WebSocketError);
+    assert.equal(err.code, 1006);
+    return err;
+  } finally {
+    await s.close();
+  }
+  assert.fail("the connection should have been refused");
+}
+
+// ------------------------------------------------------------------ refused upgrades
+
+test("403 with a body: status, raw headers in order and case, lookup, body", async () => {
+  const body = "forbidden: your token expired\n";
+  const srv = await raw((c) =>
+    c.write(
+      "HTTP/1.1 403 Forbidden\r\n" +
+        "X-Zeta: z\r\n" +
+        "content-TYPE: text/plain\r\n" +
+        "Set-Cookie: a=1\r\n" +
+        "x-alpha: first\r\n" +
+        "Set-Cookie: b=2\r\n" +
+        "X-Alpha: second\r\n" +
+        `Content-Length: ${body.length}\r\n` +
+        "\r\n" +
+        body,
+    ),
+  );
+  const err = await refusal(`${srv.url}/x`);
+  assert.equal(err.status, 403);
+  assert.deepEqual(err.rawHeaders, [
+    "X-Zeta", "z",
+    "content-TYPE", "text/plain",
+    "Set-Cookie", "a=1",
+    "x-alpha", "first",
+    "Set-Cookie", "b=2",
+    "X-Alpha", "second",
+    "Content-Length", String(body.length),
+  ]);
+  assert.equal(err.headers["content-type"], "text/plain");
+  assert.equal(err.headers["x-alpha"], "first, second");
+  assert.equal(err.headers["set-cookie"], "a=1\nb=2");
+  assert.equal(err.body.toString(), body);
+  assert.match(err.message, /403/);
+});
+
+test("401 with WWW-Authenticate and an empty body, connection kept open: fails at once", async () => {
+  const srv = await raw((c) =>
+    c.write(
+      'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="masq"\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\n\r\n',
+    ),
+  );
+  const err = await refusal(srv.url);
+  assert.equal(err.status, 401);
+  assert.deepEqual(err.rawHeaders, ["WWW-Authenticate", 'Basic realm="masq"', "WWW-Authenticate", "Bearer", "Content-Length", "0"]);
+  assert.equal(err.headers["www-authenticate"], 'Basic realm="masq", Bearer');
+  assert.equal(err.body.length, 0);
+  const conn = await srv.connection(0);
+  await conn.closed; // the client drops the connection (bounded by the test timeout)
+});
+
+test("500 without Content-Length, body until the server closes (several writes)", async () => {
+  const srv = await raw(async (c) => {
+    await c.write("HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\npart one, ");
+    await new Promise((r) => setTimeout(r, 30));
+    await c.write("part two");
+    c.socket.end();
+  });
+  const err = await refusal(srv.url);
+  assert.equal(err.status, 500);
+  assert.equal(err.body.toString(), "part one, part two");
+});
+
+test("200 with a 1 MiB body (Content-Length): at most 64 KiB of it is kept", async () => {
+  const big = Buffer.alloc(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = 0x41 + (i % 26);
+  const srv = await raw(async (c) => {
+    await c.write(`HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${big.length}\r\n\r\n`);
+    await c.write(big);
+  });
+  const err = await refusal(srv.url);
+  assert.equal(err.status, 200);
+  assert.equal(err.body.length, 64 * 1024);
+  assert.ok(err.body.equals(big.subarray(0, 64 * 1024)));
+});
+
+test("200 streaming without Content-Length and never closing: 64 KiB kept, no hang", async () => {
+  const srv = await raw(async (c) => {
+    await c.write("HTTP/1.1 200 OK\r\n\r\n");
+    // Keep writing (bounded) until the client goes away.
+    for (let i = 0; i < 200 && !c.socket.destroyed && !c.clientEnded; i++) {
+      await c.write(Buffer.alloc(16 * 1024, 0x62));
+    }
+  });
+  const err = await refusal(srv.url);
+  assert.equal(err.status, 200);
+  assert.equal(err.body.length, 64 * 1024);
+});
+
+test("a body shorter than its Content-Length on a connection left open: the error still comes, with what arrived", async () => {
+  const srv = await raw((c) => c.write("HTTP/1.1 404 Not Found\r\nContent-Length: 1000\r\n\r\nshort"));
+  const started = Date.now();
+  const err = await refusal(srv.url);
+  assert.equal(err.status, 404);
+  assert.equal(err.body.toString(), "short");
+  assert.ok(Date.now() - started < 15_000);
+});
+
+test("the ws server's /reject answer is surfaced as a HandshakeError", async () => {
+  const peer = await wsPeer();
+  const err = await refusal(`${peer.url}/reject?status=451`);
+  assert.equal(err.status, 451);
+  assert.equal(err.headers["x-reject"], "yes");
+  assert.equal(err.body.toString(), "nope");
+});
+
+test("a response that is not HTTP at all is a HandshakeError with status 0", async () => {
+  const srv = await raw((c) => c.write("SSH-2.0-OpenSSH_9.6\r\n\r\n"));
+  const err = await refusal(srv.url);
+  assert.equal(err.status, 0);
+});
+
+// ------------------------------------------------------------------ subprotocols
+
+test("subprotocols: the offered list is sent in order; ws.protocol is the server's choice", async () => {
+  const peer = await wsPeer(); // picks the first offered protocol
+  const s = new AsyncSession({ protocols: ["chat.v2", "chat.v1"] });
+  try {
+    const ws = await s.wsConnect(`${peer.url}/headers`);
+    const info = JSON.parse(await ws.recvStr({ timeout: 5000 })) as { headers: Record<string, string> };
+    assert.equal(info.headers["sec-websocket-protocol"], "chat.v2, chat.v1");
+    assert.equal(ws.protocol, "chat.v2");
+    assert.equal(ws.response.headers["sec-websocket-protocol"], "chat.v2");
+    await closeQuietly(ws);
+    // per call overrides the session's list
+    const ws2 = await s.wsConnect(`${peer.url}/echo`, { protocols: ["mqtt"] });
+    assert.equal(ws2.protocol, "mqtt");
+    await closeQuietly(ws2);
+  } finally {
+    await s.close();
+  }
+});
+
+test("subprotocols: none offered -> no header sent and ws.protocol is \"\"", async () => {
+  const srv = await raw(() => {}, true);
+  const s = new AsyncSession();
+  try {
+    const ws = await s.wsConnect(srv.url);
+    const conn = await srv.connection(0);
+    assert.equal(conn.request.headers["sec-websocket-protocol"], undefined);
+    assert.equal(ws.protocol, "");
+    ws.terminate();
+  } finally {
+    await s.close();
+  }
+});
+
+test("subprotocols: the server picks none of the offered ones -> ws.protocol is \"\"", async () => {
+  const srv = await raw(() => {}, true);
+  const s = new AsyncSession();
+  try {
+    const ws = await s.wsConnect(srv.url, { protocols: ["a", "b"] });
+    const conn = await srv.connection(0);
+    assert.equal(conn.request.headers["sec-websocket-protocol"], "a, b");
+    assert.equal(ws.protocol, "");
+    ws.terminate();
+  } finally {
+    await s.close();
+  }
+});
+
+for (const [name, offered, answer] of [
+  ["a protocol we did not offer", ["chat"], "superchat"],
+  ["a protocol when we offered none", undefined, "chat"],
+  ["two protocols at once", ["a", "b"], "a, b"],
+  ["a case variant of an offered protocol", ["chat"], "CHAT"],
+] as const) {
+  test(`subprotocols: a server that answers ${name} fails the handshake`, async () => {
+    const srv = await raw(() => {}, true, [`Sec-WebSocket-Protocol: ${answer}`]);
+    const s = new AsyncSession();
+    try {
+      await assert.rejects(s.wsConnect(srv.url, offered ? { protocols: [...offered] } : {}), (err: unknown) => {
+        assert.ok(err instanceof HandshakeError, String(err));
+        assert.equal(err.status, 101);
+        return true;
+      });
+      const conn = await srv.connection(0);
+      await conn.closed; // the client drops the connection
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+// ------------------------------------------------------------------ ws.response
+
+test("ws.response: status 101, status text, raw headers in order and case, lookup, url", async () => {
+  const extra = ["X-Zeta: 1", "x-alpha: 2", "Set-Cookie: k=v; Path=/", "X-ALPHA: 3"];
+  const srv = await raw(() => {}, false);
+  // The 101 is written by hand below so that the full header list is known.
+  const s = new AsyncSession();
+  try {
+    const pending = s.wsConnect(`${srv.url}/path?q=1`);
+    const conn = await srv.connection(0);
+    const accept = acceptKey(conn.request.headers["sec-websocket-key"]!);
+    await conn.write(
+      "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nCONNECTION: upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\n${extra.join("\r\n")}\r\n\r\n`,
+    );
+    const ws = await pending;
+    assert.equal(ws.response.status, 101);
+    assert.equal(ws.response.statusText, "Switching Protocols");
+    assert.deepEqual(ws.response.rawHeaders, [
+      "upgrade", "WebSocket",
+      "CONNECTION", "upgrade",
+      "Sec-WebSocket-Accept", accept,
+      "X-Zeta", "1",
+      "x-alpha", "2",
+      "Set-Cookie", "k=v; Path=/",
+      "X-ALPHA", "3",
+    ]);
+    assert.equal(ws.response.headers["x-alpha"], "2, 3");
+    assert.equal(ws.response.headers["sec-websocket-accept"], accept);
+    assert.equal(ws.response.url, `${srv.url}/path?q=1`);
+    assert.equal(ws.extensions, "");
+    ws.terminate();
+  } finally {
+    await s.close();
+  }
+});
+
+// ------------------------------------------------------------------ request options
+
+test("headers (object and pairs, order kept), params, auth and origin reach the server", async () => {
+  const peer = await wsPeer();
+  const s = new AsyncSession({
+    headers: [["X-First", "1"], ["X-Second", "2"]],
+    params: new URLSearchParams([["tag", "a"], ["tag", "b"]]),
+    auth: ["ünï", "pa:ss word"],
+    origin: "https://app.example",
+  });
+  try {
+    const ws = await s.wsConnect(`${peer.url}/headers?keep=1`, {
+      headers: { "x-third": "3", "X-First": "override" },
+      params: [["n", "1"], ["sp ace", "a&b=c"]],
+    });
+    const info = JSON.parse(await ws.recvStr({ timeout: 5000 })) as { url: string; rawHeaders: string[] };
+    await closeQuietly(ws);
+    const u = new URL(info.url, "http://x");
+    assert.deepEqual([...u.searchParams], [["keep", "1"], ["tag", "a"], ["tag", "b"], ["n", "1"], ["sp ace", "a&b=c"]]);
+    const names = info.rawHeaders.filter((_, i) => i % 2 === 0);
+    const get = (n: string): string[] =>
+      info.rawHeaders.flatMap((v, i) => (i % 2 === 1 && info.rawHeaders[i - 1]!.toLowerCase() === n ? [v] : []));
+    assert.deepEqual(get("x-first"), ["override"]);
+    assert.deepEqual(get("x-second"), ["2"]);
+    assert.deepEqual(get("x-third"), ["3"]);
+    assert.ok(names.indexOf("X-Second") < names.indexOf("x-third"), "session headers before per-call ones");
+    assert.ok(names.includes("x-third"), "header name case is kept");
+    assert.deepEqual(get("authorization"), ["Basic " + Buffer.from("ünï:pa:ss word", "utf8").toString("base64")]);
+    assert.deepEqual(get("origin"), ["https://app.example"]);
+    // per-call origin wins; no origin at all without the option (and without impersonation)
+    const ws2 = await s.wsConnect(`${peer.url}/headers`, { origin: "http://other.example" });
+    const info2 = JSON.parse(await ws2.recvStr({ timeout: 5000 })) as { headers: Record<string, string> };
+    await closeQuietly(ws2);
+    assert.equal(info2.headers.origin, "http://other.example");
+    const s2 = new AsyncSession();
+    try {
+      const ws3 = await s2.wsConnect(`${peer.url}/headers`);
+      const info3 = JSON.parse(await ws3.recvStr({ timeout: 5000 })) as { headers: Record<string, string> };
+      await closeQuietly(ws3);
+      assert.equal(info3.headers.origin, undefined);
+      assert.equal(info3.headers.authorization, undefined);
+    } finally {
+      await s2.close();
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+for (const [name, opts] of [
+  ["a header value with CR/LF", { headers: { "X-Evil": "a\r\nInjected: 1" } }],
+  ["a header value with a bare LF", { headers: { "X-Evil": "a\nInjected: 1" } }],
+  ["a header value with NUL", { headers: { "X-Evil": "a\0b" } }],
+  ["a header name with a space", { headers: { "X Evil": "1" } }],
+  ["an origin with CR/LF", { origin: "http://a.example\r\nInjected: 1" }],
+  ["a subprotocol with CR/LF", { protocols: ["chat\r\nInjected: 1"] }],
+] as const) {
+  test(`${name} is rejected with a WebSocketError before anything is sent`, async () => {
+    const srv = await silentServer();
+    const s = new AsyncSession();
+    try {
+      await assert.rejects(s.wsConnect(`${srv.url}/`, opts as object), (err: unknown) => {
+        assert.ok(err instanceof WebSocketError, String(err));
+        assert.ok(!(err instanceof HandshakeError), "a local refusal, not the server's");
+        return true;
+      });
+      // Give any stray bytes a moment to arrive, then check nothing was written.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(srv.bytes(), 0);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+test("per-call cookies with CR/LF are rejected before anything is sent", async () => {
+  const srv = await silentServer();
+  const s = new AsyncSession();
+  try {
+    await assert.rejects(s.wsConnect(`${srv.url}/`, { cookies: { a: "x\r\nInjected: 1" } }), WebSocketError);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(srv.bytes(), 0);
+  } finally {
+    await s.close();
+  }
+});
+
+// ------------------------------------------------------------------ timeout and abort
+
+test("timeout: a server that accepts TCP but never answers -> WebSocketTimeout, connection dropped", async () => {
+  const srv = await silentServer();
+  const s = new AsyncSession({ timeout: 300 });
+  try {
+    const started = Date.now();
+    await assert.rejects(s.wsConnect(`${srv.url}/`), (err: unknown) => {
+      assert.ok(err instanceof WebSocketTimeout, String(err));
+      assert.ok(err instanceof WebSocketError);
+      return true;
+    });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 250, `gave up after ${elapsed} ms, before the timeout`);
+    assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
+    assert.ok(srv.bytes() > 0, "the request was sent");
+    await waitFor(() => srv.closedCount() === srv.accepted());
+  } finally {
+    await s.close();
+  }
+});
+
+test("signal: aborting during the handshake rejects with the signal's reason and drops the connection", async () => {
+  const srv = await silentServer();
+  const s = new AsyncSession();
+  try {
+    const ac = new AbortController();
+    const reason = new Error("user gave up");
+    const pending = s.wsConnect(`${srv.url}/`, { signal: ac.signal });
+    await waitFor(() => srv.bytes() > 0);
+    ac.abort(reason);
+    await assert.rejects(pending, (err: unknown) => err === reason);
+    await waitFor(() => srv.closedCount() === srv.accepted());
+  } finally {
+    await s.close();
+  }
+});
+
+test("signal: an already aborted signal rejects without connecting; a session signal applies too", async () => {
+  const srv = await silentServer();
+  const reason = new Error("too late");
+  const s = new AsyncSession();
+  try {
+    await assert.rejects(s.wsConnect(`${srv.url}/`, { signal: AbortSignal.abort(reason) }), (err: unknown) => err === reason);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(srv.accepted(), 0);
+  } finally {
+    await s.close();
+  }
+  const ac = new AbortController();
+  const s2 = new AsyncSession({ signal: ac.signal });
+  try {
+    const pending = s2.wsConnect(`${srv.url}/`);
+    await waitFor(() => srv.bytes() > 0);
+    ac.abort(new Error("session-wide abort"));
+    await assert.rejects(pending, /session-wide abort/);
+  } finally {
+    await s2.close();
+  }
+});
