@@ -76,7 +76,7 @@ export function selectProxy(targetUrl: URL, o: SelectProxyOptions = {}): string 
  * - `*` matches every host;
  * - a name matches itself and its subdomains (`example.com`, `.example.com` and `*.example.com` all
  *   match `example.com` and `a.example.com`, not `badexample.com`);
- * - an IP literal matches that address (IPv6 with or without brackets); `10.0.0.0/8`, `fd00::/8`
+ * - an IP literal matches that address (an IP target is matched by IP and CIDR entries only) (IPv6 with or without brackets); `10.0.0.0/8`, `fd00::/8`
  *   are CIDR ranges;
  * - an entry with `:port` only matches that port (default 80 for ws, 443 for wss).
  * Comparison is case-insensitive; a trailing dot on names is ignored.
@@ -125,6 +125,7 @@ export function matchesNoProxy(targetUrl: URL, noProxy: string): boolean {
       if (hostIp && sameAddress(entry, host)) return true;
       continue;
     }
+    if (hostIp) continue; // names never match an IP target by suffix
     let name = entry.replace(/\.$/, "");
     if (name.startsWith("*.")) name = name.slice(2);
     else if (name.startsWith(".")) name = name.slice(1);

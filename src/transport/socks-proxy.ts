@@ -105,6 +105,9 @@ export function socksTunnel(
 
 function describe(message: string): string {
   if (message === "Socket closed") return "the proxy closed the connection";
+  if (message.includes("no accepted authentication type")) {
+    return `${message}: the proxy accepts none of the offered authentication methods (credentials missing?)`;
+  }
   return message;
 }
 
