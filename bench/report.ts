@@ -82,65 +82,66 @@ function rangeCell(c: CaseRuns, client: ClientId): string {
   return `${fmt(c.def, s.min!)}–${fmt(c.def, s.max!)} ${runs}`;
 }
 
-/** Targets that only ask for parity with ws, where overlapping ranges make a miss unclear. */
-const PARITY = new Set(["echo-32", "idle", "wss-send-1m", "wss-recv-1m"]);
+/** One client's figure for a target check: the value (p50 for echo) and, for echo, p99. */
+interface Fig {
+  v: number;
+  p99: number;
+}
 
-/** Issue 5's targets, evaluated on the medians of this run. */
-function targets(cases: CaseRuns[]): string[] {
-  const get = (id: string, client: ClientId): Summary | undefined => {
-    const c = cases.find((x) => x.def.id === id);
-    return c ? summarise(c.runs[client]) : undefined;
-  };
-  const rows: string[] = [];
-  const row = (target: string, id: string, test: (m: Summary, ws: Summary, raw: Summary) => [string, boolean]): void => {
-    const m = get(id, "masq");
-    const ws = get(id, "ws");
-    const raw = get(id, "raw");
-    if (!m || !ws || !raw) return;
-    if (m.value === undefined) {
-      rows.push(`| ${target} | masq: no result | ✗ |`);
-      return;
-    }
-    try {
-      const [text, met] = test(m, ws, raw);
-      // A miss whose run-to-run range overlaps the baseline's is not a clear miss on this noisy machine.
-      const overlap = !met && PARITY.has(id) && ws.min !== undefined && m.min! <= ws.max! && ws.min <= m.max!;
-      rows.push(`| ${target} | ${text} | ${met ? "✓" : overlap ? "✗ (ranges overlap ws's)" : "✗"} |`);
-    } catch {
-      rows.push(`| ${target} | comparison missing | ? |`);
-    }
-  };
-  const need = (x: number | undefined): number => {
-    if (x === undefined) throw new Error("missing");
-    return x;
-  };
-  row("send 1 MiB: >= 1.5x ws and >= 80% of raw", "send-1m", (m, ws, raw) => {
-    const a = m.value! / need(ws.value);
-    const b = m.value! / need(raw.value);
+/** Median view, or best-of-runs view (max for throughput, min for latency and RSS). */
+function figure(s: Summary, higherIsBetter: boolean, best: boolean): Fig | undefined {
+  if (s.value === undefined) return undefined;
+  if (!best) return { v: s.value, p99: s.p99 ?? Number.NaN };
+  return { v: higherIsBetter ? s.max! : s.min!, p99: s.p99min ?? Number.NaN };
+}
+
+type Check = (m: Fig, ws: Fig, raw: Fig | undefined) => [string, boolean];
+
+const TARGETS: Array<[string, string, Check]> = [
+  ["send 1 MiB: >= 1.5x ws and >= 80% of raw", "send-1m", (m, ws, raw) => {
+    const a = m.v / ws.v;
+    const b = raw ? m.v / raw.v : Number.NaN;
     return [`${a.toFixed(2)}x ws, ${(b * 100).toFixed(0)}% of raw`, a >= 1.5 && b >= 0.8];
-  });
-  row("send 16 B: >= 10M msg/s and >= 30x ws", "send-16", (m, ws) => {
-    const a = m.value! / need(ws.value);
-    return [`${(m.value! / 1e6).toFixed(2)}M msg/s, ${a.toFixed(1)}x ws`, m.value! >= 10e6 && a >= 30];
-  });
-  row("receive 1 MiB: >= 90% of raw", "recv-1m", (m, _ws, raw) => {
-    const b = m.value! / need(raw.value);
-    return [`${(b * 100).toFixed(0)}% of raw`, b >= 0.9];
-  });
-  row("receive 16 B: >= 2x ws", "recv-16", (m, ws) => {
-    const a = m.value! / need(ws.value);
-    return [`${a.toFixed(2)}x ws`, a >= 2];
-  });
-  row("echo 32 B: p50 and p99 no worse than ws", "echo-32", (m, ws) => [
-    `p50 ${m.value!.toFixed(0)} vs ${need(ws.value).toFixed(0)} µs, p99 ${m.p99!.toFixed(0)} vs ${need(ws.p99).toFixed(0)} µs`,
-    m.value! <= ws.value! && m.p99! <= ws.p99!,
-  ]);
-  row("idle: RSS per connection <= ws", "idle", (m, ws) => [
-    `${(m.value! / 1024).toFixed(1)} vs ${(need(ws.value) / 1024).toFixed(1)} KiB`,
-    m.value! <= ws.value!,
-  ]);
-  row("wss send 1 MiB: >= ws", "wss-send-1m", (m, ws) => [`${(m.value! / need(ws.value)).toFixed(2)}x ws`, m.value! >= ws.value!]);
-  row("wss receive 1 MiB: >= ws", "wss-recv-1m", (m, ws) => [`${(m.value! / need(ws.value)).toFixed(2)}x ws`, m.value! >= ws.value!]);
+  }],
+  ["send 16 B: >= 10M msg/s and >= 30x ws", "send-16", (m, ws) => {
+    const a = m.v / ws.v;
+    return [`${(m.v / 1e6).toFixed(2)}M msg/s, ${a.toFixed(1)}x ws`, m.v >= 10e6 && a >= 30];
+  }],
+  ["receive 1 MiB: >= 90% of raw", "recv-1m", (m, _ws, raw) => {
+    const b = raw ? m.v / raw.v : Number.NaN;
+    return [`${(b * 100).toFixed(0)}% of raw (${(m.v / 1e9).toFixed(2)} GB/s)`, b >= 0.9];
+  }],
+  ["receive 16 B: >= 2x ws", "recv-16", (m, ws) => [`${(m.v / ws.v).toFixed(2)}x ws`, m.v / ws.v >= 2]],
+  ["echo 32 B: p50 and p99 no worse than ws", "echo-32", (m, ws) => [
+    `p50 ${m.v.toFixed(0)} vs ${ws.v.toFixed(0)} µs, p99 ${m.p99.toFixed(0)} vs ${ws.p99.toFixed(0)} µs`,
+    m.v <= ws.v && m.p99 <= ws.p99,
+  ]],
+  ["idle: RSS per connection <= ws", "idle", (m, ws) => [`${(m.v / 1024).toFixed(1)} vs ${(ws.v / 1024).toFixed(1)} KiB`, m.v <= ws.v]],
+  ["wss send 1 MiB: >= ws", "wss-send-1m", (m, ws) => [`${(m.v / ws.v).toFixed(2)}x ws`, m.v >= ws.v]],
+  ["wss receive 1 MiB: >= ws", "wss-recv-1m", (m, ws) => [`${(m.v / ws.v).toFixed(2)}x ws`, m.v >= ws.v]],
+];
+
+/**
+ * Issue 5's targets on this run's medians (what the issue asks for) and, because load from other
+ * processes only ever slows a run down, also on each client's best run.
+ */
+function targets(cases: CaseRuns[]): string[] {
+  const rows: string[] = [];
+  for (const [target, id, check] of TARGETS) {
+    const c = cases.find((x) => x.def.id === id);
+    if (!c || !c.runs.masq || !c.runs.ws) continue;
+    const cells = [false, true].map((best) => {
+      const hib = c.def.higherIsBetter;
+      const m = figure(summarise(c.runs.masq), hib, best);
+      const ws = figure(summarise(c.runs.ws), hib, best);
+      const raw = c.runs.raw ? figure(summarise(c.runs.raw), hib, best) : undefined;
+      if (!m) return "masq: no result | ✗";
+      if (!ws) return "ws: no result | ?";
+      const [text, met] = check(m, ws, raw);
+      return `${text} | ${met ? "✓" : "✗"}`;
+    });
+    rows.push(`| ${target} | ${cells.join(" | ")} |`);
+  }
   return rows;
 }
 
@@ -178,7 +179,16 @@ export function render(meta: ReportMeta, cases: CaseRuns[], fixedNotes: string[]
     ...rng,
     "",
   ];
-  if (tgt.length) out.push("## Issue 5 targets (masq, medians of this run)", "", "| target | measured | met |", "|---|---|---|", ...tgt, "");
+  if (tgt.length) {
+    out.push(
+      "## Issue 5 targets (masq)",
+      "",
+      "| target | medians | met | best run of each client | met |",
+      "|---|---|---|---|---|",
+      ...tgt,
+      "",
+    );
+  }
   out.push("## Notes", "", ...fixedNotes.map((n) => `- ${n}`), "");
   if (notes.length) out.push(...notes.map((n, i) => `[^${i + 1}]: ${n.replace(/\s+/g, " ")}`), "");
   return out.join("\n");

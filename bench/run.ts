@@ -6,6 +6,7 @@
  *   --runs N                runs per case and client (default 5, quick 3)
  *   --cases a,b             subset of: send-1m send-16 recv-1m recv-16 echo-32 idle wss-send-1m wss-recv-1m
  *   --clients a,b           subset of: masq ws undici wreq raw
+ *   --render                re-render latest.md from latest.json (no runs)
  *   --profile CASE --client C   one run under the CPU profiler (timed part only; add --whole for the
  *                           whole process via `node --cpu-prof`); .cpuprofile + summary in bench/results/
  *
@@ -14,7 +15,7 @@
  * to bench/results/latest.md (+ latest.json with every run).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,7 +25,7 @@ import {
   type CaseDef, type ClientId, type RunResult, type RunSpec,
 } from "./cases.js";
 import { BENCH_DIR, REPO_DIR, buildPeer, have, launcher, startPeer, startTlsTerminator, tlsUnavailable, type Server } from "./peers.js";
-import { render, summarise, fmt, type CaseRuns } from "./report.js";
+import { render, fmt, type CaseRuns } from "./report.js";
 import { busyMs, summariseFile } from "./cpuprofile.js";
 
 const { values: opts } = parseArgs({
@@ -37,6 +38,7 @@ const { values: opts } = parseArgs({
     profile: { type: "string" },
     client: { type: "string" },
     whole: { type: "boolean", default: false },
+    render: { type: "boolean", default: false },
   },
 });
 
@@ -180,6 +182,16 @@ async function profile(caseId: string, client: string): Promise<void> {
   }
 }
 
+/** Fairness notes printed under every table. */
+const NOTES = [
+  "Send cases: masq awaits every `send()` (resolves when queued; bounded default queue). ws, undici and wreq-js have no awaitable send, so they call plain `send(buf)` in a loop and wait for the peer's `done` (unbounded buffering in the client). Exception, to give ws its best form: for 1 MiB messages ws uses `send(buf, cb)` with at most 4 messages in flight, measured up to 3x faster than plain sends over TLS on this machine.",
+  "Timed part: from the first send (or the 1-byte trigger for receive cases) until the peer's `done` frame (or the last message) arrives; connect time excluded. GB/s = 10^9 payload bytes per second.",
+  "raw node:net: prebuilt, pre-masked frames written with `write`/`drain` backpressure (16 B frames in ~64 KiB batches, so its 16 B send figure is the wire/syscall ceiling, not a per-message API); receiving counts frames by walking headers without assembling payloads.",
+  "Echo: sequential round trips of one 32 B binary message after untimed warm-up round trips; p50 / p99 per run, medians over runs. Ratios for echo and idle: client / ws (lower is better).",
+  "Idle: RSS after a forced GC with N connections to `/idle` open, minus RSS before (after one connection was opened and closed), divided by N.",
+  "undici: `binaryType = \"arraybuffer\"` (its default Blob adds a copy). wreq-js: `createSession({ insecure: true }).websocket(url, { binaryType: \"nodebuffer\" })`.",
+];
+
 async function bench(): Promise<void> {
   const started = Date.now();
   const defs = pick(opts.cases, CASES.map((c) => c.id), "case").map((id) => caseById(id)!);
@@ -224,21 +236,24 @@ async function bench(): Promise<void> {
     `Peer: ../shared/bench-peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
     `Load average (1 min) at start / end: ${load0[0]!.toFixed(2)} / ${load1[0]!.toFixed(2)} — the machine is shared (other agents run on the same 2 cores), so absolute figures are noisy; compare ratios within one run`,
   ];
-  const notes = [
-    "Send cases: masq awaits every `send()` (resolves when queued; bounded default queue). ws, undici and wreq-js have no awaitable send, so they call plain `send(buf)` in a loop and wait for the peer's `done` (unbounded buffering in the client). Exception, to give ws its best form: for 1 MiB messages ws uses `send(buf, cb)` with at most 4 messages in flight, measured up to 3x faster than plain sends over TLS on this machine.",
-    "Timed part: from the first send (or the 1-byte trigger for receive cases) until the peer's `done` frame (or the last message) arrives; connect time excluded. GB/s = 10^9 payload bytes per second.",
-    "raw node:net: prebuilt, pre-masked frames written with `write`/`drain` backpressure (16 B frames in ~64 KiB batches, so its 16 B send figure is the wire/syscall ceiling, not a per-message API); receiving counts frames by walking headers without assembling payloads.",
-    "Echo: sequential round trips of one 32 B binary message after untimed warm-up round trips; p50 / p99 per run, medians over runs. Ratios for echo and idle: client / ws (lower is better).",
-    "Idle: RSS after a forced GC with N connections to `/idle` open, minus RSS before (after one connection was opened and closed), divided by N.",
-    "undici: `binaryType = \"arraybuffer\"` (its default Blob adds a copy). wreq-js: `createSession({ insecure: true }).websocket(url, { binaryType: \"nodebuffer\" })`.",
-  ];
-  const md = render({ header, clients }, cases, notes);
+  const saved: Saved = { header, clients, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs })) };
   mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, "latest.json"), JSON.stringify(saved, null, 1));
+  writeReport(saved);
+}
+
+/** What latest.json holds: enough to re-render the table (`--render`) without rerunning. */
+interface Saved {
+  header: string[];
+  clients?: ClientId[];
+  cases: Array<{ id: string; title: string; runs: CaseRuns["runs"] }>;
+}
+
+function writeReport(saved: Saved): void {
+  const cases: CaseRuns[] = saved.cases.map((c) => ({ def: caseById(c.id)!, title: c.title, runs: c.runs }));
+  const clients = saved.clients ?? CLIENT_IDS.filter((k) => saved.cases.some((c) => c.runs[k]));
+  const md = render({ header: saved.header, clients }, cases, NOTES);
   writeFileSync(join(RESULTS_DIR, "latest.md"), md);
-  writeFileSync(
-    join(RESULTS_DIR, "latest.json"),
-    JSON.stringify({ header, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs, summary: Object.fromEntries(clients.map((k) => [k, summarise(c.runs[k])])) })) }, null, 1),
-  );
   console.log(md);
   log(`written to ${join(RESULTS_DIR, "latest.md")}`);
 }
@@ -250,7 +265,9 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.exit(130);
   });
 }
-if (opts.profile) {
+if (opts.render) {
+  writeReport(JSON.parse(readFileSync(join(RESULTS_DIR, "latest.json"), "utf8")) as Saved);
+} else if (opts.profile) {
   if (!opts.client) throw new Error("--profile needs --client");
   await profile(opts.profile, opts.client);
 } else {
