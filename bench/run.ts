@@ -6,6 +6,7 @@
  *   --runs N                runs per case and client (default 5, quick 3)
  *   --cases a,b             subset of: send-1m send-16 recv-1m recv-16 echo-32 idle wss-send-1m wss-recv-1m
  *   --clients a,b           subset of: masq ws undici wreq raw
+ *   --timeout S             per-run timeout in seconds (default per case: 30 s quick, 60-120 s full)
  *   --render                re-render latest.md from latest.json (no runs)
  *   --profile CASE --client C   one run under the CPU profiler (timed part only; add --whole for the
  *                           whole process via `node --cpu-prof`); .cpuprofile + summary in bench/results/
@@ -39,6 +40,7 @@ const { values: opts } = parseArgs({
     client: { type: "string" },
     whole: { type: "boolean", default: false },
     render: { type: "boolean", default: false },
+    timeout: { type: "string" },
   },
 });
 
@@ -210,7 +212,7 @@ async function bench(): Promise<void> {
       for (let r = 0; r < runs; r++) {
         for (const client of clients) {
           const spec = specFor(env, def, client);
-          const res: RunResult = typeof spec === "string" ? { ok: false, error: spec, unsupported: true } : await runChild(env, spec, size.timeoutMs);
+          const res: RunResult = typeof spec === "string" ? { ok: false, error: spec, unsupported: true } : await runChild(env, spec, opts.timeout ? Number(opts.timeout) * 1000 : size.timeoutMs);
           (c.runs[client] ??= []).push(res);
           if (res.info) info[client] = res.info;
           const shown = res.ok ? fmt(def, res.value) + (res.extra?.p99 ? ` / p99 ${res.extra.p99.toFixed(0)} µs` : "") : `FAILED ${res.error}`;
