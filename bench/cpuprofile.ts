@@ -85,6 +85,16 @@ export function summarise(p: CpuProfile, top = 25): string {
   return lines.join("\n");
 }
 
+/** Sampled ms that were not idle: tells the main thread's profile from a helper thread's. */
+export function busyMs(file: string): number {
+  const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
+  const self = selfTimes(p);
+  let busy = 0;
+  for (const [id, ms] of self) if (!idle.has(id)) busy += ms;
+  return busy;
+}
+
 export function summariseFile(file: string, top?: number): string {
   return summarise(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, top);
 }
