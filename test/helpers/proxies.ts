@@ -14,13 +14,13 @@
  * |------------------------------|---------------------------------------------------------|--------------------|
  * | `startTinyproxy({auth?})`    | Debian `tinyproxy` (CONNECT; BasicAuth when `auth`)     | http               |
  * | `startHttpProxy({tls?,auth?})`| npm `proxy` on an http or https server (cert: `testCerts().leaf`, trust with `testCerts().ca.cert`) | http, https |
- * | `startDante({auth?})`        | Debian `danted` (SOCKS4 and SOCKS5; username method when `auth`) | socks4, socks5, socks5h |
+ * | `startDante({auth?: true})`  | Debian `danted` (SOCKS4 and SOCKS5; username method when `auth`) | socks4, socks5, socks5h |
  * | `startNodeSocks({auth?,refuseWith?})` | test/helpers/socks-server.ts (in process)        | socks4, socks4a, socks5, socks5h |
  *
- * Dante's username method checks the system password database, so `startDante({ auth })` creates
- * (once, needs root) the system user `masqsocks` (no home, nologin shell) and sets its password to
- * `auth.password`; `auth.username` must be `"masqsocks"` (use {@link DANTE_USER}). Dante does not
- * speak SOCKS4a: use `startNodeSocks` for that.
+ * Dante's username method checks the system password database, so `startDante({ auth: true })`
+ * creates (once, needs root) the system user `masqsocks` (no home, nologin shell) and sets its
+ * password to DANTE_PASSWORD; `p.url` carries both. Dante does not speak SOCKS4a: use
+ * `startNodeSocks` for that (it also scripts refusals and records what was requested).
  *
  * Debian packages needed: tinyproxy, dante-server (installed by .ci/run). `hasBinary("tinyproxy")`
  * lets a test skip when one is missing on a developer's machine.
@@ -60,8 +60,10 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-/** Username dante's `auth` requires (a system user that startDante creates). */
+/** The system user dante's `auth` mode checks (startDante creates it). */
 export const DANTE_USER = "masqsocks";
+/** Its password (fixed: every test process sets the same one). */
+export const DANTE_PASSWORD = "masq-dante-Pw-4417";
 
 const children = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -244,28 +246,30 @@ export async function startHttpProxy(o: { tls?: boolean; auth?: Credentials } = 
   });
 }
 
-/** Creates the dante system user (once per process) and sets its password. Needs root. */
-function ensureDanteUser(password: string): void {
-  const exists = spawnSync("id", ["-u", DANTE_USER], { stdio: "ignore" }).status === 0;
-  if (!exists) {
+/** Creates the dante system user (once) and sets its password (always DANTE_PASSWORD). Needs root. */
+function ensureDanteUser(): void {
+  const exists = () => spawnSync("id", ["-u", DANTE_USER], { stdio: "ignore" }).status === 0;
+  if (!exists()) {
     const r = spawnSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", DANTE_USER], {
       encoding: "utf8",
     });
-    if (r.status !== 0) throw new Error(`cannot create system user ${DANTE_USER} (needs root): ${r.stderr ?? r.error}`);
+    // Another test process may have created it meanwhile.
+    if (r.status !== 0 && !exists()) {
+      throw new Error(`cannot create system user ${DANTE_USER} (needs root): ${r.stderr ?? r.error}`);
+    }
   }
-  const r = spawnSync("chpasswd", [], { input: `${DANTE_USER}:${password}\n`, encoding: "utf8" });
+  const r = spawnSync("chpasswd", [], { input: `${DANTE_USER}:${DANTE_PASSWORD}\n`, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`cannot set the password of ${DANTE_USER} (needs root): ${r.stderr ?? r.error}`);
 }
 
 /**
- * Debian's dante-server: SOCKS4 and SOCKS5 (no SOCKS4a), CONNECT to loopback only. With `auth`
- * (username must be DANTE_USER), SOCKS5 clients must use username/password; SOCKS4 is then refused.
+ * Debian's dante-server: SOCKS4 and SOCKS5 (no SOCKS4a), CONNECT to loopback only. With `auth`,
+ * SOCKS5 clients must log in as DANTE_USER / DANTE_PASSWORD (a system user created on first use;
+ * the password is fixed so that test files running in parallel agree); SOCKS4 is then refused.
  */
-export async function startDante(o: { auth?: Credentials } = {}): Promise<RunningProxy> {
-  if (o.auth) {
-    if (o.auth.username !== DANTE_USER) throw new Error(`startDante: auth.username must be "${DANTE_USER}"`);
-    ensureDanteUser(o.auth.password);
-  }
+export async function startDante(o: { auth?: boolean } = {}): Promise<RunningProxy> {
+  const credentials = o.auth ? { username: DANTE_USER, password: DANTE_PASSWORD } : undefined;
+  if (credentials) ensureDanteUser();
   const dir = mkdtempSync(join(tmpdir(), "masq-dante-"));
   return withPortRetries(async (port) => {
     const conf = join(dir, "danted.conf");
@@ -276,7 +280,7 @@ export async function startDante(o: { auth?: Credentials } = {}): Promise<Runnin
         `internal: 127.0.0.1 port = ${port}`,
         "external: lo",
         "clientmethod: none",
-        `socksmethod: ${o.auth ? "username" : "none"}`,
+        `socksmethod: ${credentials ? "username" : "none"}`,
         "user.privileged: root",
         "user.unprivileged: nobody",
         "client pass { from: 127.0.0.0/8 to: 0/0 }",
@@ -287,7 +291,7 @@ export async function startDante(o: { auth?: Credentials } = {}): Promise<Runnin
       ].join("\n"),
     );
     const { stop } = await spawnDaemon("danted", ["-f", conf, "-N", "1"], port);
-    return proxyRecord("dante", "socks5", port, o.auth, async () => {
+    return proxyRecord("dante", "socks5", port, credentials, async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
     });

@@ -233,3 +233,26 @@ describe("native TLS", () => {
     }
   });
 });
+
+test("`ca` is added to the default trust (NODE_EXTRA_CA_CERTS kept), not replacing it", async () => {
+  const { execFile } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const certs = testCerts();
+  const byDefaults = await startTlsEcho(certs.selfSigned.cert, certs.selfSigned.key);
+  const byCa = await startTlsEcho(certs.leaf.cert, certs.leaf.key);
+  try {
+    const child = fileURLToPath(new URL("./fixtures/ca-merge-child.ts", import.meta.url));
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", child, String(byDefaults.port), String(byCa.port), certs.ca.certPath],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.selfSigned.certPath }, timeout: 60_000 },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
+      );
+    });
+    assert.deepEqual(JSON.parse(stdout), { defaults: "ok", ca: "ok" });
+  } finally {
+    await byDefaults.close();
+    await byCa.close();
+  }
+});

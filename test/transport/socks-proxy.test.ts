@@ -6,7 +6,7 @@ import tls from "node:tls";
 import { openTransport, type TransportOptions } from "../../src/transport/index.js";
 import { ProxyError, TlsError } from "../../src/errors.js";
 import { testCerts } from "../helpers/certs.js";
-import { DANTE_USER, hasBinary, startDante, startNodeSocks, type RunningProxy } from "../helpers/proxies.js";
+import { DANTE_PASSWORD, DANTE_USER, hasBinary, startDante, startNodeSocks, type RunningProxy } from "../helpers/proxies.js";
 import { assertNoSecret, hasIpv6Loopback, rejection, roundTrip, startEcho, startTlsEcho, type EchoServer } from "./util.js";
 
 const certs = testCerts();
@@ -30,7 +30,7 @@ describe("dante-server (Debian)", { skip: !canRunDante && "danted missing or not
   let authed: RunningProxy;
   before(async () => {
     open = await startDante();
-    authed = await startDante({ auth: { username: DANTE_USER, password: PASSWORD } });
+    authed = await startDante({ auth: true });
   });
   after(async () => {
     await open?.stop();
@@ -95,7 +95,7 @@ describe("dante-server (Debian)", { skip: !canRunDante && "danted missing or not
     assert.ok(err instanceof ProxyError, String(err));
     assert.match(err.message, /Authentication failed/i);
     assertNoSecret(err, wrong);
-    assertNoSecret(err, PASSWORD);
+    assertNoSecret(err, DANTE_PASSWORD);
   });
 
   test("target refused behind the proxy -> ProxyError with the SOCKS answer", async () => {
