@@ -1,10 +1,10 @@
 import type { Duplex } from "node:stream";
-import { HandshakeError, WebSocketError, WebSocketTimeout } from "./errors.js";
+import { HandshakeError, WebSocketError, WebSocketTimeout, headersFromRaw } from "./errors.js";
 import { buildRequestHeaders, generateKey, serializeRequest, validateUpgradeResponse, type HeaderList } from "./protocol/handshake.js";
 import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
 import { getProfile, type BrowserProfile } from "./impersonate/index.js";
 import { openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
-import { AsyncWebSocket } from "./websocket/connection.js";
+import { AsyncWebSocket, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { resolveConnectionOptions, type ConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
@@ -230,7 +230,7 @@ export class AsyncSession implements AsyncDisposable {
         options: connOpts,
         protocol: accepted.protocol,
         extensions: accepted.extensions,
-        response: { status: head.status, statusText: head.statusText, headers: head.headers, rawHeaders: head.rawHeaders, url: target.href },
+        response: handshakeResponse(head.status, head.statusText, head.rawHeaders, target.href),
         deflate,
         // May run inside the constructor (a violation right behind the 101): no `ws` yet then.
         onEnd: () => {
@@ -249,6 +249,20 @@ export class AsyncSession implements AsyncDisposable {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** The 101's description; the lower-cased lookup is built on first use (idle connections keep only the raw list). */
+function handshakeResponse(status: number, statusText: string, rawHeaders: string[], url: string): HandshakeResponse {
+  let headers: Record<string, string> | undefined;
+  return {
+    status,
+    statusText,
+    rawHeaders,
+    url,
+    get headers() {
+      return (headers ??= headersFromRaw(rawHeaders));
+    },
+  };
+}
 
 /** Session defaults with per-call options over them; headers merged by name, cookies by name. */
 function mergeOptions(base: SessionOptions, call: SessionOptions): SessionOptions {

@@ -32,6 +32,12 @@ export interface FrameParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * Scratch for a frame header split across chunks (at most 2 + 8 bytes; masked frames fail
+ * first). Shared by every parser: it is filled and read within one synchronous call, and an idle
+ * connection should not own a buffer of its own.
+ */
+const HDR_SCRATCH = Buffer.alloc(10);
 
 /** True when all `n` bytes of `b` from `start` are ASCII (valid UTF-8 with no call into C++). */
 function isAsciiRange(b: Buffer, start: number, n: number): boolean {
@@ -73,7 +79,7 @@ export class FrameParser {
    */
   #frameText = false;
   /** Scratch for a header split across chunks (at most 2 + 8 bytes; masked frames fail first). */
-  #hdr = Buffer.alloc(10);
+  // (A header split across chunks is copied into the module-level HDR_SCRATCH and read at once.)
 
   /** Fragmented message in progress: opcode 0 means none. */
   #msgOpcode = 0;
@@ -179,8 +185,8 @@ export class FrameParser {
           hdr = chunk;
           h = pos;
         } else {
-          this.#copyOut(this.#hdr, 0, hdrLen);
-          hdr = this.#hdr;
+          this.#copyOut(HDR_SCRATCH, 0, hdrLen);
+          hdr = HDR_SCRATCH;
           h = 0;
         }
         if (len === 126) {

@@ -56,9 +56,11 @@ function isValidPrefix(bytes: Uint8Array, len: number): boolean {
  * bytes seen so far cannot be the start of valid UTF-8. Once it has failed it stays failed
  * until {@link Utf8Validator.reset}.
  */
+const NO_CARRY = new Uint8Array(0);
+
 export class Utf8Validator {
   /** Bytes of an incomplete code point at the end of the previous push. */
-  #carry = new Uint8Array(4);
+  #carry: Uint8Array = NO_CARRY; // allocated on the first split code point only
   #carryLen = 0;
   /** Total length of the sequence in `#carry`. */
   #carryNeed = 0;
@@ -88,6 +90,7 @@ export class Utf8Validator {
     if (!isUtf8(chunk.subarray(start, i))) return this.#check(false);
     this.#carryNeed = need;
     this.#carryLen = n - i;
+    if (this.#carry === NO_CARRY) this.#carry = new Uint8Array(4);
     for (let j = 0; j < this.#carryLen; j++) this.#carry[j] = chunk[i + j]!;
     return this.#check(isValidPrefix(this.#carry, this.#carryLen));
   }

@@ -88,7 +88,6 @@ export class Writer {
   #spaceWaiters: SpaceWaiter[] = [];
   #flushWaiters: FlushWaiter[] = [];
   #error: unknown = undefined;
-  readonly #key = Buffer.alloc(4);
   readonly #onDrain = (): void => {
     this.#waitingDrain = false;
     this.#pump();
@@ -360,7 +359,7 @@ export class Writer {
 
   /** Writes header + masked payload at `off`; returns the offset after the frame. */
   #frameInto(dst: Buffer, off: number, fin: boolean, rsv1: boolean, opcode: number, src: Uint8Array, start: number, n: number): number {
-    const key = this.#key;
+    const key = KEY_SCRATCH;
     writeMaskKey(key, 0);
     off = writeFrameHeader(dst, off, fin, rsv1, opcode, n, key);
     maskRange(src, start, start + n, key, 0, dst, off);
@@ -473,3 +472,5 @@ export class Writer {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The current frame's key; filled and used within one synchronous call, so shared by all writers. */
+const KEY_SCRATCH = Buffer.alloc(4);
