@@ -1,5 +1,6 @@
 /**
- * Loopback throughput of masq's TLS 1.3 engine vs Node's native TLS client, 1 MiB writes.
+ * Loopback throughput of masq's TLS 1.3 engine vs Node's native TLS client: 1 MiB writes both
+ * ways, and many 16-byte writes.
  *
  *   npx tsx bench/tls-throughput.ts [--mib 256] [--runs 5] [--suite TLS_AES_128_GCM_SHA256]
  *
@@ -95,6 +96,19 @@ async function sendCase(s: Duplex, bytes: number): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+/** Client sends `count` 16-byte writes; returns messages per second. */
+async function smallCase(s: Duplex, count: number): Promise<number> {
+  const msg = Buffer.alloc(16, 3);
+  const t0 = process.hrtime.bigint();
+  const done = waitFor(s, (_t, last) => last.includes("done"));
+  s.write(`send ${count * 16}\n`);
+  for (let i = 0; i < count; i++) {
+    if (!s.write(msg)) await new Promise((r) => s.once("drain", r));
+  }
+  await done;
+  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
 async function recvCase(s: Duplex, bytes: number): Promise<number> {
   const t0 = process.hrtime.bigint();
   const done = waitFor(s, (total) => total >= bytes);
@@ -127,7 +141,11 @@ async function main(): Promise<void> {
     });
   });
   const bytes = mib * MIB;
-  const results: Record<string, { send: number[]; recv: number[] }> = { native: { send: [], recv: [] }, masq: { send: [], recv: [] } };
+  const small = Number(opt("small", "500000"));
+  const results: Record<string, { send: number[]; recv: number[]; small: number[] }> = {
+    native: { send: [], recv: [], small: [] },
+    masq: { send: [], recv: [], small: [] },
+  };
   try {
     for (let r = 0; r < runs; r++) {
       for (const kind of ["native", "masq"] as const) {
@@ -142,6 +160,7 @@ async function main(): Promise<void> {
             : await masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true, ca: root.cert });
         results[kind]!.send.push(bytes / (await sendCase(t, bytes)) / 1e6);
         results[kind]!.recv.push(bytes / (await recvCase(t, bytes)) / 1e6);
+        results[kind]!.small.push(await smallCase(t, small));
         t.destroy();
       }
     }
@@ -150,14 +169,14 @@ async function main(): Promise<void> {
   }
   const row = (k: string): string => {
     const v = results[k]!;
-    return `| ${k} | ${median(v.send).toFixed(0)} | ${median(v.recv).toFixed(0)} |`;
+    return `| ${k} | ${median(v.send).toFixed(0)} | ${median(v.recv).toFixed(0)} | ${(median(v.small) / 1000).toFixed(0)}k |`;
   };
-  console.log(`TLS 1.3 ${suite}, ${mib} MiB per case as 1 MiB writes, median of ${runs} (MB/s)\n`);
-  console.log("| client | client sends | client receives |\n|---|---|---|");
+  console.log(`TLS 1.3 ${suite}, ${mib} MiB per case as 1 MiB writes, median of ${runs} \n`);
+  console.log(`| client | sends MB/s | receives MB/s | sends ${small} x 16 B, msg/s |\n|---|---|---|---|`);
   console.log(row("native"));
   console.log(row("masq"));
-  const ratio = (c: "send" | "recv"): string => ((median(results.masq![c]) / median(results.native![c])) * 100).toFixed(0);
-  console.log(`\nmasq / native: send ${ratio("send")}%, receive ${ratio("recv")}%`);
+  const ratio = (c: "send" | "recv" | "small"): string => ((median(results.masq![c]) / median(results.native![c])) * 100).toFixed(0);
+  console.log(`\nmasq / native: send ${ratio("send")}%, receive ${ratio("recv")}%, 16 B sends ${ratio("small")}%`);
   process.exit(0);
 }
 

@@ -153,10 +153,22 @@ export class RecordEncryptor extends RecordProtection {
     this.seq++;
     cipher.setAAD(header);
     let o = offset + 5;
-    for (const p of parts) if (p.length > 0) o += cipher.update(p).copy(out, o);
-    const trailer = Buffer.alloc(1 + padding);
-    trailer[0] = type;
-    o += cipher.update(trailer).copy(out, o);
+    if (parts.length === 1 && parts[0]!.length >= 1024) {
+      // One large piece (a slice of a big write): encrypt it in place of a copy.
+      o += cipher.update(parts[0]!).copy(out, o);
+      const trailer = Buffer.alloc(1 + padding);
+      trailer[0] = type;
+      o += cipher.update(trailer).copy(out, o);
+    } else {
+      // Many small writes: gather them (plus the type byte and padding) so that the cipher is
+      // called once per record rather than once per write.
+      const inner = Buffer.allocUnsafe(length + 1 + padding);
+      let p = 0;
+      for (const part of parts) p += part.copy(inner, p);
+      inner[p] = type;
+      inner.fill(0, p + 1);
+      o += cipher.update(inner).copy(out, o);
+    }
     o += cipher.final().copy(out, o);
     o += cipher.getAuthTag().copy(out, o);
     return o;
