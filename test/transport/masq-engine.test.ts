@@ -1,0 +1,66 @@
+// tlsEngine "masq" through openTransport: direct and through each tunnel kind, with the same
+// verification options. Skipped when src/tls/index.js is not there (the engine is another module).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { openTransport, type TransportOptions } from "../../src/transport/index.js";
+import { TlsError } from "../../src/errors.js";
+import { testCerts } from "../helpers/certs.js";
+import { hasBinary, startHttpProxy, startNodeSocks, startTinyproxy, type RunningProxy } from "../helpers/proxies.js";
+import { rejection, roundTrip, startTlsEcho, type EchoServer } from "./util.js";
+
+let engineMissing: string | false = false;
+try {
+  const mod = (await import("../../src/tls/index.js" as string)) as { masqTlsConnect?: unknown };
+  if (typeof mod.masqTlsConnect !== "function") engineMissing = "masqTlsConnect not exported";
+} catch (err) {
+  engineMissing = `masq TLS engine not available: ${(err as Error).message}`;
+}
+
+describe("masq TLS engine over transport", { skip: engineMissing }, () => {
+  const certs = testCerts();
+  const base: TransportOptions = { verify: true, tlsEngine: "masq", ca: certs.ca.cert };
+  let good: EchoServer;
+  let expired: EchoServer;
+  const proxies: Record<string, RunningProxy> = {};
+  before(async () => {
+    good = await startTlsEcho(certs.leaf.cert, certs.leaf.key);
+    expired = await startTlsEcho(certs.expired.cert, certs.expired.key);
+    proxies.http = await startHttpProxy({ auth: { username: "u", password: "masq-pw-1" } });
+    proxies.https = await startHttpProxy({ tls: true });
+    proxies.socks5h = await startNodeSocks();
+    if (hasBinary("tinyproxy")) proxies.tinyproxy = await startTinyproxy();
+  });
+  after(async () => {
+    await good.close();
+    await expired.close();
+    for (const p of Object.values(proxies)) await p.stop();
+  });
+
+  test("direct: verified with ca, SNI and ALPN", async () => {
+    const d = await openTransport({ host: "localhost", port: good.port, secure: true }, base);
+    assert.equal(await roundTrip(d, "masq direct"), "masq direct");
+    assert.equal(good.servernames.at(-1), "localhost");
+    assert.equal(good.alpn.at(-1), "http/1.1");
+    d.destroy();
+  });
+
+  test("direct: expired certificate -> TlsError; verify:false accepts it", async () => {
+    const err = await rejection(openTransport({ host: "localhost", port: expired.port, secure: true }, base));
+    assert.ok(err instanceof TlsError, String(err));
+    const d = await openTransport({ host: "localhost", port: expired.port, secure: true }, { ...base, verify: false });
+    assert.equal(await roundTrip(d, "unverified"), "unverified");
+    d.destroy();
+  });
+
+  for (const kind of ["http", "https", "socks5h", "tinyproxy"]) {
+    test(`through ${kind}: same verification inside the tunnel`, async (t) => {
+      const p = proxies[kind];
+      if (!p) return t.skip(`${kind} not available`);
+      const d = await openTransport({ host: "localhost", port: good.port, secure: true }, { ...base, proxy: p.url });
+      assert.equal(await roundTrip(d, `masq via ${kind}`), `masq via ${kind}`);
+      d.destroy();
+      const err = await rejection(openTransport({ host: "localhost", port: expired.port, secure: true }, { ...base, proxy: p.url }));
+      assert.ok(err instanceof TlsError, String(err));
+    });
+  }
+});
