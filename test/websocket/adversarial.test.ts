@@ -245,6 +245,16 @@ describe("maxMessageSize -> close 1009", () => {
       await ws.close(1000, "", { timeout: 500 });
     }, { session: opts });
   });
+  test("exactly the limit across fragments (600 + 400) is accepted", async () => {
+    await withRaw(async (c) => {
+      await c.sendFrame(OP.TEXT, "a".repeat(600), { fin: false });
+      await c.sendFrame(OP.CONT, "b".repeat(400));
+    }, async (server, s) => {
+      const ws = await s.wsConnect(server.url + "/");
+      assert.equal(await ws.recvStr({ timeout: 5000 }), "a".repeat(600) + "b".repeat(400));
+      await ws.close(1000, "", { timeout: 500 });
+    }, { session: opts });
+  });
   test("one byte more in a single frame", () =>
     expectViolation((c) => c.sendFrame(OP.BINARY, Buffer.alloc(1001, 7)), 1009, opts));
   test("one byte more across fragments (600 + 401)", () =>

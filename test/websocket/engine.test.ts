@@ -130,6 +130,7 @@ describe("concurrent receivers", () => {
         assert.equal(e.constructor, (errors[0] as WebSocketError).constructor);
       }
       assert.equal((errors[0] as WebSocketError).code, 1006);
+      for (const e of errors) assert.equal(e, errors[0], "every waiter gets the same error object");
     });
   });
 
@@ -567,6 +568,17 @@ describe("close and terminate", () => {
     await assert.rejects(ws.recv(), WebSocketClosed);
     assert.equal(ws.closed, true);
     ws.terminate(); // idempotent
+  });
+
+  test("terminate() drops TCP at once without a close frame", async () => {
+    await withRaw(() => {}, async (_s, ws, conn) => {
+      await ws.sendStr("before");
+      await until(() => conn.frames.length === 1, 3000, "the first message");
+      ws.terminate();
+      await Promise.race([conn.closed, sleep(2000).then(() => assert.fail("TCP still open after terminate()"))]);
+      assert.equal(conn.frames.filter((f) => f.opcode === OP.CLOSE).length, 0, "terminate() must not send a close frame");
+      assert.equal(ws.closed, true);
+    });
   });
 
   test("after terminate() messages already buffered are returned first", async () => {
