@@ -1,0 +1,413 @@
+/**
+ * `wsConnect` through real proxies (issue 4): HTTP CONNECT (Debian tinyproxy and the npm `proxy`
+ * package, over http:// and https://), SOCKS4 / SOCKS4a / SOCKS5 / SOCKS5h (Debian dante and the
+ * in-process SOCKS server), with and without credentials, to ws:// and wss:// echo targets; refusals
+ * as ProxyError without the password; `proxies` selection by scheme; `trustEnv` and the
+ * HTTP(S)_PROXY / ALL_PROXY / NO_PROXY variables.
+ */
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import { inspect } from "node:util";
+import {
+  AsyncSession,
+  ProxyError,
+  TlsError,
+  WebSocketError,
+  type AsyncWebSocket,
+  type SessionOptions,
+} from "../../src/index.js";
+import { testCerts } from "../helpers/certs.js";
+import {
+  hasBinary,
+  startDante,
+  startHttpProxy,
+  startNodeSocks,
+  startTinyproxy,
+  type Credentials,
+  type RunningProxy,
+} from "../helpers/proxies.js";
+import { startWsServer, type TestWsServer } from "../helpers/ws-server.js";
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  await Promise.allSettled(closers.map((c) => c()));
+});
+function keep<T extends { stop(): Promise<void> } | { close(): Promise<void> }>(x: T): T {
+  closers.push(() => ("stop" in x ? x.stop() : x.close()));
+  return x;
+}
+
+let plain: TestWsServer;
+let secure: TestWsServer;
+before(async () => {
+  plain = keep(await startWsServer());
+  secure = keep(await startWsServer({ tls: true }));
+});
+const ca = (): string => testCerts().ca.cert;
+
+async function closeQuietly(ws: AsyncWebSocket | undefined): Promise<void> {
+  if (!ws) return;
+  try {
+    await ws.close(1000, "", { timeout: 2000 });
+  } catch {
+    ws.terminate();
+  }
+}
+
+const BIG = randomBytes(1 << 20);
+
+/** Connects, echoes a text and a 1 MiB binary message, closes cleanly. */
+async function echoThrough(url: string, opts: SessionOptions): Promise<void> {
+  const s = new AsyncSession({ ca: ca(), timeout: 15_000, ...opts });
+  try {
+    const ws = await s.wsConnect(url);
+    try {
+      assert.equal(ws.response.status, 101);
+      await ws.sendStr("hello through the tunnel ✓");
+      assert.equal(await ws.recvStr({ timeout: 10_000 }), "hello through the tunnel ✓");
+      await ws.sendBytes(BIG);
+      const got = await ws.recvBytes({ timeout: 20_000 });
+      assert.equal(got.length, BIG.length);
+      assert.ok(got.equals(BIG), "1 MiB binary intact");
+      await ws.close(1000, "bye", { timeout: 5000 });
+      assert.equal(ws.closeCode, 1000);
+    } finally {
+      if (!ws.closed) ws.terminate();
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+/** Asserts that `secret` appears nowhere in the error: message, stack, cause chain, any property. */
+function assertNoSecret(err: unknown, secrets: string[]): void {
+  const texts: string[] = [String(err), inspect(err, { depth: 8, showHidden: true })];
+  let e: unknown = err;
+  for (let i = 0; i < 8 && e; i++) {
+    if (e instanceof Error) {
+      texts.push(e.message, e.stack ?? "");
+      e = e.cause;
+    } else {
+      texts.push(inspect(e, { depth: 8 }));
+      break;
+    }
+  }
+  try {
+    texts.push(JSON.stringify(err));
+  } catch {
+    /* circular: inspect covers it */
+  }
+  for (const secret of secrets) {
+    for (const t of texts) assert.ok(!t.includes(secret), `the secret ${JSON.stringify(secret)} leaked into: ${t.slice(0, 500)}`);
+  }
+}
+
+const have = { tinyproxy: hasBinary("tinyproxy"), danted: hasBinary("danted") };
+const GOOD: Credentials = { username: "alice", password: "s3cret-Pw" };
+// Characters that must be percent-encoded in a URL and decoded before use.
+const SPECIAL: Credentials = { username: "bob@corp", password: "p@ss:w/rd %41?#" };
+
+interface Kind {
+  name: string;
+  skip?: string | false;
+  /** Starts (once) and returns the proxy URL to use, and the proxy for extra checks. */
+  start(): Promise<{ url: string; proxy: RunningProxy }>;
+  /** Host name to use for the target (socks4a/socks5h: a name the proxy must resolve). */
+  targetHost?: string;
+  /** Expected `requests` entry prefix on the node SOCKS server ("localhost" for remote DNS). */
+  expectRequestHost?: string;
+}
+
+function once(f: () => Promise<RunningProxy>): () => Promise<RunningProxy> {
+  let p: Promise<RunningProxy> | undefined;
+  return () => (p ??= f().then(keep));
+}
+const tinyNoAuth = once(() => startTinyproxy());
+const tinyAuth = once(() => startTinyproxy({ auth: GOOD }));
+const nodeHttp = once(() => startHttpProxy());
+const nodeHttpAuth = once(() => startHttpProxy({ auth: SPECIAL }));
+const nodeHttps = once(() => startHttpProxy({ tls: true }));
+const nodeHttpsAuth = once(() => startHttpProxy({ tls: true, auth: GOOD }));
+const dante = once(() => startDante());
+const danteAuth = once(() => startDante({ auth: true }));
+const socks = once(() => startNodeSocks());
+const socksAuth = once(() => startNodeSocks({ auth: SPECIAL }));
+
+const url = (p: RunningProxy, scheme?: string): string => p.urlWith(p.credentials ?? null, scheme);
+const kinds: Kind[] = [
+  { name: "tinyproxy http:// CONNECT", skip: !have.tinyproxy && "tinyproxy not installed", start: async () => { const p = await tinyNoAuth(); return { url: url(p), proxy: p }; } },
+  { name: "tinyproxy http:// CONNECT with BasicAuth", skip: !have.tinyproxy && "tinyproxy not installed", start: async () => { const p = await tinyAuth(); return { url: url(p), proxy: p }; } },
+  { name: "npm proxy http:// CONNECT", start: async () => { const p = await nodeHttp(); return { url: url(p), proxy: p }; } },
+  { name: "npm proxy http:// CONNECT with percent-encoded credentials", start: async () => { const p = await nodeHttpAuth(); return { url: url(p), proxy: p }; } },
+  { name: "npm proxy https:// (TLS to the proxy, verified with ca)", start: async () => { const p = await nodeHttps(); return { url: url(p), proxy: p }; } },
+  { name: "npm proxy https:// with credentials", start: async () => { const p = await nodeHttpsAuth(); return { url: url(p), proxy: p }; } },
+  { name: "dante socks5", skip: !have.danted && "danted not installed", start: async () => { const p = await dante(); return { url: url(p, "socks5"), proxy: p }; } },
+  { name: "dante socks4", skip: !have.danted && "danted not installed", start: async () => { const p = await dante(); return { url: url(p, "socks4"), proxy: p }; } },
+  { name: "dante socks5h (proxy resolves localhost)", skip: !have.danted && "danted not installed", targetHost: "localhost", start: async () => { const p = await dante(); return { url: url(p, "socks5h"), proxy: p }; } },
+  { name: "dante socks5 with username/password", skip: !have.danted && "danted not installed", start: async () => { const p = await danteAuth(); return { url: url(p, "socks5"), proxy: p }; } },
+  { name: "node socks4", start: async () => { const p = await socks(); return { url: url(p, "socks4"), proxy: p }; } },
+  { name: "node socks4a (proxy resolves localhost)", targetHost: "localhost", expectRequestHost: "localhost", start: async () => { const p = await socks(); return { url: url(p, "socks4a"), proxy: p }; } },
+  { name: "node socks5 (local DNS: localhost sent as an address)", targetHost: "localhost", expectRequestHost: "127.0.0.1", start: async () => { const p = await socks(); return { url: url(p, "socks5"), proxy: p }; } },
+  { name: "node socks5h (proxy resolves localhost)", targetHost: "localhost", expectRequestHost: "localhost", start: async () => { const p = await socks(); return { url: url(p, "socks5h"), proxy: p }; } },
+  { name: "node socks5 with percent-encoded username/password", start: async () => { const p = await socksAuth(); return { url: url(p, "socks5"), proxy: p }; } },
+];
+
+for (const k of kinds) {
+  for (const tls of [false, true]) {
+    test(`${k.name} → ${tls ? "wss" : "ws"}:// echo (text + 1 MiB binary, close handshake)`, { skip: k.skip }, async () => {
+      const { url: proxyUrl, proxy } = await k.start();
+      const server = tls ? secure : plain;
+      const host = k.targetHost ?? "127.0.0.1";
+      const target = `${tls ? "wss" : "ws"}://${host}:${server.port}/echo`;
+      const before = server.connections.length;
+      await echoThrough(target, { proxy: proxyUrl });
+      assert.equal(server.connections.length, before + 1);
+      if (k.expectRequestHost && proxy.requests) {
+        assert.equal(proxy.requests.at(-1), `${k.expectRequestHost}:${server.port}`);
+      }
+    });
+  }
+}
+
+// ------------------------------------------------------------------ refusals
+
+async function proxyFailure(target: string, opts: SessionOptions): Promise<unknown> {
+  const s = new AsyncSession({ ca: ca(), timeout: 15_000, ...opts });
+  try {
+    await s.wsConnect(target);
+  } catch (err) {
+    return err;
+  } finally {
+    await s.close();
+  }
+  assert.fail("the connection through the proxy should have failed");
+}
+
+function assertProxyError(err: unknown, p: { host: string; port: number }, status: number | undefined, secrets: string[]): void {
+  assert.ok(err instanceof ProxyError, `expected ProxyError, got ${inspect(err)}`);
+  assert.ok(err instanceof WebSocketError);
+  assert.equal(err.proxyHost, p.host);
+  assert.equal(err.proxyPort, p.port);
+  assert.ok(err.message.includes(`${p.host}:${p.port}`), `message names host:port: ${err.message}`);
+  if (status !== undefined) {
+    assert.equal(err.status, status);
+    assert.ok(err.message.includes(String(status)), `message names the status: ${err.message}`);
+  }
+  assertNoSecret(err, secrets);
+}
+
+const WRONG = "Wr0ng-Pa55%word!";
+const secretsOf = (c: Credentials): string[] => [WRONG, encodeURIComponent(WRONG), c.password, encodeURIComponent(c.password)];
+
+test("wrong or missing credentials on HTTP proxies -> ProxyError with the 407 naming host:port, no password anywhere", async (t) => {
+  const proxies: RunningProxy[] = [await nodeHttpAuth(), await nodeHttpsAuth()];
+  if (have.tinyproxy) proxies.push(await tinyAuth());
+  else t.diagnostic("tinyproxy not installed: skipped");
+  for (const p of proxies) {
+    for (const tls of [false, true]) {
+      const target = `${tls ? secure.url : plain.url}/echo`;
+      const wrong = await proxyFailure(target, { proxy: p.urlWith({ username: p.credentials!.username, password: WRONG }) });
+      // tinyproxy 1.11 answers wrong (as opposed to missing) credentials with 401: its answer is reported as is
+      assertProxyError(wrong, p, p.kind === "tinyproxy" ? 401 : 407, secretsOf(p.credentials!));
+      const none = await proxyFailure(target, { proxy: p.urlWith(null) });
+      assertProxyError(none, p, 407, secretsOf(p.credentials!));
+    }
+  }
+});
+
+test("wrong credentials on SOCKS5 proxies -> ProxyError naming host:port, no password anywhere", async (t) => {
+  const proxies: RunningProxy[] = [await socksAuth()];
+  if (have.danted) proxies.push(await danteAuth());
+  else t.diagnostic("danted not installed: skipped");
+  for (const p of proxies) {
+    const err = await proxyFailure(`${plain.url}/echo`, {
+      proxy: p.urlWith({ username: p.credentials!.username, password: WRONG }, "socks5"),
+    });
+    assertProxyError(err, p, undefined, secretsOf(p.credentials!));
+    // no credentials offered to a proxy that requires them
+    const none = await proxyFailure(`${plain.url}/echo`, { proxy: p.urlWith(null, "socks5") });
+    assertProxyError(none, p, undefined, secretsOf(p.credentials!));
+  }
+});
+
+test("a SOCKS proxy refusing the CONNECT (reply 2, not allowed) -> ProxyError", async () => {
+  const p = keep(await startNodeSocks({ refuseWith: 2 }));
+  for (const scheme of ["socks5", "socks5h", "socks4", "socks4a"]) {
+    const err = await proxyFailure(`${plain.url}/echo`, { proxy: p.urlWith(null, scheme) });
+    assertProxyError(err, p, undefined, []);
+  }
+});
+
+test("an HTTP proxy that cannot reach the target -> ProxyError with its 5xx", async () => {
+  const p = await nodeHttp();
+  const dead = await closedPort();
+  const err = await proxyFailure(`ws://127.0.0.1:${dead}/echo`, { proxy: p.url });
+  assert.ok(err instanceof ProxyError, inspect(err));
+  assert.ok(err.status >= 500 && err.status < 600, `status ${err.status}`);
+});
+
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+test("proxy down (nothing listening) -> ProxyError naming host:port, for every scheme, no password", async () => {
+  const port = await closedPort();
+  for (const scheme of ["http", "https", "socks4", "socks4a", "socks5", "socks5h"]) {
+    const err = await proxyFailure(`${plain.url}/echo`, { proxy: `${scheme}://u:${encodeURIComponent(WRONG)}@127.0.0.1:${port}` });
+    assertProxyError(err, { host: "127.0.0.1", port }, undefined, [WRONG, encodeURIComponent(WRONG)]);
+    assert.equal((err as ProxyError).errno, "ECONNREFUSED", `${scheme}: errno`);
+  }
+});
+
+test("https:// proxy whose certificate is not trusted is refused (TLS error), target never reached", async () => {
+  const p = await nodeHttps();
+  const before = plain.connections.length;
+  const s = new AsyncSession({ timeout: 15_000 }); // no ca
+  try {
+    await assert.rejects(s.wsConnect(`${plain.url}/echo`, { proxy: p.url }), (err: unknown) => {
+      assert.ok(err instanceof WebSocketError, inspect(err));
+      const tlsish = err instanceof TlsError || (err instanceof ProxyError && err.cause instanceof TlsError);
+      assert.ok(tlsish, `a TLS failure, got ${inspect(err)}`);
+      return true;
+    });
+  } finally {
+    await s.close();
+  }
+  assert.equal(plain.connections.length, before);
+  // verify: false accepts it (and the target's certificate)
+  await echoThrough(`${secure.url}/echo`, { proxy: p.url, verify: false, ca: undefined });
+});
+
+// ------------------------------------------------------------------ selection
+
+/** Three recording SOCKS proxies; returns which ones saw a request during `f`. */
+async function whichProxy(
+  p: Record<"A" | "B" | "C", RunningProxy>,
+  f: () => Promise<void>,
+): Promise<string> {
+  const before = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.requests!.length]));
+  await f();
+  const used = Object.entries(p)
+    .filter(([k, v]) => v.requests!.length > before[k]!)
+    .map(([k]) => k);
+  return used.join(",") || "direct";
+}
+
+async function threeSocks(): Promise<Record<"A" | "B" | "C", RunningProxy>> {
+  return { A: keep(await startNodeSocks()), B: keep(await startNodeSocks()), C: keep(await startNodeSocks()) };
+}
+
+async function connectVia(target: string, opts: SessionOptions): Promise<void> {
+  const s = new AsyncSession({ ca: ca(), timeout: 15_000 });
+  try {
+    const ws = await s.wsConnect(target, opts);
+    await ws.sendStr("x");
+    assert.equal(await ws.recvStr({ timeout: 5000 }), "x");
+    await closeQuietly(ws);
+  } finally {
+    await s.close();
+  }
+}
+
+test("proxies: chosen by the target's scheme (wss → wss ?? https ?? all, ws → ws ?? http ?? all); proxy wins", async () => {
+  const p = await threeSocks();
+  const ws = `${plain.url}/echo`;
+  const wss = `${secure.url}/echo`;
+  const m = (x: RunningProxy): string => x.urlWith(null, "socks5");
+  const cases: Array<[SessionOptions, string, string]> = [
+    [{ proxies: { ws: m(p.A), wss: m(p.B) } }, "A", "B"],
+    [{ proxies: { http: m(p.A), https: m(p.B) } }, "A", "B"],
+    [{ proxies: { all: m(p.C) } }, "C", "C"],
+    [{ proxies: { ws: m(p.A), http: m(p.B), all: m(p.C) } }, "A", "C"],
+    [{ proxies: { wss: m(p.B), https: m(p.A), all: m(p.C) } }, "C", "B"],
+    [{ proxies: { https: m(p.B) } }, "direct", "B"],
+    [{ proxies: { http: m(p.A) } }, "A", "direct"],
+    [{ proxy: m(p.C), proxies: { all: m(p.A), ws: m(p.B) } }, "C", "C"],
+  ];
+  for (const [opts, forWs, forWss] of cases) {
+    assert.equal(await whichProxy(p, () => connectVia(ws, opts)), forWs, `ws with ${JSON.stringify(opts)}`);
+    assert.equal(await whichProxy(p, () => connectVia(wss, opts)), forWss, `wss with ${JSON.stringify(opts)}`);
+  }
+  // a session's proxies apply to every call; a per-call map replaces it
+  const s = new AsyncSession({ ca: ca(), proxies: { all: m(p.A) } });
+  try {
+    assert.equal(await whichProxy(p, async () => closeQuietly(await s.wsConnect(ws))), "A");
+    assert.equal(await whichProxy(p, async () => closeQuietly(await s.wsConnect(ws, { proxies: { ws: m(p.B) } }))), "B");
+  } finally {
+    await s.close();
+  }
+});
+
+const ENV_KEYS = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
+
+async function withEnv(vars: Record<string, string>, f: () => Promise<void>): Promise<void> {
+  const saved = new Map(ENV_KEYS.map((k) => [k, process.env[k]]));
+  for (const k of ENV_KEYS) delete process.env[k];
+  Object.assign(process.env, vars);
+  try {
+    await f();
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test("trustEnv: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY apply only when opted in", async () => {
+  const p = await threeSocks();
+  const ws = `${plain.url}/echo`;
+  const wss = `${secure.url}/echo`;
+  const e = (x: RunningProxy): string => x.urlWith(null, "socks5");
+  await withEnv({ HTTP_PROXY: e(p.A), HTTPS_PROXY: e(p.B), ALL_PROXY: e(p.C) }, async () => {
+    assert.equal(await whichProxy(p, () => connectVia(ws, {})), "direct", "env ignored without trustEnv");
+    assert.equal(await whichProxy(p, () => connectVia(wss, { trustEnv: false })), "direct");
+    assert.equal(await whichProxy(p, () => connectVia(ws, { trustEnv: true })), "A");
+    assert.equal(await whichProxy(p, () => connectVia(wss, { trustEnv: true })), "B");
+    // explicit options win over the environment
+    assert.equal(await whichProxy(p, () => connectVia(ws, { trustEnv: true, proxy: e(p.C) })), "C");
+  });
+  await withEnv({ ALL_PROXY: e(p.C) }, async () => {
+    assert.equal(await whichProxy(p, () => connectVia(ws, { trustEnv: true })), "C");
+    assert.equal(await whichProxy(p, () => connectVia(wss, { trustEnv: true })), "C");
+  });
+  await withEnv({ http_proxy: e(p.A), https_proxy: e(p.B) }, async () => {
+    assert.equal(await whichProxy(p, () => connectVia(ws, { trustEnv: true })), "A", "lower-case names");
+    assert.equal(await whichProxy(p, () => connectVia(wss, { trustEnv: true })), "B");
+  });
+  for (const noProxy of ["127.0.0.1", "127.0.0.0/8", `127.0.0.1:${plain.port}, 127.0.0.1:${secure.port}`, "*"]) {
+    await withEnv({ HTTP_PROXY: e(p.A), HTTPS_PROXY: e(p.B), NO_PROXY: noProxy }, async () => {
+      assert.equal(await whichProxy(p, () => connectVia(ws, { trustEnv: true })), "direct", `NO_PROXY=${noProxy}`);
+      assert.equal(await whichProxy(p, () => connectVia(wss, { trustEnv: true })), "direct", `NO_PROXY=${noProxy}`);
+    });
+  }
+  await withEnv({ HTTP_PROXY: e(p.A), NO_PROXY: "localhost,10.0.0.0/8,127.0.0.1:1" }, async () => {
+    assert.equal(await whichProxy(p, () => connectVia(ws, { trustEnv: true })), "A", "NO_PROXY entries that do not match");
+  });
+  // a session-level trustEnv applies to its calls
+  await withEnv({ HTTPS_PROXY: e(p.B) }, async () => {
+    const s = new AsyncSession({ ca: ca(), trustEnv: true });
+    try {
+      assert.equal(await whichProxy(p, async () => closeQuietly(await s.wsConnect(wss))), "B");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+test("trustEnv: a proxy from the environment with credentials; its password is not in errors either", async () => {
+  const p = await socksAuth();
+  await withEnv({ ALL_PROXY: p.urlWith(p.credentials!, "socks5") }, async () => {
+    await echoThrough(`${plain.url}/echo`, { trustEnv: true });
+  });
+  await withEnv({ ALL_PROXY: p.urlWith({ username: p.credentials!.username, password: WRONG }, "socks5") }, async () => {
+    const err = await proxyFailure(`${plain.url}/echo`, { trustEnv: true });
+    assertProxyError(err, p, undefined, secretsOf(p.credentials!));
+  });
+});
