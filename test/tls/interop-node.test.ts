@@ -18,9 +18,15 @@ after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
+/** tlsClientError messages per server port (they name the alert our client sent). */
+const clientErrors = new Map<number, string[]>();
+
 async function server(cert: Issued, extra: Record<string, unknown> = {}, chain: Issued[] = []): Promise<number> {
   const s = await startNodeTlsEcho({ key: cert.key, cert: cert.cert + chain.map((c) => c.cert).join(""), ...extra });
   servers.push(s);
+  const errs: string[] = [];
+  clientErrors.set(s.port, errs);
+  s.server.on("tlsClientError", (e: Error) => errs.push(e.message));
   return s.port;
 }
 
@@ -150,26 +156,31 @@ test("node:tls: end() sends close_notify and the server sees a clean end", async
   assert.equal(serverSawEnd, true);
 });
 
-const negative: Array<[string, () => Issued, Issued[], string, string?]> = [
-  ["expired", () => pki.expired, [], "CERT_HAS_EXPIRED"],
-  ["not yet valid", () => pki.notYetValid, [], "CERT_NOT_YET_VALID"],
-  ["wrong host", () => pki.wrongHost, [], "ERR_TLS_CERT_ALTNAME_INVALID"],
-  ["self-signed", () => pki.selfSigned, [], "DEPTH_ZERO_SELF_SIGNED_CERT"],
-  ["unknown CA", () => pki.unknownCaLeaf, [], "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
-  ["leaf via unknown intermediate", () => pki.leafViaInter, [], "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
-  ["intermediate without CA bit", () => pki.leafViaInterNoCa, [pki.interNoCa], "INVALID_CA"],
-  ["leaf without serverAuth", () => pki.clientAuthOnly, [], "INVALID_PURPOSE"],
-  ["pathLen exceeded", () => pki.leafViaPathLen, [pki.inter2, pki.interPathLen0], "PATH_LENGTH_EXCEEDED"],
+// [name, leaf, extra chain, TlsError.alert, the alert OpenSSL reports receiving from us]
+const negative: Array<[string, () => Issued, () => Issued[], string, string]> = [
+  ["expired", () => pki.expired, () => [], "CERT_HAS_EXPIRED", "certificate expired"],
+  ["not yet valid", () => pki.notYetValid, () => [], "CERT_NOT_YET_VALID", "bad certificate"],
+  ["wrong host", () => pki.wrongHost, () => [], "ERR_TLS_CERT_ALTNAME_INVALID", "bad certificate"],
+  ["self-signed", () => pki.selfSigned, () => [], "DEPTH_ZERO_SELF_SIGNED_CERT", "unknown ca"],
+  ["unknown CA", () => pki.unknownCaLeaf, () => [], "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unknown ca"],
+  ["leaf via unknown intermediate", () => pki.leafViaInter, () => [], "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unknown ca"],
+  ["intermediate without CA bit", () => pki.leafViaInterNoCa, () => [pki.interNoCa], "INVALID_CA", "bad certificate"],
+  ["leaf without serverAuth", () => pki.clientAuthOnly, () => [], "INVALID_PURPOSE", "bad certificate"],
+  ["pathLen exceeded", () => pki.leafViaPathLen, () => [pki.inter2, pki.interPathLen0], "PATH_LENGTH_EXCEEDED", "bad certificate"],
 ];
 
-for (const [name, cert, chain, code] of negative) {
+for (const [name, cert, chain, code, sentAlert] of negative) {
   test(`node:tls negative: ${name} -> TlsError ${code}, never connected`, async () => {
-    const port = await server(cert(), {}, name === "pathLen exceeded" ? [pki.inter2, pki.interPathLen0] : chain);
+    const port = await server(cert(), {}, chain());
     await assert.rejects(connect(port), (e: unknown) => {
       assert.ok(e instanceof TlsError, String(e));
       assert.equal(e.alert, code);
       return true;
     });
+    // The server saw our alert (e.g. "sslv3 alert certificate expired").
+    const errs = clientErrors.get(port)!;
+    for (let i = 0; i < 100 && errs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(errs.join("\n"), new RegExp(`alert ${sentAlert}`));
     // Opting out connects, with authorized = false and the reason kept.
     const t = await connect(port, { rejectUnauthorized: false });
     assert.equal(t.authorized, false);
