@@ -113,6 +113,7 @@ export const SUPPORTED_KEY_EXCHANGE_GROUPS: readonly number[] = [
   NamedGroup.X25519,
   NamedGroup.SECP256R1,
   NamedGroup.SECP384R1,
+  NamedGroup.SECP521R1,
 ];
 
 export function isSupportedGroup(group: number): boolean {
@@ -131,6 +132,8 @@ export function createKeyShare(group: number, fixed?: { privateKey?: Buffer; see
       return ecdhe(group, "prime256v1", 65, fixed?.privateKey);
     case NamedGroup.SECP384R1:
       return ecdhe(group, "secp384r1", 97, fixed?.privateKey);
+    case NamedGroup.SECP521R1:
+      return ecdhe(group, "secp521r1", 133, fixed?.privateKey);
     case NamedGroup.X25519MLKEM768:
       return x25519mlkem768(fixed?.seed, fixed?.privateKey);
     default:
@@ -149,6 +152,8 @@ export function serverShareLength(group: number): number {
       return 65;
     case NamedGroup.SECP384R1:
       return 97;
+    case NamedGroup.SECP521R1:
+      return 133;
     case NamedGroup.X25519MLKEM768:
       return MLKEM768_CT + 32;
     default:

@@ -263,3 +263,26 @@ test("node:tls: a whole browser profile ({ tls, headers, ... }) is accepted as `
   assert.equal(t.alpnProtocol, "http/1.1");
   await closeQuietly(t);
 });
+
+test("node:tls: P-521 via HelloRetryRequest (offered by the Firefox profile)", async () => {
+  const port = await server(pki.leaf, { ecdhCurve: "P-521" });
+  const t = await connectEngine(await tcp(port), {
+    hello: basicHelloBuilder({ servername: "localhost", groups: [NamedGroup.X25519, NamedGroup.SECP521R1] }),
+    verifyHost: "localhost",
+    rejectUnauthorized: true,
+    ca: pki.root.cert,
+  });
+  assert.equal(t.engine.negotiatedGroup, NamedGroup.SECP521R1);
+  assert.equal(t.engine.helloRetried, true);
+  assert.deepEqual(await roundTrip(t, Buffer.from("521")), Buffer.from("521"));
+  await closeQuietly(t);
+});
+
+test("node:tls: the firefox153 profile connects and echoes", async () => {
+  const { firefox153Hello } = await import("../../src/impersonate/firefox.js");
+  const port = await server(pki.leaf, { ALPNProtocols: ["http/1.1"] });
+  const t = await masqTlsConnect(await tcp(port), { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert, alpn: ["http/1.1"], profile: firefox153Hello });
+  assert.equal(t.alpnProtocol, "http/1.1");
+  await echoBothSizes(t);
+  await closeQuietly(t);
+});
