@@ -16,6 +16,7 @@ import { nativeTlsConnect, type CaOption } from "./native-tls.js";
 import { formatHostPort, parseProxyUrl, type ProxyInfo } from "./proxy-url.js";
 import { socksDestination, socksTunnel } from "./socks-proxy.js";
 import { abortable, connectTcp, stripBrackets } from "./tcp.js";
+import { loadMasqTls, type MasqTlsModule } from "./masq-tls.js";
 
 export { selectProxy, matchesNoProxy, type ProxyMap, type SelectProxyOptions } from "./select-proxy.js";
 export { redactUrl, parseProxyUrl, formatHostPort, type ProxyInfo, type ProxyProtocol } from "./proxy-url.js";
@@ -134,41 +135,6 @@ async function openTunnel(proxy: ProxyInfo, host: string, port: number, opts: Tr
       }
       return socksTunnel(socket, proxy, destination, port, signal);
     }
-  }
-}
-
-/** The shape of src/tls/index.js that we use (kept local so this module compiles without it). */
-interface MasqTlsModule {
-  masqTlsConnect(
-    socket: Duplex,
-    opts: {
-      host: string;
-      servername?: string | false;
-      alpn?: string[];
-      rejectUnauthorized: boolean;
-      ca?: CaOption;
-      profile?: unknown;
-      signal?: AbortSignal;
-    },
-  ): Promise<Duplex>;
-}
-
-let masqTlsModule: Promise<MasqTlsModule> | undefined;
-
-/** Loads src/tls/index.js lazily; a missing module becomes a clear WebSocketError. */
-async function loadMasqTls(): Promise<MasqTlsModule> {
-  // A variable specifier keeps TypeScript from requiring the module at compile time.
-  const specifier = "../tls/index.js";
-  masqTlsModule ??= import(specifier) as Promise<MasqTlsModule>;
-  try {
-    const mod = await masqTlsModule;
-    if (typeof mod.masqTlsConnect !== "function") throw new Error("masqTlsConnect is not exported");
-    return mod;
-  } catch (err) {
-    masqTlsModule = undefined;
-    throw new WebSocketError(`The masq TLS engine is not available (tlsEngine: "masq"): ${(err as Error).message}`, 1006, {
-      cause: err,
-    });
   }
 }
 

@@ -186,6 +186,10 @@ async function withPortRetries<T>(start: (port: number) => Promise<T>): Promise<
 
 /** Debian tinyproxy, CONNECT to any port allowed, BasicAuth when `auth` is given. */
 export async function startTinyproxy(o: { auth?: Credentials } = {}): Promise<RunningProxy> {
+  if (o.auth && /[\s"#\\]/.test(o.auth.username + o.auth.password)) {
+    // tinyproxy's config grammar takes two plain words: use startHttpProxy for odd characters.
+    throw new Error("startTinyproxy: credentials must not contain spaces, quotes, # or backslashes");
+  }
   const dir = mkdtempSync(join(tmpdir(), "masq-tinyproxy-"));
   return withPortRetries(async (port) => {
     const conf = join(dir, "tinyproxy.conf");

@@ -3,10 +3,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { openTransport, type TransportOptions } from "../../src/transport/index.js";
-import { TlsError } from "../../src/errors.js";
+import { TlsError, WebSocketError } from "../../src/errors.js";
+import { masqTlsLoader } from "../../src/transport/masq-tls.js";
 import { testCerts } from "../helpers/certs.js";
 import { hasBinary, startHttpProxy, startNodeSocks, startTinyproxy, type RunningProxy } from "../helpers/proxies.js";
-import { rejection, roundTrip, startTlsEcho, type EchoServer } from "./util.js";
+import { rejection, roundTrip, startRaw, startTlsEcho, type EchoServer } from "./util.js";
 
 let engineMissing: string | false = false;
 try {
@@ -62,5 +63,25 @@ describe("masq TLS engine over transport", { skip: engineMissing }, () => {
       const err = await rejection(openTransport({ host: "localhost", port: expired.port, secure: true }, { ...base, proxy: p.url }));
       assert.ok(err instanceof TlsError, String(err));
     });
+  }
+});
+
+test('tlsEngine "masq" with the engine missing -> WebSocketError saying so, socket closed', async () => {
+  const server = await startRaw(() => {}); // the TCP connection is made, then the engine is missing
+  const saved = masqTlsLoader.specifier;
+  masqTlsLoader.specifier = "../tls/no-such-module.js";
+  try {
+    const err = await rejection(
+      openTransport({ host: "127.0.0.1", port: server.port, secure: true }, { verify: true, tlsEngine: "masq" }),
+    );
+    assert.ok(err instanceof WebSocketError, String(err));
+    assert.equal(err.code, 1006);
+    assert.match(err.message, /masq TLS engine is not available/);
+    for (let i = 0; i < 400 && server.closed.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(server.closed.length, 1);
+    await Promise.all(server.closed); // our side closed the connection
+  } finally {
+    masqTlsLoader.specifier = saved;
+    await server.close();
   }
 });
