@@ -14,7 +14,7 @@ import {
   type AsyncWebSocket,
   type SessionOptions,
 } from "../../src/index.js";
-import { OP, closePayload, startRawServer, type RawConn, type RawServer, type RawServerOptions } from "../helpers/raw-server.js";
+import { OP, acceptKey, closePayload, startRawServer, type RawConn, type RawServer, type RawServerOptions } from "../helpers/raw-server.js";
 
 const unhandled: unknown[] = [];
 process.on("unhandledRejection", (reason) => {
@@ -352,6 +352,50 @@ describe("handshake failures", () => {
   test("an extension we did not offer -> HandshakeError", async () => {
     const err = await connectError((c) => c.acceptUpgrade({ extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate"] }));
     assert.ok(err instanceof HandshakeError, `expected HandshakeError, got ${String(err)}`);
+  });
+
+  test("the request head: GET target with query, Host with port, Upgrade, Connection, 16-byte key, version 13", async () => {
+    await withRaw(() => {}, async (srv, s) => {
+      const ws = await s.wsConnect(srv.url + "/path/x?y=1&z=%20");
+      const { request } = await srv.connection(0);
+      assert.equal(request.method, "GET");
+      assert.equal(request.target, "/path/x?y=1&z=%20");
+      assert.equal(request.httpVersion, "HTTP/1.1");
+      assert.equal(request.headers["host"], `127.0.0.1:${srv.port}`);
+      assert.equal(request.headers["upgrade"]?.toLowerCase(), "websocket");
+      assert.ok(request.headers["connection"]?.toLowerCase().split(/\s*,\s*/).includes("upgrade"));
+      assert.equal(Buffer.from(request.headers["sec-websocket-key"] ?? "", "base64").length, 16);
+      assert.equal(request.headers["sec-websocket-version"], "13");
+      assert.equal(request.rawHeaders.filter(([n]) => n.toLowerCase() === "host").length, 1);
+      ws.terminate();
+    });
+  });
+
+  test("header tokens are case-insensitive and Connection may be a list", async () => {
+    await withRaw(async (c) => {
+      await c.write(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\n" +
+          `sec-websocket-accept: ${acceptKey(c.request.headers["sec-websocket-key"]!)}\r\nX-Extra: 1\r\n\r\n`,
+      );
+      await c.sendFrame(OP.TEXT, "ok");
+    }, async (srv, s) => {
+      const ws = await s.wsConnect(srv.url + "/");
+      assert.equal(await ws.recvStr({ timeout: 5000 }), "ok");
+      assert.equal(ws.response.headers["x-extra"], "1");
+      ws.terminate();
+    }, { server: { upgrade: false } });
+  });
+
+  test("each connection uses a fresh Sec-WebSocket-Key", async () => {
+    await withRaw(() => {}, async (srv, s) => {
+      const keys = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const ws = await s.wsConnect(srv.url + "/");
+        keys.add((await srv.connection(i)).request.headers["sec-websocket-key"]!);
+        ws.terminate();
+      }
+      assert.equal(keys.size, 5);
+    });
   });
 
   test("the server picks the subprotocol we offered: ws.protocol", async () => {

@@ -694,6 +694,58 @@ describe("autoclose", () => {
   });
 });
 
+describe("control frames from the peer", () => {
+  test("a 125-byte PING is answered with a PONG carrying the same payload; nothing is delivered", async () => {
+    const payload = randomBytes(125);
+    await withRaw(async (c) => {
+      await sleep(20);
+      await c.sendFrame(OP.PING, payload);
+      await c.sendFrame(OP.PONG, "unsolicited");
+      await c.sendFrame(OP.PING, "");
+      await c.sendFrame(OP.TEXT, "after");
+    }, async (_s, ws, conn) => {
+      assert.equal(await ws.recvStr({ timeout: 5000 }), "after", "PING/PONG must not be delivered");
+      await until(() => conn.frames.filter((f) => f.opcode === OP.PONG).length === 2, 3000, "two PONGs");
+      const pongs = conn.frames.filter((f) => f.opcode === OP.PONG);
+      assert.ok(pongs[0]!.payload.equals(payload));
+      assert.equal(pongs[1]!.length, 0);
+      assert.equal(conn.frames.length, 2, "only the two PONGs (no answer to an unsolicited PONG)");
+    });
+  });
+
+  test("receivers waiting when the peer closes: the first gets the CLOSE item, the rest WebSocketClosed", async () => {
+    await withRaw(async (c) => {
+      await sleep(50);
+      await c.sendFrame(OP.CLOSE, closePayload(4010, "bye"));
+    }, async (_s, ws) => {
+      const results = await Promise.allSettled([ws.recv({ timeout: 5000 }), ws.recv({ timeout: 5000 }), ws.recv({ timeout: 5000 })]);
+      assert.equal(results[0]!.status, "fulfilled");
+      assert.equal((results[0] as PromiseFulfilledResult<{ flags: number }>).value.flags, WsFlag.CLOSE);
+      for (const r of results.slice(1)) {
+        assert.equal(r.status, "rejected");
+        const e = (r as PromiseRejectedResult).reason as unknown;
+        assert.ok(e instanceof WebSocketClosed, String(e));
+        assert.equal(e.code, 4010);
+      }
+    });
+  });
+
+  test("data after the peer's close frame is ignored", async () => {
+    await withRaw(async (c) => {
+      await sleep(20);
+      await c.write(Buffer.concat([
+        Buffer.from([0x88, 2, 0x03, 0xe8]), // close 1000
+        Buffer.from([0x81, 4]), Buffer.from("late"),
+      ]));
+    }, async (_s, ws) => {
+      const item = await ws.recv({ timeout: 5000 });
+      assert.equal(item.flags, WsFlag.CLOSE);
+      const e = await failure(ws.recv({ timeout: 1000 }));
+      assert.ok(e instanceof WebSocketClosed, `expected WebSocketClosed, got ${String(e)}`);
+    });
+  });
+});
+
 describe("typed receives", () => {
   test("recvStr / recvJson on a BINARY message reject with 1007 and the connection stays usable", async () => {
     const ws = await session.wsConnect(echo.url + "/echo");
