@@ -47,14 +47,21 @@ export class RecvQueue {
   #waiterHead = 0;
   #error: unknown = undefined;
   #ended = false;
-  /** Called when the queue drops below capacity after having been full. */
+  /**
+   * Called when the queue, after having been full, has drained to half its capacity. The
+   * hysteresis lets the reader refill half a queue per wake-up instead of one message per
+   * `recv` (the socket stays paused meanwhile, so memory stays bounded the same way).
+   */
   onSpace: (() => void) | undefined;
+  #wasFull = false;
+  readonly #lowWater: number;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new WebSocketError(`recvQueueSize must be a positive integer, got ${capacity}`, 0);
     }
     this.capacity = capacity;
+    this.#lowWater = capacity >> 1;
   }
 
   /** Messages buffered and not yet taken. */
@@ -62,8 +69,13 @@ export class RecvQueue {
     return this.#data.length - this.#head;
   }
 
+  /** Whether the reader must stop: full now, or not yet drained to half since it was full. */
   get isFull(): boolean {
-    return this.length >= this.capacity;
+    if (this.#data.length - this.#head >= this.capacity) {
+      this.#wasFull = true;
+      return true;
+    }
+    return this.#wasFull;
   }
 
   get ended(): boolean {
@@ -118,7 +130,6 @@ export class RecvQueue {
 
   /** Removes and returns the next buffered message's data (call only when `length > 0`). */
   shift(): Buffer {
-    const wasFull = this.length >= this.capacity;
     const data = this.#data[this.#head]!;
     this.#data[this.#head] = undefined;
     this.#head++;
@@ -131,7 +142,10 @@ export class RecvQueue {
       this.#flags.length = 0;
       this.#head = 0;
     }
-    if (wasFull && this.onSpace) this.onSpace();
+    if (this.#wasFull && this.#data.length - this.#head <= this.#lowWater) {
+      this.#wasFull = false;
+      this.onSpace?.();
+    }
     return data;
   }
 
