@@ -516,6 +516,43 @@ describe("close and terminate", () => {
     });
   });
 
+  test("close() against a peer that reads nothing (queue and socket full) still returns within its timeout", async () => {
+    const ws = await session.wsConnect(echo.url + "/noread", { sendQueueSize: 2 });
+    const big = Buffer.alloc(1024 * 1024, 1);
+    let blocked: Promise<void> | undefined;
+    for (let i = 0; i < 128; i++) {
+      const p = ws.sendBytes(big);
+      p.catch(() => {});
+      const settled = await Promise.race([p.then(() => true, () => true), sleep(50).then(() => false)]);
+      if (!settled) {
+        blocked = p;
+        break;
+      }
+    }
+    assert.ok(blocked, "the send queue never filled against a server that reads nothing");
+    const t0 = Date.now();
+    await ws.close(1000, "", { timeout: 300 });
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 300 + 2000, `close() took ${elapsed} ms with timeout 300`);
+    assert.equal(ws.closed, true);
+    // The sender that was still waiting for room is released, not left hanging.
+    const outcome = await Promise.race([
+      blocked.then(() => "resolved", (e: unknown) => e),
+      sleep(2000).then(() => "still pending"),
+    ]);
+    assert.ok(outcome instanceof WebSocketClosed, `blocked sender after close(): ${String(outcome)}`);
+  });
+
+  test("session.close() returns in bounded time with a connection to a peer that reads nothing", async () => {
+    const s = new AsyncSession();
+    const ws = await s.wsConnect(echo.url + "/noread", { sendQueueSize: 2 });
+    for (let i = 0; i < 20; i++) ws.sendBytes(Buffer.alloc(1024 * 1024)).catch(() => {});
+    const t0 = Date.now();
+    await s.close();
+    assert.ok(Date.now() - t0 < 3000 + 2000, `session.close() took ${Date.now() - t0} ms`);
+    assert.equal(ws.closed, true);
+  });
+
   test("close() resolves promptly when the peer answers", async () => {
     await withRaw(async (c) => {
       const f = await c.nextFrame(5000);
