@@ -75,6 +75,9 @@ export const NamedGroup = {
   X25519: 0x001d,
   X448: 0x001e,
   X25519MLKEM768: 0x11ec,
+  FFDHE2048: 0x0100,
+  FFDHE3072: 0x0101,
+  FFDHE4096: 0x0102,
 } as const;
 
 /** Signature schemes (RFC 8446 §4.2.3). */

@@ -1,7 +1,8 @@
-import { createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from "node:crypto";
+import { createDiffieHellman, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from "node:crypto";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { TlsError } from "../errors.js";
 import { NamedGroup } from "./constants.js";
+import { FFDHE_PRIMES } from "./ffdhe.js";
 
 /** A client key share in flight: the bytes for the key_share extension and how to finish the exchange. */
 export interface KeyShare {
@@ -76,6 +77,39 @@ function ecdhe(group: number, curve: string, pointLength: number, privateRaw?: B
   };
 }
 
+/**
+ * Finite-field DHE with an RFC 7919 group (RFC 8446 §4.2.8.1): public values and the shared
+ * secret are left-padded to the size of the prime; the peer value must lie in 1 < Y < p - 1.
+ */
+function ffdhe(group: number, privateRaw?: Buffer): KeyShare {
+  const prime = Buffer.from(FFDHE_PRIMES[group]!, "hex");
+  const dh = createDiffieHellman(prime, 2);
+  if (privateRaw) {
+    dh.setPrivateKey(privateRaw);
+    dh.generateKeys();
+  } else dh.generateKeys();
+  const pad = (b: Buffer): Buffer => (b.length === prime.length ? b : Buffer.concat([Buffer.alloc(prime.length - b.length), b]));
+  const key = pad(dh.getPublicKey());
+  const pMinus1 = Buffer.from(prime);
+  pMinus1[pMinus1.length - 1]! -= 1; // p is odd
+  return {
+    group,
+    key,
+    complete(peer) {
+      if (peer.length !== prime.length) throw badShare(group);
+      // 1 < Y < p - 1 (RFC 7919 §5.1)
+      const one = Buffer.alloc(prime.length);
+      one[prime.length - 1] = 1;
+      if (Buffer.compare(peer, one) <= 0 || Buffer.compare(peer, pMinus1) >= 0) throw badShare(group);
+      try {
+        return pad(dh.computeSecret(peer));
+      } catch (e) {
+        throw badShare(group, e);
+      }
+    },
+  };
+}
+
 /** ML-KEM-768 sizes (FIPS 203 table 3). */
 const MLKEM768_EK = 1184;
 const MLKEM768_CT = 1088;
@@ -114,6 +148,9 @@ export const SUPPORTED_KEY_EXCHANGE_GROUPS: readonly number[] = [
   NamedGroup.SECP256R1,
   NamedGroup.SECP384R1,
   NamedGroup.SECP521R1,
+  NamedGroup.FFDHE2048,
+  NamedGroup.FFDHE3072,
+  NamedGroup.FFDHE4096,
 ];
 
 export function isSupportedGroup(group: number): boolean {
@@ -136,6 +173,10 @@ export function createKeyShare(group: number, fixed?: { privateKey?: Buffer; see
       return ecdhe(group, "secp521r1", 133, fixed?.privateKey);
     case NamedGroup.X25519MLKEM768:
       return x25519mlkem768(fixed?.seed, fixed?.privateKey);
+    case NamedGroup.FFDHE2048:
+    case NamedGroup.FFDHE3072:
+    case NamedGroup.FFDHE4096:
+      return ffdhe(group, fixed?.privateKey);
     default:
       throw new TlsError(`masq's TLS engine cannot make a key share for group 0x${group.toString(16)}`, {
         alert: "internal_error",
@@ -156,6 +197,10 @@ export function serverShareLength(group: number): number {
       return 133;
     case NamedGroup.X25519MLKEM768:
       return MLKEM768_CT + 32;
+    case NamedGroup.FFDHE2048:
+    case NamedGroup.FFDHE3072:
+    case NamedGroup.FFDHE4096:
+      return FFDHE_PRIMES[group]!.length / 2;
     default:
       return 0;
   }

@@ -123,3 +123,34 @@ test("gnutls-serv: each suite x each group, 16 B and 1 MiB echoed", { skip: !has
     }
   }
 });
+
+test("openssl s_server / gnutls-serv: FFDHE groups (RFC 7919, offered by the Firefox profile) via HelloRetryRequest", { skip: !hasBinary("openssl") }, async () => {
+  const { connectEngine } = await import("../../src/tls/socket.js");
+  const { basicHelloBuilder } = await import("../../src/tls/hello-builder.js");
+  const runs: Array<[string, string[], number]> = [
+    ["openssl", ["s_server", "-accept", "127.0.0.1:{port}", "-cert", pki.leaf.certPath, "-key", pki.leaf.keyPath, "-tls1_3", "-groups", "ffdhe2048", "-rev"], NamedGroup.FFDHE2048],
+    ["openssl", ["s_server", "-accept", "127.0.0.1:{port}", "-cert", pki.leaf.certPath, "-key", pki.leaf.keyPath, "-tls1_3", "-groups", "ffdhe3072", "-rev"], NamedGroup.FFDHE3072],
+  ];
+  if (hasBinary("gnutls-serv")) {
+    runs.push(["gnutls-serv", ["--echo", "-p", "{port}", "-a", "--x509certfile", pki.leaf.certPath, "--x509keyfile", pki.leaf.keyPath, "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-FFDHE2048"], NamedGroup.FFDHE2048]);
+  }
+  for (const [cmd, args, group] of runs) {
+    const peer = await startPeer(cmd, args);
+    peers.push(peer);
+    const t = await connectEngine(await tcp(peer.port), {
+      hello: basicHelloBuilder({ servername: "localhost", groups: [NamedGroup.X25519, NamedGroup.FFDHE2048, NamedGroup.FFDHE3072] }),
+      verifyHost: "localhost",
+      rejectUnauthorized: true,
+      ca: pki.root.cert,
+    });
+    assert.equal(t.engine.negotiatedGroup, group);
+    assert.equal(t.engine.helloRetried, true);
+    // -rev answers each line reversed; --echo echoes it.
+    const got = readBytes(t, 6);
+    t.write("abcde\n");
+    const text = (await got).toString();
+    assert.ok(text === "edcba\n" || text === "abcde\n", text);
+    t.destroy();
+    await peer.stop();
+  }
+});
