@@ -11,7 +11,7 @@ import {
   WebSocketTimeout,
   type AsyncWebSocket,
 } from "../../src/index.js";
-import { seqOf, startWsServer, type ConnRecord, type TestWsServer } from "../helpers/ws-server.js";
+import { seqOf, startWsServer, testCerts, type ConnRecord, type TestWsServer } from "../helpers/ws-server.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -25,16 +25,19 @@ afterEach(async () => {
   assert.deepEqual(unhandled.splice(0).map(String), [], "unhandled rejections");
 });
 
-let server: TestWsServer;
+let plain: TestWsServer;
+let secure: TestWsServer;
 let session: AsyncSession;
 before(async () => {
-  server = await startWsServer();
-  session = new AsyncSession({ timeout: 5000 });
+  plain = await startWsServer();
+  secure = await startWsServer({ tls: true });
+  session = new AsyncSession({ timeout: 5000, ca: testCerts().ca });
 });
 after(async () => {
   for (const ws of session.connections) ws.terminate();
   await session.close();
-  await server.close();
+  await plain.close();
+  await secure.close();
 });
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
@@ -44,7 +47,12 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-async function connect(path: string, opts: Parameters<AsyncSession["wsConnect"]>[1] = {}): Promise<{ ws: AsyncWebSocket; conn: ConnRecord }> {
+async function connect(
+  path: string,
+  opts: Parameters<AsyncSession["wsConnect"]>[1] = {},
+  tls = false,
+): Promise<{ ws: AsyncWebSocket; conn: ConnRecord }> {
+  const server = tls ? secure : plain;
   const index = server.connections.length;
   const ws = await session.wsConnect(server.url + path, opts);
   const conn = await server.connection(index);
@@ -66,61 +74,63 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 describe("a server that reads nothing", () => {
-  test("the send queue fills; send with timeout rejects; abort rejects with its reason; memory stays bounded; nothing is corrupted", async (t) => {
-    const rss0 = process.memoryUsage().rss;
-    const { ws, conn } = await connect("/noread", { sendQueueSize: 4 });
-    try {
-      const size = 64 * KiB;
-      let accepted = 0;
-      let stopped: unknown;
-      for (let i = 0; i < 4000; i++) {
-        try {
-          await ws.sendBytes(numbered(i, size), { timeout: 300 });
-          accepted++;
-        } catch (e) {
-          stopped = e;
-          break;
+  for (const tls of [false, true]) {
+    test(`${tls ? "wss" : "ws"}: the send queue fills; send with timeout rejects; abort rejects with its reason; memory stays bounded; nothing is corrupted`, async (t) => {
+      const rss0 = process.memoryUsage().rss;
+      const { ws, conn } = await connect("/noread", { sendQueueSize: 4 }, tls);
+      try {
+        const size = 64 * KiB;
+        let accepted = 0;
+        let stopped: unknown;
+        for (let i = 0; i < 4000; i++) {
+          try {
+            await ws.sendBytes(numbered(i, size), { timeout: 300 });
+            accepted++;
+          } catch (e) {
+            stopped = e;
+            break;
+          }
         }
+        assert.ok(stopped !== undefined, `4000 x 64 KiB (250 MiB) accepted by a server that reads nothing`);
+        assert.ok(stopped instanceof WebSocketTimeout, `expected WebSocketTimeout, got ${String(stopped)}`);
+        assert.equal(ws.sendQueueSize, 4, "the queue is full");
+        // Bounded: the queue plus what the kernel's socket buffers absorbed.
+        t.diagnostic(`server reads nothing: ${accepted} x 64 KiB accepted before a send timed out (${((accepted * size) / MiB).toFixed(1)} MiB)`);
+        assert.ok(accepted * size < 64 * MiB, `accepted ${accepted} messages (${(accepted * size) / MiB} MiB)`);
+
+        const reason = new Error("caller aborted");
+        const ac = new AbortController();
+        const aborted = ws.sendBytes(numbered(999_999, size), { signal: ac.signal });
+        setTimeout(() => ac.abort(reason), 50);
+        assert.equal(await failure(aborted), reason, "rejects with the signal's reason");
+        assert.equal(await failure(ws.sendBytes(numbered(999_998, size), { signal: AbortSignal.abort(reason) })), reason);
+
+        const f = await failure(ws.flush({ timeout: 200 }));
+        assert.ok(f instanceof WebSocketTimeout, `flush: expected WebSocketTimeout, got ${String(f)}`);
+        assert.equal(ws.sendQueueSize, 4);
+
+        const grown = process.memoryUsage().rss - rss0;
+        t.diagnostic(`RSS growth ${(grown / MiB).toFixed(1)} MiB`);
+        assert.ok(grown < 160 * MiB, `RSS grew by ${(grown / MiB).toFixed(0)} MiB`);
+
+        // The server starts reading: exactly the accepted messages arrive, intact and in order;
+        // the timed-out and aborted ones never do.
+        conn.socket.resume();
+        await ws.flush({ timeout: 10_000 });
+        assert.equal(ws.sendQueueSize, 0);
+        await ws.sendStr("end");
+        await until(() => conn.messages.length === accepted + 1, 10_000, `${accepted + 1} messages at the server`);
+        conn.messages.slice(0, accepted).forEach((m, i) => {
+          assert.equal(m.data.length, size);
+          assert.equal(m.data.readUInt32BE(0), i, `message ${i}`);
+          assert.ok(m.data.subarray(4).every((b) => b === (i & 0xff)), `message ${i} payload corrupted`);
+        });
+        assert.equal(conn.messages[accepted]!.data.toString(), "end");
+      } finally {
+        ws.terminate();
       }
-      assert.ok(stopped !== undefined, `4000 x 64 KiB (250 MiB) accepted by a server that reads nothing`);
-      assert.ok(stopped instanceof WebSocketTimeout, `expected WebSocketTimeout, got ${String(stopped)}`);
-      assert.equal(ws.sendQueueSize, 4, "the queue is full");
-      // Bounded: the queue plus what the kernel's socket buffers absorbed.
-      t.diagnostic(`server reads nothing: ${accepted} x 64 KiB accepted before a send timed out (${((accepted * size) / MiB).toFixed(1)} MiB)`);
-      assert.ok(accepted * size < 64 * MiB, `accepted ${accepted} messages (${(accepted * size) / MiB} MiB)`);
-
-      const reason = new Error("caller aborted");
-      const ac = new AbortController();
-      const aborted = ws.sendBytes(numbered(999_999, size), { signal: ac.signal });
-      setTimeout(() => ac.abort(reason), 50);
-      assert.equal(await failure(aborted), reason, "rejects with the signal's reason");
-      assert.equal(await failure(ws.sendBytes(numbered(999_998, size), { signal: AbortSignal.abort(reason) })), reason);
-
-      const f = await failure(ws.flush({ timeout: 200 }));
-      assert.ok(f instanceof WebSocketTimeout, `flush: expected WebSocketTimeout, got ${String(f)}`);
-      assert.equal(ws.sendQueueSize, 4);
-
-      const grown = process.memoryUsage().rss - rss0;
-      t.diagnostic(`RSS growth ${(grown / MiB).toFixed(1)} MiB`);
-      assert.ok(grown < 160 * MiB, `RSS grew by ${(grown / MiB).toFixed(0)} MiB`);
-
-      // The server starts reading: exactly the accepted messages arrive, intact and in order;
-      // the timed-out and aborted ones never do.
-      conn.socket.resume();
-      await ws.flush({ timeout: 10_000 });
-      assert.equal(ws.sendQueueSize, 0);
-      await ws.sendStr("end");
-      await until(() => conn.messages.length === accepted + 1, 10_000, `${accepted + 1} messages at the server`);
-      conn.messages.slice(0, accepted).forEach((m, i) => {
-        assert.equal(m.data.length, size);
-        assert.equal(m.data.readUInt32BE(0), i, `message ${i}`);
-        assert.ok(m.data.subarray(4).every((b) => b === (i & 0xff)), `message ${i} payload corrupted`);
-      });
-      assert.equal(conn.messages[accepted]!.data.toString(), "end");
-    } finally {
-      ws.terminate();
-    }
-  });
+    });
+  }
 
   test("flush resolves once everything queued before it is written", async () => {
     const { ws, conn } = await connect("/echo", { sendQueueSize: 8 });
@@ -137,28 +147,30 @@ describe("a server that reads nothing", () => {
 });
 
 describe("a server that floods", () => {
-  test("blocking receive queue: the server is held back by TCP; memory bounded; order kept", async (t) => {
-    const rss0 = process.memoryUsage().rss;
-    const { ws, conn } = await connect("/flood?size=1024", { recvQueueSize: 16 });
-    try {
-      await sleep(1000); // the application reads nothing
-      const sentWhileIdle = conn.sent;
-      assert.ok(sentWhileIdle > 16, "the server did send");
-      // Everything the server could send sits in the queue or in kernel buffers.
-      // (loopback buffers: up to tcp_wmem max on the server + tcp_rmem max on the client)
-      assert.ok(sentWhileIdle * 1024 < 64 * MiB, `server pushed ${(sentWhileIdle * 1024) / MiB} MiB into a paused client`);
-      const grown = process.memoryUsage().rss - rss0;
-      t.diagnostic(`flood into a paused client: ${((sentWhileIdle * 1024) / MiB).toFixed(1)} MiB sent in 1 s; RSS growth ${(grown / MiB).toFixed(1)} MiB`);
-      assert.ok(grown < 160 * MiB, `RSS grew by ${(grown / MiB).toFixed(0)} MiB`);
-      for (let i = 0; i < 20_000; i++) {
-        const m = await ws.recvBytes({ timeout: 5000 });
-        if (seqOf(m) !== i) assert.fail(`message ${i} has sequence ${seqOf(m)}`);
+  for (const tls of [false, true]) {
+    test(`${tls ? "wss" : "ws"}: blocking receive queue: the server is held back by TCP; memory bounded; order kept`, async (t) => {
+      const rss0 = process.memoryUsage().rss;
+      const { ws, conn } = await connect("/flood?size=1024", { recvQueueSize: 16 }, tls);
+      try {
+        await sleep(1000); // the application reads nothing
+        const sentWhileIdle = conn.sent;
+        assert.ok(sentWhileIdle > 16, "the server did send");
+        // Everything the server could send sits in the queue or in kernel buffers.
+        // (loopback buffers: up to tcp_wmem max on the server + tcp_rmem max on the client)
+        assert.ok(sentWhileIdle * 1024 < 64 * MiB, `server pushed ${(sentWhileIdle * 1024) / MiB} MiB into a paused client`);
+        const grown = process.memoryUsage().rss - rss0;
+        t.diagnostic(`flood into a paused client: ${((sentWhileIdle * 1024) / MiB).toFixed(1)} MiB sent in 1 s; RSS growth ${(grown / MiB).toFixed(1)} MiB`);
+        assert.ok(grown < 160 * MiB, `RSS grew by ${(grown / MiB).toFixed(0)} MiB`);
+        for (let i = 0; i < 20_000; i++) {
+          const m = await ws.recvBytes({ timeout: 5000 });
+          if (seqOf(m) !== i) assert.fail(`message ${i} has sequence ${seqOf(m)}`);
+        }
+        assert.ok(conn.sent >= 20_000, "reading resumed the flow");
+      } finally {
+        ws.terminate();
       }
-      assert.ok(conn.sent >= 20_000, "reading resumed the flow");
-    } finally {
-      ws.terminate();
-    }
-  });
+    });
+  }
 
   test("non-blocking queue with drainOnError: fails loudly mentioning the queue, after returning a prefix", async () => {
     const { ws, conn } = await connect("/flood?size=256&delay=50", { recvQueueSize: 8, blockOnRecvQueueFull: false, drainOnError: true });
