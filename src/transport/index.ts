@@ -130,7 +130,7 @@ async function openTunnel(proxy: ProxyInfo, host: string, port: number, opts: Tr
         destination = await abortable(socksDestination(proxy, host), signal, [socket]);
       } catch (err) {
         socket.destroy();
-        if (isAbort(signal, err)) throw err;
+        if (isAbort(signal, err) || err instanceof WebSocketError) throw err;
         throw connectError(err, host, port);
       }
       return socksTunnel(socket, proxy, destination, port, signal);

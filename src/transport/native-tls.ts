@@ -94,11 +94,15 @@ export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<t
       reject(err);
       return;
     }
-    const sni = o.servername !== undefined ? o.servername || undefined : net.isIP(host) ? undefined : host;
+    // The name to verify: `servername` when given, else the host. SNI carries it unless it is an IP
+    // literal (RFC 6066 forbids that; Node would warn).
+    const identity = o.servername ? stripBrackets(o.servername) : host;
+    const sni = o.servername === "" || net.isIP(identity) ? undefined : identity;
     const tlsSocket = tls.connect({
       socket,
       host,
       servername: sni,
+      checkServerIdentity: (_name, cert) => tls.checkServerIdentity(identity, cert),
       ALPNProtocols: o.alpn ?? ["http/1.1"],
       rejectUnauthorized: o.verify,
       ...(secureContext ? { secureContext } : {}),

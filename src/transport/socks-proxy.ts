@@ -2,7 +2,7 @@ import dns from "node:dns";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { SocksClient, type SocksClientOptions } from "socks";
-import { ProxyError } from "../errors.js";
+import { ProxyError, WebSocketError } from "../errors.js";
 import { formatHostPort, type ProxyInfo } from "./proxy-url.js";
 import { stripBrackets } from "./tcp.js";
 
@@ -17,9 +17,13 @@ const NAMES: Record<string, string> = {
  * Resolves the target locally where the scheme wants that: socks4 -> an IPv4 address (SOCKS4 can
  * carry nothing else), socks5 -> any address; socks4a / socks5h leave the name to the proxy.
  * DNS failures reject with the system error (ENOTFOUND...): they are about the target, not the proxy.
+ * An IPv6 literal over socks4/4a rejects with a WebSocketError (SOCKS4 has no way to carry it).
  */
 export async function socksDestination(proxy: ProxyInfo, targetHost: string): Promise<string> {
   const host = stripBrackets(targetHost);
+  if ((proxy.protocol === "socks4" || proxy.protocol === "socks4a") && net.isIPv6(host)) {
+    throw new WebSocketError(`${proxy.protocol} cannot carry the IPv6 address ${host} (use socks5 or socks5h)`, 1006);
+  }
   if (proxy.protocol === "socks4a" || proxy.protocol === "socks5h") return host;
   if (proxy.protocol === "socks4") {
     if (net.isIPv4(host)) return host;

@@ -152,6 +152,26 @@ describe("native TLS", () => {
     d.destroy();
   });
 
+  test("servername: an IP literal is verified but not sent as SNI; a wrong name fails verification", async () => {
+    const d = await openTransport(
+      { host: "localhost", port: servers.leaf!.port, secure: true },
+      { ...base, ca: certs.ca.cert, servername: "127.0.0.1" },
+    );
+    assert.equal(await roundTrip(d, "ip sni"), "ip sni");
+    assert.equal(servers.leaf!.servernames.at(-1), undefined);
+    d.destroy();
+    const err = await rejection(
+      openTransport({ host: "127.0.0.1", port: servers.leaf!.port, secure: true }, { ...base, ca: certs.ca.cert, servername: "wrong.example" }),
+    );
+    assert.ok(err instanceof TlsError, String(err));
+    assert.equal(err.alert, "ERR_TLS_CERT_ALTNAME_INVALID");
+    // servername "" sends no SNI and verifies the host
+    const e = await openTransport({ host: "localhost", port: servers.leaf!.port, secure: true }, { ...base, ca: certs.ca.cert, servername: "" });
+    assert.equal(await roundTrip(e, "no sni"), "no sni");
+    assert.equal(servers.leaf!.servernames.at(-1), undefined);
+    e.destroy();
+  });
+
   const failures: Array<[string, string, string]> = [
     ["leaf", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "without ca: issuer unknown"],
     ["selfSigned", "DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed"],

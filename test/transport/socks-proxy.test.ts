@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import { openTransport, type TransportOptions } from "../../src/transport/index.js";
-import { ProxyError, TlsError } from "../../src/errors.js";
+import { ProxyError, TlsError, WebSocketError } from "../../src/errors.js";
 import { testCerts } from "../helpers/certs.js";
 import { DANTE_PASSWORD, DANTE_USER, hasBinary, startDante, startNodeSocks, type RunningProxy } from "../helpers/proxies.js";
 import { assertNoSecret, hasIpv6Loopback, rejection, roundTrip, startEcho, startTlsEcho, type EchoServer } from "./util.js";
@@ -140,6 +140,16 @@ describe("node SOCKS server (socks4a, name resolution, refusals)", () => {
       else assert.match(req, new RegExp(`^(127\\.0\\.0\\.1|\\[::1\\]):${echo.port}$`));
     });
   }
+
+  test("socks4/socks4a cannot carry an IPv6 literal -> WebSocketError before asking", async () => {
+    for (const scheme of ["socks4", "socks4a"]) {
+      const before = open.requests!.length;
+      const err = await rejection(openTransport({ host: "[::1]", port: echo.port, secure: false }, { ...base, proxy: open.urlWith(null, scheme) }));
+      assert.ok(err instanceof WebSocketError && !(err instanceof ProxyError), String(err));
+      assert.match(err.message, /IPv6/);
+      assert.equal(open.requests!.length, before);
+    }
+  });
 
   test("socks4a: TLS through the tunnel", async () => {
     const d = await openTransport({ host: "localhost", port: tlsEcho.port, secure: true }, { ...base, proxy: open.urlWith(null, "socks4a") });
