@@ -4,7 +4,15 @@
  * fire-and-forget loops), a `recv()` loop for large messages and `for await` for small ones.
  */
 import { execFileSync } from "node:child_process";
-import { AsyncSession } from "../../src/index.js";
+import { existsSync } from "node:fs";
+import type { AsyncSession as AsyncSessionType } from "../../src/index.js";
+
+// Measure masq as users run it: the compiled dist/ (plain ES2022 from tsc). Through tsx every
+// closure would pay esbuild's keepNames `__name` wrapper, which users never run. `npm run bench`
+// builds dist/ first; without it we fall back to the sources.
+const dist = new URL("../../dist/index.js", import.meta.url);
+const { AsyncSession } = (await import(existsSync(dist) ? dist.href : "../../src/index.js")) as typeof import("../../src/index.js");
+type AsyncSession = AsyncSessionType;
 import { idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
 import { wireBytes, type RunResult, type RunSpec } from "../cases.js";
 
