@@ -467,3 +467,28 @@ describe("interop: connect failures", () => {
     }
   });
 });
+
+describe("interop: masq's own TLS engine (tls: \"masq\") against both peers", () => {
+  for (const kind of ["ws", "python"] as const) {
+    test(`${kind} wss:// echo of text and 1 MiB, then close`, async () => {
+      const server = kind === "ws" ? await startWsServer({ tls: true }) : await startPythonServer({ tls: true });
+      const s = new AsyncSession({ ca: testCerts().ca, tls: "masq", timeout: 10_000 });
+      try {
+        const ws = await s.wsConnect(server.url + "/echo");
+        await ws.sendStr("over masq tls");
+        assert.equal(await ws.recvStr({ timeout: 5000 }), "over masq tls");
+        const big = randomBytes(1024 * 1024);
+        await ws.sendBytes(big);
+        assert.ok((await ws.recvBytes({ timeout: 10_000 })).equals(big));
+        await ws.close(1000, "", { timeout: 3000 });
+        assert.equal(ws.closeCode, 1000);
+        const untrusted = new AsyncSession({ tls: "masq" });
+        await assert.rejects(untrusted.wsConnect(server.url + "/echo"), TlsError);
+        await untrusted.close();
+      } finally {
+        await s.close();
+        await server.close();
+      }
+    });
+  }
+});
