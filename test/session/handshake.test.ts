@@ -471,3 +471,117 @@ test("signal: an already aborted signal rejects without connecting; a session si
     await s2.close();
   }
 });
+
+// ------------------------------------------------------------------ more edges
+
+test("aborting while a refusal's body is still arriving rejects with the signal's reason", async () => {
+  const srv = await raw((c) => c.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 100000\r\n\r\nthe start of a long body"));
+  const s = new AsyncSession();
+  try {
+    const ac = new AbortController();
+    const reason = new Error("stop waiting");
+    const pending = s.wsConnect(srv.url, { signal: ac.signal });
+    const conn = await srv.connection(0);
+    await new Promise((r) => setTimeout(r, 200)); // the head has been read by now
+    ac.abort(reason);
+    await assert.rejects(pending, (err: unknown) => {
+      assert.equal(err, reason, `got ${String(err)}`);
+      return true;
+    });
+    await conn.closed;
+  } finally {
+    await s.close();
+  }
+});
+
+test("IPv6 literal URL: Host is [::1]:port and response.url keeps the brackets", async (t) => {
+  const probe = net.createServer();
+  const ok = await new Promise<boolean>((r) => {
+    probe.once("error", () => r(false));
+    probe.listen(0, "::1", () => r(true));
+  });
+  if (!ok) {
+    t.skip("no IPv6 loopback");
+    return;
+  }
+  let seenHost: string | undefined;
+  probe.on("connection", (sock) => {
+    sock.on("error", () => {});
+    let buf = "";
+    sock.on("data", (d) => {
+      buf += d.toString("latin1");
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const key = /sec-websocket-key: *(.+)\r\n/i.exec(buf)![1]!.trim();
+      seenHost = /\r\nhost: *(.+)\r\n/i.exec(buf)![1]!.trim();
+      sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`);
+    });
+  });
+  const socks = new Set<net.Socket>();
+  probe.on("connection", (c) => socks.add(c));
+  closers.push(async () => {
+    for (const c of socks) c.destroy();
+    await new Promise<void>((r) => probe.close(() => r()));
+  });
+  const port = (probe.address() as net.AddressInfo).port;
+  const s = new AsyncSession();
+  try {
+    const ws = await s.wsConnect(`ws://[::1]:${port}/v6?x=1`);
+    assert.equal(seenHost, `[::1]:${port}`);
+    assert.equal(ws.response.url, `ws://[::1]:${port}/v6?x=1`);
+    ws.terminate();
+  } finally {
+    await s.close();
+  }
+});
+
+for (const name of ["Sec-WebSocket-Key", "sec-websocket-version", "Upgrade", "Connection"]) {
+  test(`a user header that would break the handshake (${name}) is refused before anything is sent`, async () => {
+    const srv = await silentServer();
+    const s = new AsyncSession();
+    try {
+      await assert.rejects(s.wsConnect(`${srv.url}/`, { headers: { [name]: "x" } }), (err: unknown) => {
+        assert.ok(err instanceof WebSocketError, String(err));
+        assert.equal(err.code, 0);
+        return true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(srv.bytes(), 0);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+test("credentials never appear in errors: auth option, URL userinfo, refused and failed connections", async () => {
+  const secret = "Very-S3cret-Pw";
+  const srv = await raw((c) => c.write("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"));
+  const dead = net.createServer();
+  await new Promise<void>((r) => dead.listen(0, "127.0.0.1", () => r()));
+  const deadPort = (dead.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => dead.close(() => r()));
+  const s = new AsyncSession({ auth: ["user", secret], timeout: 5000 });
+  try {
+    const attempts: Array<() => Promise<unknown>> = [
+      () => s.wsConnect(srv.url),
+      () => s.wsConnect(`ws://127.0.0.1:${deadPort}/`),
+      () => s.wsConnect(`ws://user:${secret}@127.0.0.1:${deadPort}/`),
+      () => s.wsConnect(`ws://user:${secret}@127.0.0.1:${srv.port}/`),
+      () => s.wsConnect(`ftp://user:${secret}@127.0.0.1/`),
+      () => s.wsConnect(`ws://user:${secret}@[bad/`),
+    ];
+    for (const attempt of attempts) {
+      const err = await attempt().then(
+        () => assert.fail("should fail"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WebSocketError, String(err));
+      const texts = [String(err), (err as Error).stack ?? "", JSON.stringify(err), String((err as Error).cause ?? "")];
+      for (const t of texts) assert.ok(!t.includes(secret), `leak: ${t.slice(0, 300)}`);
+      const b64 = Buffer.from(`user:${secret}`).toString("base64");
+      for (const t of texts) assert.ok(!t.includes(b64), `leak (base64): ${t.slice(0, 300)}`);
+    }
+  } finally {
+    await s.close();
+  }
+});
