@@ -97,6 +97,9 @@ export class AsyncSession implements AsyncDisposable {
     const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
     const maxRedirects = o.maxRedirects ?? 10;
+    if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
+      throw new WebSocketError(`maxRedirects must be an integer >= 0, got ${maxRedirects}`, 0);
+    }
 
     const timeout = o.timeout;
     const ac = new AbortController();
@@ -186,7 +189,12 @@ export class AsyncSession implements AsyncDisposable {
       if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
         user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);
       }
-      if (!sameOrigin) removeHeader(user, "authorization");
+      if (!sameOrigin) {
+        // Credentials the caller gave for the first origin never follow a redirect elsewhere;
+        // the jar's cookies for the new origin are added below by RFC 6265 rules.
+        removeHeader(user, "authorization");
+        removeHeader(user, "cookie");
+      }
       const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
       if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
       const origin = o.origin ?? (profile ? `${secure ? "https" : "http"}://${target.host}` : undefined);
@@ -210,7 +218,7 @@ export class AsyncSession implements AsyncDisposable {
         return { location: head.headers["location"], status: head.status, rawHeaders: head.rawHeaders };
       }
       if (head.status !== 101) {
-        const body = await readErrorBody(socket, head, rest, 2000);
+        const body = await readErrorBody(socket, head, rest, 2000, signal);
         throw new HandshakeError(
           `the server refused the WebSocket upgrade: HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`,
           { status: head.status, rawHeaders: head.rawHeaders, body },

@@ -68,9 +68,15 @@ export function exchangeHandshake(
 /**
  * Reads up to 64 KiB of a refused upgrade's body (by Content-Length, or until the server closes),
  * bounded by `ms` so that a server that keeps the connection open cannot stall the error.
- * Never rejects; destroys the socket when done.
+ * Rejects only with the signal's reason when aborted meanwhile; destroys the socket when done.
  */
-export function readErrorBody(socket: Duplex, head: ResponseHead, rest: Buffer, ms: number): Promise<Buffer> {
+export function readErrorBody(
+  socket: Duplex,
+  head: ResponseHead,
+  rest: Buffer,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const declared = Number(head.headers["content-length"]);
   const want = Math.min(MAX_ERROR_BODY, Number.isFinite(declared) && declared >= 0 ? declared : MAX_ERROR_BODY);
   const chunks: Buffer[] = [rest.subarray(0, want)];
@@ -79,16 +85,29 @@ export function readErrorBody(socket: Duplex, head: ResponseHead, rest: Buffer, 
     socket.destroy();
     return Promise.resolve(Buffer.concat(chunks));
   }
-  return new Promise((resolve) => {
-    const done = (): void => {
+  if (signal?.aborted) {
+    socket.destroy();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("end", done);
       socket.off("close", done);
       socket.off("error", done);
+      signal?.removeEventListener("abort", onAbort);
       socket.destroy();
+    };
+    const done = (): void => {
+      cleanup();
       resolve(Buffer.concat(chunks));
     };
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     const onData = (chunk: Buffer): void => {
       const take = Math.min(chunk.length, want - have);
       chunks.push(chunk.subarray(0, take));
