@@ -1,7 +1,6 @@
 import { X509Certificate, verify as cryptoVerify, constants as cc, type KeyObject } from "node:crypto";
 import { checkServerIdentity, rootCertificates } from "node:tls";
 import { brotliDecompressSync, inflateSync } from "node:zlib";
-import { isIP } from "node:net";
 import { TlsError } from "../errors.js";
 import { SignatureScheme } from "./constants.js";
 import { Reader } from "./reader.js";
@@ -269,12 +268,8 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
     const host = opts.host.startsWith("[") && opts.host.endsWith("]") ? opts.host.slice(1, -1) : opts.host;
     const legacy = leaf.toLegacyObject();
     const err = checkServerIdentity(host, legacy as Parameters<typeof checkServerIdentity>[1]);
-    if (err) {
-      const e = new CertificateError("ERR_TLS_CERT_ALTNAME_INVALID", err.message, "bad_certificate");
-      throw e;
-    }
-    // checkServerIdentity only looks at IP SANs when the host is an IP; nothing more to do.
-    void isIP;
+    // checkServerIdentity matches IP literals against IP SANs only, names against DNS SANs (RFC 6125).
+    if (err) throw new CertificateError("ERR_TLS_CERT_ALTNAME_INVALID", err.message, "bad_certificate");
   }
   return path;
 }

@@ -125,11 +125,6 @@ abstract class RecordProtection {
     this.keyObject = createSecretKey(k.key);
     this.iv = k.iv;
   }
-
-  /** For tests with given key/iv (RFC 8448 prints them). */
-  static keysOf(p: RecordProtection): { key: Buffer; iv: Buffer } {
-    return { key: p.key, iv: p.iv };
-  }
 }
 
 /** Encrypts TLSInnerPlaintext into TLSCiphertext records (RFC 8446 §5.2). */

@@ -142,3 +142,14 @@ test("fake server: close_notify from the server ends the stream", async () => {
   });
   await close(t);
 });
+
+test("fake server: record_size_limit (RFC 8449) from EncryptedExtensions bounds our records", async () => {
+  const { firefox153Hello } = await import("../../src/impersonate/firefox.js");
+  const s = await fake({ extraEE: [[28, Buffer.from([0x04, 0x01])]] }); // 1025 -> 1024 bytes of content
+  const t = await masqTlsConnect(await tcp(s.port), { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert, profile: firefox153Hello });
+  assert.equal(t.engine.maxRecordPlaintext, 1024);
+  const data = randomBytes(100_000);
+  assert.deepEqual(await roundTrip(t, data), data);
+  assert.equal(s.cores[0]!.maxClientRecord, 1024);
+  await close(t);
+});

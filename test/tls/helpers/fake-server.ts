@@ -110,6 +110,8 @@ export class FakeServerCore {
   clientAlerts: number[] = [];
   appData: Buffer[] = [];
   clientKeyUpdates = 0;
+  /** Largest application-data plaintext the client put in one record. */
+  maxClientRecord = 0;
   done = false;
   #hs = Buffer.alloc(0);
   #transcript = new Transcript();
@@ -153,6 +155,7 @@ export class FakeServerCore {
         continue;
       }
       if (type === ContentType.APPLICATION_DATA) {
+        this.maxClientRecord = Math.max(this.maxClientRecord, data.length);
         this.appData.push(data);
         if (this.o.echo !== false && this.#enc) this.#sendApp(data);
         continue;
