@@ -286,3 +286,39 @@ test("node:tls: the firefox153 profile connects and echoes", async () => {
   await echoBothSizes(t);
   await closeQuietly(t);
 });
+
+test("node:tls: over a non-socket Duplex that delivers 1-7 byte chunks (any Duplex works, tunnels included)", async () => {
+  const { Duplex } = await import("node:stream");
+  const port = await server(pki.leaf);
+  const raw = await tcp(port);
+  let seed = 7;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 7;
+  const choppy = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end();
+      cb();
+    },
+    destroy(err, cb) {
+      raw.destroy();
+      cb(err);
+    },
+  });
+  raw.on("data", (d: Buffer) => {
+    for (let o = 0; o < d.length; ) {
+      const n = 1 + rnd();
+      if (!choppy.push(Buffer.from(d.subarray(o, o + n)))) raw.pause();
+      o += n;
+    }
+  });
+  raw.on("end", () => choppy.push(null));
+  const t = await masqTlsConnect(choppy, { host: "localhost", rejectUnauthorized: true, ca: pki.root.cert });
+  const data = randomBytes(64 * 1024);
+  assert.deepEqual(await roundTrip(t, data), data);
+  await closeQuietly(t);
+});
