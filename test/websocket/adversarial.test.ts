@@ -386,6 +386,25 @@ describe("handshake failures", () => {
     }, { server: { upgrade: false } });
   });
 
+  test("CR/LF in a user header is refused before anything is sent (no header injection)", async () => {
+    await withRaw(() => {}, async (srv, s) => {
+      const cases: Array<Record<string, string>> = [
+        { "X-Evil": "a\r\nInjected: yes" },
+        { "X-Evil": "a\nInjected: yes" },
+        { "X-Evil\r\nInjected": "yes" },
+        { "Bad Name": "x" },
+      ];
+      for (const headers of cases) {
+        const err = await failure(s.wsConnect(srv.url + "/", { headers }));
+        assert.ok(err instanceof WebSocketError, `expected WebSocketError, got ${String(err)}`);
+      }
+      await sleep(50);
+      for (const c of srv.connections) {
+        assert.ok(!c.request.rawHeaders.some(([n]) => n.toLowerCase() === "injected"), "an injected header reached the server");
+      }
+    });
+  });
+
   test("each connection uses a fresh Sec-WebSocket-Key", async () => {
     await withRaw(() => {}, async (srv, s) => {
       const keys = new Set<string>();

@@ -450,6 +450,17 @@ describe("interop: connect failures", () => {
     }
   });
 
+  test("a URL that is not ws(s):// or not a URL at all is a WebSocketError", async () => {
+    const s = new AsyncSession();
+    try {
+      for (const url of ["ftp://127.0.0.1/", "not a url", "file:///etc/passwd"]) {
+        await assert.rejects(s.wsConnect(url), WebSocketError, url);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   test("connection refused is a WebSocketError with errno ECONNREFUSED", async () => {
     const tmp = await startWsServer();
     const url = tmp.url;
