@@ -36,9 +36,9 @@ export interface TransportOptions {
   verify: boolean;
   /** Extra trusted CAs (PEM), added to the default roots. */
   ca?: CaOption;
-  /** SNI and name to verify; default: the target host (no SNI for IP literals). */
+  /** Name to verify and send as SNI; default: the target host. IP literals are verified but never sent as SNI; "" sends no SNI. */
   servername?: string;
-  /** ALPN offer, default ["http/1.1"]. */
+  /** ALPN offer. Default ["http/1.1"] (masq engine with a tlsProfile: the profile's list). */
   alpn?: string[];
   tlsEngine: "native" | "masq";
   /** Impersonation profile for the masq engine. */
@@ -149,10 +149,12 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
       throw err;
     }
     try {
+      // ALPN: the caller's list; else the profile's own (impersonation); else http/1.1.
+      const alpn = opts.alpn ?? (opts.tlsProfile === undefined ? ["http/1.1"] : undefined);
       return await mod.masqTlsConnect(socket, {
         host,
-        ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
-        alpn: opts.alpn ?? ["http/1.1"],
+        ...(opts.servername !== undefined ? { servername: opts.servername === "" ? false : opts.servername } : {}),
+        ...(alpn ? { alpn } : {}),
         rejectUnauthorized: opts.verify,
         ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
         ...(opts.tlsProfile !== undefined ? { profile: opts.tlsProfile } : {}),
