@@ -145,3 +145,23 @@ export function parseExtKeyUsage(v: Buffer): string[] {
     return oidToString(c.value);
   });
 }
+
+/** The outer signatureAlgorithm OID of a DER certificate (RFC 5280 §4.1.1.2). */
+export function certificateSignatureOid(der: Buffer): string {
+  const cert = readDer(der);
+  const parts = derChildren(cert.value);
+  const alg = parts[1];
+  if (!alg || alg.tag !== 0x30) throw new Error("DER: signatureAlgorithm missing");
+  const oid = derChildren(alg.value)[0];
+  if (!oid || oid.tag !== 0x06) throw new Error("DER: bad AlgorithmIdentifier");
+  return oidToString(oid.value);
+}
+
+/** Signature algorithms OpenSSL 3.0 refuses at security level 1 (MD5 and SHA-1 based). */
+export const WEAK_SIGNATURE_OIDS: ReadonlySet<string> = new Set([
+  "1.2.840.113549.1.1.4", // md5WithRSAEncryption
+  "1.2.840.113549.1.1.5", // sha1WithRSAEncryption
+  "1.2.840.10045.4.1", // ecdsa-with-SHA1
+  "1.2.840.10040.4.3", // dsa-with-sha1
+  "1.3.14.3.2.29", // sha1WithRSASignature (OIW)
+]);

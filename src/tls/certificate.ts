@@ -1,5 +1,6 @@
 import { X509Certificate, verify as cryptoVerify, constants as cc, type KeyObject } from "node:crypto";
 import { checkServerIdentity, rootCertificates } from "node:tls";
+import { readFileSync } from "node:fs";
 import { brotliDecompressSync, inflateSync } from "node:zlib";
 import { TlsError } from "../errors.js";
 import { SignatureScheme } from "./constants.js";
@@ -7,7 +8,9 @@ import { Reader } from "./reader.js";
 import {
   KeyUsageBit,
   OID,
+  WEAK_SIGNATURE_OIDS,
   certificateExtensions,
+  certificateSignatureOid,
   parseBasicConstraints,
   parseExtKeyUsage,
   parseKeyUsage,
@@ -87,18 +90,41 @@ export function toX509(ders: readonly Buffer[]): X509Certificate[] {
 
 let defaultRoots: X509Certificate[] | undefined;
 
-function rootsOf(ca: string | Buffer | Array<string | Buffer> | undefined): X509Certificate[] {
-  defaultRoots ??= rootCertificates.map((p) => new X509Certificate(p));
-  const roots: X509Certificate[] = defaultRoots;
-  if (ca === undefined) return roots;
-  const extra: X509Certificate[] = [];
-  for (const item of Array.isArray(ca) ? ca : [ca]) {
+/** Certificates in PEM text (any number of blocks) or one DER buffer. */
+function parseCertificates(items: Array<string | Buffer>): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  for (const item of items) {
     const text = typeof item === "string" ? item : item.toString("latin1");
     const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-    if (blocks) for (const b of blocks) extra.push(new X509Certificate(b));
-    else if (Buffer.isBuffer(item)) extra.push(new X509Certificate(item)); // DER
+    if (blocks) for (const b of blocks) out.push(new X509Certificate(b));
+    else if (Buffer.isBuffer(item)) out.push(new X509Certificate(item)); // DER
   }
-  return [...extra, ...roots];
+  return out;
+}
+
+/**
+ * Node's default trust: its bundled roots plus NODE_EXTRA_CA_CERTS (read once, like Node does at
+ * startup; an unreadable file is ignored as Node only warns).
+ */
+function defaultTrust(): X509Certificate[] {
+  if (defaultRoots) return defaultRoots;
+  const roots = rootCertificates.map((p) => new X509Certificate(p));
+  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraFile) {
+    try {
+      roots.push(...parseCertificates([readFileSync(extraFile, "latin1")]));
+    } catch {
+      // Node prints a warning and goes on without them.
+    }
+  }
+  defaultRoots = roots;
+  return roots;
+}
+
+function rootsOf(ca: string | Buffer | Array<string | Buffer> | undefined): X509Certificate[] {
+  const roots = defaultTrust();
+  if (ca === undefined) return roots;
+  return [...parseCertificates(Array.isArray(ca) ? ca : [ca]), ...roots];
 }
 
 /** A validation failure: Node-style code plus the alert to send. */
@@ -241,6 +267,22 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
     if (!(now <= to)) throw new CertificateError("CERT_HAS_EXPIRED", "certificate has expired", "certificate_expired");
     const f = facts(c);
     const isAnchor = i === path.length - 1 && trusted && i > 0;
+    // Weak keys and digests, as OpenSSL 3.0 refuses them at Node's default security level 1.
+    const key = c.publicKey.asymmetricKeyDetails;
+    if ((c.publicKey.asymmetricKeyType === "rsa" || c.publicKey.asymmetricKeyType === "rsa-pss") && (key?.modulusLength ?? 0) < 1024) {
+      throw new CertificateError(i === 0 ? "EE_KEY_TOO_SMALL" : "CA_KEY_TOO_SMALL", "certificate key too small", "bad_certificate");
+    }
+    if (!isAnchor && !(i === path.length - 1 && i === 0 && trusted)) {
+      let sigOid: string;
+      try {
+        sigOid = certificateSignatureOid(c.raw);
+      } catch (e) {
+        throw new CertificateError("CERT_REJECTED", `certificate does not parse: ${(e as Error).message}`, "bad_certificate");
+      }
+      if (WEAK_SIGNATURE_OIDS.has(sigOid)) {
+        throw new CertificateError("CA_MD_TOO_WEAK", "certificate signature algorithm is too weak (MD5/SHA-1)", "bad_certificate");
+      }
+    }
     if (i === 0) {
       if (f.keyUsage !== undefined && (f.keyUsage & KeyUsageBit.digitalSignature) === 0) {
         throw new CertificateError("INVALID_PURPOSE", "leaf certificate keyUsage lacks digitalSignature", "bad_certificate");

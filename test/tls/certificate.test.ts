@@ -120,3 +120,8 @@ test("Certificate message parsing and RFC 8879 decompression bounds", () => {
   const bomb = brotliCompressSync(Buffer.alloc(64 << 20));
   assert.throws(() => decompressCertificate(msg(2, 1000, bomb), [2]), isAlert("bad_certificate"));
 });
+
+test("validateChain: SHA-1 signed leaf -> CA_MD_TOO_WEAK (like OpenSSL 3.0 at security level 1)", () => {
+  const sha1 = pki.pki.issue({ name: "leaf-sha1", issuer: pki.root, md: "sha1" });
+  assert.throws(() => validateChain([x(sha1.cert)], { host: "localhost", ca: pki.root.cert }), isAlert("CA_MD_TOO_WEAK"));
+});

@@ -30,6 +30,8 @@ export interface IssueOptions {
   pathLen?: number;
   keyUsage?: string | null;
   extKeyUsage?: string | null;
+  /** Signature digest (default sha256). */
+  md?: string;
   /** openssl ca dates, YYYYMMDDHHMMSSZ. */
   start?: string;
   end?: string;
@@ -117,7 +119,7 @@ export class Pki {
     const start = o.start ?? stamp(new Date(now - 3600_000));
     const end = o.end ?? stamp(new Date(now + 30 * 86400_000));
     const signer = o.issuer ? ["-cert", o.issuer.certPath, "-keyfile", o.issuer.keyPath] : ["-selfsign", "-keyfile", `${n}.key`];
-    const md = o.key === "ed25519" || o.issuer?.name.includes("ed25519") ? [] : ["-md", "sha256"];
+    const md = o.key === "ed25519" || o.issuer?.name.includes("ed25519") ? [] : ["-md", o.md ?? "sha256"];
     this.#run([
       "ca", "-batch", "-config", "ca.cnf", ...signer, ...md, "-in", `${n}.csr`, "-out", `${n}.pem`,
       "-startdate", start, "-enddate", end, "-extfile", `${n}.ext`, "-extensions", "v3", "-notext",
