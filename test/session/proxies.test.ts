@@ -411,3 +411,143 @@ test("trustEnv: a proxy from the environment with credentials; its password is n
     assertProxyError(err, p, undefined, secretsOf(p.credentials!));
   });
 });
+
+// ------------------------------------------------------------------ more edges
+
+test("an IPv6 proxy literal (http://[::1]:port) works and is named with brackets when it refuses", async (t) => {
+  const { createServer } = await import("node:http");
+  const { createProxy } = await import("proxy");
+  const server = createServer();
+  const proxy = createProxy(server);
+  proxy.authenticate = (req) => req.headers["proxy-authorization"] === "Basic " + Buffer.from("v6:pw6").toString("base64");
+  const ok = await new Promise<boolean>((r) => {
+    server.once("error", () => r(false));
+    server.listen(0, "::1", () => r(true));
+  });
+  if (!ok) {
+    t.skip("no IPv6 loopback");
+    return;
+  }
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (c: net.Socket) => sockets.add(c));
+  closers.push(async () => {
+    for (const c of sockets) c.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  await echoThrough(`${secure.url}/echo`, { proxy: `http://v6:pw6@[::1]:${port}` });
+  const err = await proxyFailure(`${plain.url}/echo`, { proxy: `http://v6:${encodeURIComponent(WRONG)}@[::1]:${port}` });
+  assert.ok(err instanceof ProxyError, inspect(err));
+  assert.equal(err.proxyHost, "::1");
+  assert.equal(err.proxyPort, port);
+  assert.equal(err.status, 407);
+  assert.ok(err.message.includes(`[::1]:${port}`), err.message);
+  assertNoSecret(err, [WRONG, encodeURIComponent(WRONG)]);
+});
+
+test("IPv6 targets through proxies: CONNECT and SOCKS5 carry them; SOCKS4 cannot and fails cleanly", async (t) => {
+  const v6 = await startWsServerOn6();
+  if (!v6) {
+    t.skip("no IPv6 loopback");
+    return;
+  }
+  const target = `ws://[::1]:${v6.port}/echo`;
+  await echoThrough(target, { proxy: (await nodeHttp()).url });
+  const s5 = await socks();
+  await echoThrough(target, { proxy: s5.urlWith(null, "socks5") });
+  assert.equal(s5.requests!.at(-1), `[::1]:${v6.port}`);
+  const err = await proxyFailure(target, { proxy: s5.urlWith(null, "socks4") });
+  assert.ok(err instanceof WebSocketError, inspect(err));
+});
+
+/** A tiny echo WebSocket server on ::1 (the shared helper listens on 127.0.0.1 only). */
+async function startWsServerOn6(): Promise<{ port: number } | undefined> {
+  const { createServer } = await import("node:http");
+  const { WebSocketServer } = await import("ws");
+  const server = createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 8 << 20 });
+  wss.on("connection", (ws) => {
+    ws.on("error", () => {});
+    ws.on("message", (d, isBinary) => ws.send(d, { binary: isBinary }));
+  });
+  const ok = await new Promise<boolean>((r) => {
+    server.once("error", () => r(false));
+    server.listen(0, "::1", () => r(true));
+  });
+  if (!ok) return undefined;
+  closers.push(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((r) => wss.close(() => r()));
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as net.AddressInfo).port };
+}
+
+/** A proxy that accepts TCP and never answers. */
+async function silentProxy(): Promise<{ port: number; accepted: () => number; closed: () => number }> {
+  let accepted = 0;
+  let closed = 0;
+  const socks = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    accepted++;
+    socks.add(c);
+    c.on("error", () => {});
+    c.on("close", () => closed++);
+    c.resume(); // read (and drop) what the client sends, so that its FIN is seen
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  closers.push(async () => {
+    for (const c of socks) c.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as net.AddressInfo).port, accepted: () => accepted, closed: () => closed };
+}
+
+test("timeout and abort apply while a proxy never answers (every scheme); the socket is dropped", async () => {
+  const p = await silentProxy();
+  for (const scheme of ["http", "socks4", "socks5", "socks5h"]) {
+    const err = await proxyFailure(`${plain.url}/echo`, { proxy: `${scheme}://127.0.0.1:${p.port}`, timeout: 300 });
+    assert.equal((err as Error).name, "WebSocketTimeout", `${scheme}: ${inspect(err)}`);
+    const ac = new AbortController();
+    const reason = new Error(`abort ${scheme}`);
+    const s = new AsyncSession();
+    try {
+      const pending = s.wsConnect(`${plain.url}/echo`, { proxy: `${scheme}://127.0.0.1:${p.port}`, signal: ac.signal });
+      const before = p.accepted();
+      for (let i = 0; i < 100 && p.accepted() === before; i++) await new Promise((r) => setTimeout(r, 10));
+      ac.abort(reason);
+      await assert.rejects(pending, (e: unknown) => e === reason);
+    } finally {
+      await s.close();
+    }
+  }
+  for (let i = 0; i < 200 && p.closed() < p.accepted(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(p.closed(), p.accepted(), "every connection to the proxy was closed");
+});
+
+test("redirects: the proxy is chosen again for each hop (ws→wss switches proxies; NO_PROXY per hop)", async () => {
+  const p = await threeSocks();
+  const m = (x: RunningProxy): string => x.urlWith(null, "socks5");
+  // ws:// /reject-free redirect: the plain ws server has no redirect path, so use a tiny redirector.
+  const { createServer } = await import("node:http");
+  const red = createServer();
+  red.on("upgrade", (req, sock: net.Socket) => {
+    sock.on("error", () => {});
+    const to = new URL(req.url ?? "/", "http://x").searchParams.get("to")!;
+    sock.end(`HTTP/1.1 302 Found\r\nLocation: ${to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
+  await new Promise<void>((r) => red.listen(0, "127.0.0.1", () => r()));
+  closers.push(() => new Promise<void>((r) => red.close(() => r())));
+  const redUrl = `ws://127.0.0.1:${(red.address() as net.AddressInfo).port}`;
+  const toSecure = `${redUrl}/?to=${encodeURIComponent(`${secure.url}/echo`)}`;
+  const used = await whichProxy(p, () => connectVia(toSecure, { proxies: { ws: m(p.A), wss: m(p.B) } }));
+  assert.equal(used, "A,B");
+  assert.equal(p.B.requests!.at(-1), `127.0.0.1:${secure.port}`);
+  // NO_PROXY=localhost: the first hop (127.0.0.1) goes through the proxy, the second (localhost) does not
+  const toLocalhost = `${redUrl}/?to=${encodeURIComponent(`ws://localhost:${plain.port}/echo`)}`;
+  await withEnv({ ALL_PROXY: m(p.C), NO_PROXY: "localhost" }, async () => {
+    const before = p.C.requests!.length;
+    await connectVia(toLocalhost, { trustEnv: true });
+    assert.deepEqual(p.C.requests!.slice(before), [`127.0.0.1:${(red.address() as net.AddressInfo).port}`]);
+  });
+});
