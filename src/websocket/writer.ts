@@ -11,7 +11,7 @@ export const FRAGMENT_SIZE = 64 * 1024;
 const POOL_SIZE = 64 * 1024;
 const SMALL_FRAME = 4 * 1024;
 /** Keep handing buffers to the socket while it holds less than this (bytes) unwritten. */
-const WRITE_BUDGET = 512 * 1024;
+const WRITE_BUDGET = 4 * 1024 * 1024;
 
 interface OutItem {
   /** Ready frame bytes; undefined while the payload is still being compressed. */
