@@ -74,10 +74,11 @@ export function httpConnectTunnel(
       while (!settled && (chunk = socket.read() as Buffer | null) !== null) {
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
         const end = head.indexOf("\r\n\r\n");
-        if (end === -1) {
-          if (head.length > MAX_HEAD) fail(perr(`sent an oversized answer to CONNECT to ${target}`));
-          continue;
+        if (end === -1 ? head.length > MAX_HEAD : end > MAX_HEAD) {
+          fail(perr(`sent an oversized answer to CONNECT to ${target}`));
+          return;
         }
+        if (end === -1) continue;
         const rest = head.subarray(end + 4);
         let res: ConnectResponse;
         try {

@@ -26,7 +26,7 @@
  * lets a test skip when one is missing on a developer's machine.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -70,10 +70,30 @@ process.once("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
-/** True when `name` is on PATH (or in /usr/sbin). */
+/** Full path of an executable: PATH first, then the sbin/bin folders (PATH may lack /usr/sbin). */
+export function findBinary(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), "/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"];
+  for (const dir of dirs) {
+    const full = join(dir, name);
+    try {
+      accessSync(full, constants.X_OK);
+      return full;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/** True when the executable exists (see findBinary): lets a test skip on a machine without it. */
 export function hasBinary(name: string): boolean {
-  const r = spawnSync("sh", ["-c", `command -v ${name} || test -x /usr/sbin/${name}`], { stdio: "ignore" });
-  return r.status === 0;
+  return findBinary(name) !== undefined;
+}
+
+function binary(name: string): string {
+  const full = findBinary(name);
+  if (!full) throw new Error(`${name} is not installed (Debian package: see .ci/run)`);
+  return full;
 }
 
 function makeUrl(scheme: string, host: string, port: number, c: Credentials | null | undefined): string {
@@ -204,7 +224,7 @@ export async function startTinyproxy(o: { auth?: Credentials } = {}): Promise<Ru
     ];
     if (o.auth) lines.push(`BasicAuth ${o.auth.username} ${o.auth.password}`);
     writeFileSync(conf, lines.join("\n") + "\n");
-    const { stop } = await spawnDaemon("tinyproxy", ["-d", "-c", conf], port);
+    const { stop } = await spawnDaemon(binary("tinyproxy"), ["-d", "-c", conf], port);
     return proxyRecord("tinyproxy", "http", port, o.auth, async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
@@ -252,9 +272,9 @@ export async function startHttpProxy(o: { tls?: boolean; auth?: Credentials } = 
 
 /** Creates the dante system user (once) and sets its password (always DANTE_PASSWORD). Needs root. */
 function ensureDanteUser(): void {
-  const exists = () => spawnSync("id", ["-u", DANTE_USER], { stdio: "ignore" }).status === 0;
+  const exists = () => spawnSync(binary("id"), ["-u", DANTE_USER], { stdio: "ignore" }).status === 0;
   if (!exists()) {
-    const r = spawnSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", DANTE_USER], {
+    const r = spawnSync(binary("useradd"), ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", DANTE_USER], {
       encoding: "utf8",
     });
     // Another test process may have created it meanwhile.
@@ -262,7 +282,7 @@ function ensureDanteUser(): void {
       throw new Error(`cannot create system user ${DANTE_USER} (needs root): ${r.stderr ?? r.error}`);
     }
   }
-  const r = spawnSync("chpasswd", [], { input: `${DANTE_USER}:${DANTE_PASSWORD}\n`, encoding: "utf8" });
+  const r = spawnSync(binary("chpasswd"), [], { input: `${DANTE_USER}:${DANTE_PASSWORD}\n`, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`cannot set the password of ${DANTE_USER} (needs root): ${r.stderr ?? r.error}`);
 }
 
@@ -294,7 +314,7 @@ export async function startDante(o: { auth?: boolean } = {}): Promise<RunningPro
         "",
       ].join("\n"),
     );
-    const { stop } = await spawnDaemon("danted", ["-f", conf, "-N", "1"], port);
+    const { stop } = await spawnDaemon(binary("danted"), ["-f", conf, "-N", "1"], port);
     return proxyRecord("dante", "socks5", port, credentials, async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

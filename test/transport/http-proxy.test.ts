@@ -242,6 +242,73 @@ describe("scripted CONNECT answers", () => {
     });
   }
 
+  test("200 without a reason phrase is accepted; HTTP/1.0 too", async () => {
+    for (const head of ["HTTP/1.1 200\r\n\r\n", "HTTP/1.0 200 OK\r\nProxy-Agent: x\r\n\r\n"]) {
+      const f = await fake(head, "echo");
+      try {
+        const d = await openTransport(plainTarget(), { ...base, proxy: `http://127.0.0.1:${f.port}` });
+        assert.equal(await roundTrip(d, "bare"), "bare");
+        d.destroy();
+      } finally {
+        await f.close();
+      }
+    }
+  });
+
+  test("oversized answer head -> ProxyError", async () => {
+    const f = await fake("HTTP/1.1 200 OK\r\n" + "X-Pad: " + "a".repeat(70 * 1024) + "\r\n\r\n");
+    try {
+      const err = await rejection(openTransport(plainTarget(), { ...base, proxy: `http://127.0.0.1:${f.port}` }));
+      assert.ok(err instanceof ProxyError, String(err));
+      assert.match(err.message, /oversized/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test("connection reset during CONNECT -> ProxyError with errno", async () => {
+    const raw = await startRaw((s) => s.once("data", () => s.resetAndDestroy()));
+    try {
+      const err = await rejection(openTransport(plainTarget(), { ...base, proxy: `http://u:${PASSWORD}@127.0.0.1:${raw.port}` }));
+      assert.ok(err instanceof ProxyError, String(err));
+      assert.ok(err.errno === "ECONNRESET" || /closed the connection/.test(err.message), err.message);
+      assertNoSecret(err, PASSWORD);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("abort during the TLS handshake with an https:// proxy", async () => {
+    let onConn!: () => void;
+    const connected = new Promise<void>((r) => (onConn = r));
+    const raw = await startRaw(() => onConn()); // never answers the ClientHello
+    try {
+      const ac = new AbortController();
+      const p = openTransport(plainTarget(), { ...base, proxy: `https://127.0.0.1:${raw.port}`, signal: ac.signal });
+      await connected;
+      const reason = new Error("abort proxy tls");
+      ac.abort(reason);
+      assert.equal(await rejection(p), reason);
+      await Promise.all(raw.closed);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("tunnel closed by the proxy during the target's TLS handshake -> TlsError", async () => {
+    const f = await fake("HTTP/1.1 200 Connection established\r\n\r\n", "hang");
+    try {
+      const p = openTransport({ host: "localhost", port: 443, secure: true }, { ...base, proxy: `http://127.0.0.1:${f.port}` });
+      while (f.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+      await f.close(); // destroys the tunnel
+      const err = await rejection(p);
+      assert.ok(err instanceof TlsError, String(err));
+    } finally {
+      await f.close();
+    }
+  });
+
   test("connection closed without an answer -> ProxyError", async () => {
     const f = await fake(null, "close");
     try {
