@@ -101,6 +101,7 @@ export const OID = {
   keyUsage: "2.5.29.15",
   extKeyUsage: "2.5.29.37",
   subjectAltName: "2.5.29.17",
+  nameConstraints: "2.5.29.30",
   serverAuth: "1.3.6.1.5.5.7.3.1",
   anyExtendedKeyUsage: "2.5.29.37.0",
 } as const;
@@ -165,3 +166,63 @@ export const WEAK_SIGNATURE_OIDS: ReadonlySet<string> = new Set([
   "1.2.840.10040.4.3", // dsa-with-sha1
   "1.3.14.3.2.29", // sha1WithRSASignature (OIW)
 ]);
+
+/** The dNSName and iPAddress entries of a subjectAltName value (RFC 5280 §4.2.1.6). */
+export function parseSubjectAltName(v: Buffer): { dns: string[]; ips: Buffer[] } {
+  const seq = readDer(v);
+  if (seq.tag !== 0x30) throw new Error("DER: bad subjectAltName");
+  const out = { dns: [] as string[], ips: [] as Buffer[] };
+  for (const n of derChildren(seq.value)) {
+    if (n.tag === 0x82) out.dns.push(n.value.toString("latin1"));
+    else if (n.tag === 0x87) out.ips.push(n.value);
+  }
+  return out;
+}
+
+export interface NameSubtrees {
+  dns: string[];
+  /** address followed by mask (8 or 32 bytes). */
+  ips: Buffer[];
+  /** Subtrees of other name forms are present (not enforced for TLS server names). */
+  other: number;
+}
+
+/** nameConstraints permitted/excluded dNSName and iPAddress subtrees (RFC 5280 §4.2.1.10). */
+export function parseNameConstraints(v: Buffer): { permitted: NameSubtrees | undefined; excluded: NameSubtrees | undefined } {
+  const seq = readDer(v);
+  if (seq.tag !== 0x30) throw new Error("DER: bad nameConstraints");
+  let permitted: NameSubtrees | undefined;
+  let excluded: NameSubtrees | undefined;
+  for (const part of derChildren(seq.value)) {
+    const trees: NameSubtrees = { dns: [], ips: [], other: 0 };
+    for (const subtree of derChildren(part.value)) {
+      const base = derChildren(subtree.value)[0];
+      if (!base) throw new Error("DER: empty GeneralSubtree");
+      if (base.tag === 0x82) trees.dns.push(base.value.toString("latin1").toLowerCase());
+      else if (base.tag === 0x87) trees.ips.push(base.value);
+      else trees.other++;
+    }
+    if (part.tag === 0xa0) permitted = trees;
+    else if (part.tag === 0xa1) excluded = trees;
+  }
+  return { permitted, excluded };
+}
+
+/** RFC 5280 §4.2.1.10 dNSName matching: the constraint is a suffix on label boundaries. */
+export function dnsWithin(name: string, constraint: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, "");
+  const c = constraint.replace(/\.$/, "");
+  if (c === "") return true;
+  if (c.startsWith(".")) return n.endsWith(c);
+  return n === c || n.endsWith("." + c);
+}
+
+/** iPAddress matching: address and mask from the constraint, same family only. */
+export function ipWithin(ip: Buffer, constraint: Buffer): boolean {
+  if (constraint.length !== ip.length * 2) return false;
+  for (let i = 0; i < ip.length; i++) {
+    const mask = constraint[ip.length + i]!;
+    if ((ip[i]! & mask) !== (constraint[i]! & mask)) return false;
+  }
+  return true;
+}

@@ -11,6 +11,10 @@ import {
   WEAK_SIGNATURE_OIDS,
   certificateExtensions,
   certificateSignatureOid,
+  dnsWithin,
+  ipWithin,
+  parseNameConstraints,
+  parseSubjectAltName,
   parseBasicConstraints,
   parseExtKeyUsage,
   parseKeyUsage,
@@ -138,6 +142,8 @@ export class CertificateError extends TlsError {
 }
 
 interface CertFacts {
+  nameConstraints: Buffer | undefined;
+  subjectAltName: Buffer | undefined;
   ca: boolean | undefined; // undefined: no basicConstraints
   pathLen: number | undefined;
   keyUsage: number | undefined;
@@ -170,6 +176,8 @@ function facts(cert: X509Certificate): CertFacts {
     const eku = ext.get(OID.extKeyUsage);
     const parsedBc = bc ? parseBasicConstraints(bc.value) : undefined;
     return {
+      nameConstraints: ext.get(OID.nameConstraints)?.value,
+      subjectAltName: ext.get(OID.subjectAltName)?.value,
       ca: parsedBc?.ca,
       pathLen: parsedBc?.pathLen,
       keyUsage: ku ? parseKeyUsage(ku.value) : undefined,
@@ -306,6 +314,8 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
     }
   }
 
+  checkNameConstraints(path);
+
   if (opts.host !== undefined) {
     const host = opts.host.startsWith("[") && opts.host.endsWith("]") ? opts.host.slice(1, -1) : opts.host;
     const legacy = leaf.toLegacyObject();
@@ -314,6 +324,52 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
     if (err) throw new CertificateError("ERR_TLS_CERT_ALTNAME_INVALID", err.message, "bad_certificate");
   }
   return path;
+}
+
+/**
+ * Enforce the dNSName / iPAddress name constraints of every CA in the path on the certificates
+ * below it (RFC 5280 §4.2.1.10, §6.1.3 (b)-(c)); other name forms are not constrained here.
+ */
+function checkNameConstraints(path: readonly X509Certificate[]): void {
+  for (let ci = 1; ci < path.length; ci++) {
+    const f = facts(path[ci]!);
+    if (!f.nameConstraints) continue;
+    let nc: ReturnType<typeof parseNameConstraints>;
+    try {
+      nc = parseNameConstraints(f.nameConstraints);
+    } catch (e) {
+      throw new CertificateError("CERT_REJECTED", `nameConstraints do not parse: ${(e as Error).message}`, "bad_certificate");
+    }
+    for (let i = 0; i < ci; i++) {
+      const below = facts(path[i]!);
+      if (i > 0 && path[i]!.subject === path[i]!.issuer) continue; // self-issued CAs are exempt
+      let names: { dns: string[]; ips: Buffer[] } = { dns: [], ips: [] };
+      if (below.subjectAltName) {
+        try {
+          names = parseSubjectAltName(below.subjectAltName);
+        } catch (e) {
+          throw new CertificateError("CERT_REJECTED", `subjectAltName does not parse: ${(e as Error).message}`, "bad_certificate");
+        }
+      }
+      for (const name of names.dns) {
+        if (nc.permitted && nc.permitted.dns.length > 0 && !nc.permitted.dns.some((c) => dnsWithin(name, c))) {
+          throw new CertificateError("PERMITTED_VIOLATION", `name ${name} is outside the CA's permitted names`, "bad_certificate");
+        }
+        if (nc.excluded && nc.excluded.dns.some((c) => dnsWithin(name, c))) {
+          throw new CertificateError("EXCLUDED_VIOLATION", `name ${name} is excluded by the CA's name constraints`, "bad_certificate");
+        }
+      }
+      for (const ip of names.ips) {
+        const fam = (c: Buffer): boolean => c.length === ip.length * 2;
+        if (nc.permitted && nc.permitted.ips.some(fam) && !nc.permitted.ips.some((c) => ipWithin(ip, c))) {
+          throw new CertificateError("PERMITTED_VIOLATION", "IP address outside the CA's permitted ranges", "bad_certificate");
+        }
+        if (nc.excluded && nc.excluded.ips.some((c) => ipWithin(ip, c))) {
+          throw new CertificateError("EXCLUDED_VIOLATION", "IP address excluded by the CA's name constraints", "bad_certificate");
+        }
+      }
+    }
+  }
 }
 
 /** Context string of a server CertificateVerify (RFC 8446 §4.4.3). */

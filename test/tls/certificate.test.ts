@@ -125,3 +125,15 @@ test("validateChain: SHA-1 signed leaf -> CA_MD_TOO_WEAK (like OpenSSL 3.0 at se
   const sha1 = pki.pki.issue({ name: "leaf-sha1", issuer: pki.root, md: "sha1" });
   assert.throws(() => validateChain([x(sha1.cert)], { host: "localhost", ca: pki.root.cert }), isAlert("CA_MD_TOO_WEAK"));
 });
+
+test("validateChain: CA name constraints on DNS names and IP addresses (Node fails these too)", () => {
+  const make = (name: string, nc: string) => {
+    const ca = pki.pki.issue({ name: `nc-${name}`, ca: true, issuer: pki.root, extra: [`nameConstraints = critical, ${nc}`] });
+    const leaf = pki.pki.issue({ name: `nc-leaf-${name}`, issuer: ca });
+    return [x(leaf.cert), x(ca.cert)];
+  };
+  assert.throws(() => validateChain(make("permit-other", "permitted;DNS:allowed.example"), { host: "localhost", ca: pki.root.cert }), isAlert("PERMITTED_VIOLATION"));
+  assert.throws(() => validateChain(make("exclude", "excluded;DNS:localhost"), { host: "localhost", ca: pki.root.cert }), isAlert("EXCLUDED_VIOLATION"));
+  assert.throws(() => validateChain(make("ip-other", "permitted;IP:10.0.0.0/255.0.0.0"), { host: "localhost", ca: pki.root.cert }), isAlert("PERMITTED_VIOLATION"));
+  validateChain(make("permit-local", "permitted;DNS:localhost, permitted;IP:127.0.0.0/255.0.0.0, permitted;IP:0:0:0:0:0:0:0:0/0:0:0:0:0:0:0:0"), { host: "localhost", ca: pki.root.cert });
+});

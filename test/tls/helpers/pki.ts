@@ -30,6 +30,8 @@ export interface IssueOptions {
   pathLen?: number;
   keyUsage?: string | null;
   extKeyUsage?: string | null;
+  /** More extension lines for the openssl config (e.g. "nameConstraints = critical, permitted;DNS:x"). */
+  extra?: string[];
   /** Signature digest (default sha256). */
   md?: string;
   /** openssl ca dates, YYYYMMDDHHMMSSZ. */
@@ -88,6 +90,7 @@ export class Pki {
     const defaultEku = o.ca ? null : "serverAuth";
     const eku = o.extKeyUsage === undefined ? defaultEku : o.extKeyUsage;
     if (eku) ext.push(`extendedKeyUsage = ${eku}`);
+    ext.push(...(o.extra ?? []));
     ext.push("subjectKeyIdentifier = hash");
     if (o.issuer) ext.push("authorityKeyIdentifier = keyid");
     const san = o.san ?? (o.ca ? undefined : LOCAL_SAN);
