@@ -585,3 +585,16 @@ test("credentials never appear in errors: auth option, URL userinfo, refused and
     await s.close();
   }
 });
+
+test(
+  "a chunked refusal body (Transfer-Encoding: chunked, connection kept open) is de-chunked and ends at the last chunk",
+  { todo: "gap: src/websocket/handshake-io.ts readErrorBody knows only Content-Length or close: a chunked body keeps its chunk framing and is read until the 2 s cap" },
+  async () => {
+    const srv = await raw((c) =>
+      c.write("HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndenied\r\n8\r\n: no key\r\n0\r\n\r\n"),
+    );
+    const err = await refusal(srv.url);
+    assert.equal(err.status, 403);
+    assert.equal(err.body.toString(), "denied: no key");
+  },
+);
