@@ -137,6 +137,7 @@ export class TlsClientEngine {
   #leafKey: KeyObject | undefined;
   #sendLimit = MAX_PLAINTEXT;
   #failure: TlsError | undefined;
+  #closeSent = false;
 
   /** Negotiated ALPN protocol, or false. */
   alpnProtocol: string | false = false;
@@ -217,7 +218,7 @@ export class TlsClientEngine {
    */
   encrypt(chunks: readonly Buffer[]): Buffer {
     // After the server's close_notify we may still write (RFC 8446 §6.1: half-close).
-    if ((this.#state !== State.CONNECTED && this.#state !== State.CLOSED) || !this.#enc) {
+    if ((this.#state !== State.CONNECTED && this.#state !== State.CLOSED) || !this.#enc || this.#closeSent) {
       throw new TlsError("TLS connection is not open for writing", { alert: "internal_error" });
     }
     if (this.#enc.seq >= KEY_UPDATE_AFTER) {
@@ -226,6 +227,7 @@ export class TlsClientEngine {
     }
     let total = 0;
     for (const c of chunks) total += c.length;
+    if (total === 0) return Buffer.alloc(0); // nothing to say: no empty records on the wire
     const limit = this.#sendLimit;
     const records = Math.max(1, Math.ceil(total / limit));
     const out = Buffer.allocUnsafe(total + records * (5 + 1 + TAG_LENGTH));
@@ -257,8 +259,8 @@ export class TlsClientEngine {
 
   /** The close_notify alert record (RFC 8446 §6.1); the engine stops accepting writes. */
   closeNotify(): Buffer {
-    const rec = this.#alertRecord(AlertDescription.close_notify, 1);
-    return rec;
+    this.#closeSent = true;
+    return this.#alertRecord(AlertDescription.close_notify, 1);
   }
 
   /** Send a KeyUpdate (RFC 8446 §4.6.3) and switch to the next write key. */

@@ -6,7 +6,8 @@ import type { HelloBuilder } from "./engine.js";
 /** SNI value: the given name, or none for IP literals (RFC 6066 §3). */
 export function sniFor(servername: string | undefined): string | undefined {
   if (!servername) return undefined;
-  return isIP(servername.replace(/^\[|\]$/g, "")) === 0 ? servername : undefined;
+  if (isIP(servername.replace(/^\[|\]$/g, "")) !== 0) return undefined;
+  return servername.replace(/\.$/, ""); // RFC 6066 §3: no trailing dot
 }
 
 /** A HelloBuilder from a browser profile (GREASE, permutation and padding per the profile). */

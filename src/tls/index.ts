@@ -39,7 +39,7 @@ export interface MasqTlsOptions {
 export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Promise<MasqTlsSocket> {
   const name = opts.servername === false ? undefined : opts.servername || opts.host;
   const sni = opts.servername === false ? undefined : sniFor(name);
-  const verifyHost = name ?? opts.host;
+  const verifyHost = (name ?? opts.host).replace(/\.$/, "");
   if (!verifyHost && opts.rejectUnauthorized) {
     throw new TlsError("masq TLS needs a host name to verify the server certificate", { alert: "internal_error" });
   }

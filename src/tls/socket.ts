@@ -141,6 +141,10 @@ export class MasqTlsSocket extends Duplex {
       cb(e as Error);
       return;
     }
+    if (out.length === 0) {
+      cb();
+      return;
+    }
     if (this.#socket.destroyed || !this.#socket.writable) {
       cb(new TlsError("TLS socket is closed", { alert: "close_notify" }));
       return;
