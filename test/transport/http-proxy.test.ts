@@ -8,7 +8,7 @@ import { openTransport, type TransportOptions } from "../../src/transport/index.
 import { ProxyError, TlsError, WebSocketError } from "../../src/errors.js";
 import { testCerts } from "../helpers/certs.js";
 import { hasBinary, startHttpProxy, startTinyproxy, type RunningProxy } from "../helpers/proxies.js";
-import { assertNoSecret, rejection, roundTrip, startEcho, startRaw, startTlsEcho, type EchoServer } from "./util.js";
+import { assertNoSecret, rejection, roundTrip, startEcho, startRaw, startTlsEcho, type EchoServer, waitFor } from "./util.js";
 
 const certs = testCerts();
 const PASSWORD = "Pa55-w0rd-zX9q";
@@ -299,7 +299,7 @@ describe("scripted CONNECT answers", () => {
     const f = await fake("HTTP/1.1 200 Connection established\r\n\r\n", "hang");
     try {
       const p = openTransport({ host: "localhost", port: 443, secure: true }, { ...base, proxy: `http://127.0.0.1:${f.port}` });
-      while (f.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => f.requests.length > 0, "the CONNECT request");
       await new Promise((r) => setTimeout(r, 20));
       await f.close(); // destroys the tunnel
       const err = await rejection(p);
@@ -371,7 +371,7 @@ describe("scripted CONNECT answers", () => {
     try {
       const ac = new AbortController();
       const p = openTransport(plainTarget(), { ...base, proxy: `http://127.0.0.1:${f.port}`, signal: ac.signal });
-      while (f.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => f.requests.length > 0, "the CONNECT request");
       const reason = new Error("enough");
       ac.abort(reason);
       assert.equal(await rejection(p), reason);

@@ -7,7 +7,7 @@ import { TlsError, WebSocketError } from "../../src/errors.js";
 import { masqTlsLoader } from "../../src/transport/masq-tls.js";
 import { testCerts } from "../helpers/certs.js";
 import { hasBinary, startHttpProxy, startNodeSocks, startTinyproxy, type RunningProxy } from "../helpers/proxies.js";
-import { rejection, roundTrip, startRaw, startTlsEcho, type EchoServer } from "./util.js";
+import { rejection, roundTrip, startRaw, startTlsEcho, type EchoServer, waitFor } from "./util.js";
 
 let engineMissing: string | false = false;
 try {
@@ -77,7 +77,7 @@ test('tlsEngine "masq" with the engine missing -> WebSocketError saying so, sock
     assert.ok(err instanceof WebSocketError, String(err));
     assert.equal(err.code, 1006);
     assert.match(err.message, /masq TLS engine is not available/);
-    for (let i = 0; i < 400 && server.closed.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => server.closed.length > 0, "the server to see the connection");
     assert.equal(server.closed.length, 1);
     await Promise.all(server.closed); // our side closed the connection
   } finally {

@@ -7,7 +7,7 @@ import { openTransport, type TransportOptions } from "../../src/transport/index.
 import { ProxyError, TlsError, WebSocketError } from "../../src/errors.js";
 import { testCerts } from "../helpers/certs.js";
 import { DANTE_PASSWORD, DANTE_USER, hasBinary, startDante, startNodeSocks, type RunningProxy } from "../helpers/proxies.js";
-import { assertNoSecret, hasIpv6Loopback, rejection, roundTrip, startEcho, startTlsEcho, type EchoServer } from "./util.js";
+import { assertNoSecret, hasIpv6Loopback, rejection, roundTrip, startEcho, startTlsEcho, type EchoServer, waitFor } from "./util.js";
 
 const certs = testCerts();
 const PASSWORD = "S0cks-Pa55-qq81";
@@ -228,7 +228,7 @@ describe("node SOCKS server (socks4a, name resolution, refusals)", () => {
     try {
       const ac = new AbortController();
       const p = openTransport({ host: "127.0.0.1", port: echo.port, secure: false }, { ...base, proxy: `socks5://127.0.0.1:${port}`, signal: ac.signal });
-      while (sockets.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => sockets.length > 0, "the proxy connection");
       const reason = new Error("abort socks");
       ac.abort(reason);
       assert.equal(await rejection(p), reason);

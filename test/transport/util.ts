@@ -138,3 +138,12 @@ export async function hasIpv6Loopback(): Promise<boolean> {
     return false;
   }
 }
+
+/** Polls `cond` every 5 ms, at most 2000 times (10 s); throws if it never holds. */
+export async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
