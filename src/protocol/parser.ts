@@ -90,6 +90,18 @@ export class FrameParser {
 
   #error: ProtocolError | null = null;
 
+  /**
+   * The event object of the hot path (a whole small message inside one chunk), reused from call
+   * to call so that receiving millions of small messages does not also allocate millions of
+   * event objects. Callers read an event before calling next() again.
+   */
+  #hotEvent: { kind: "message"; opcode: 1 | 2; data: Buffer; compressed: false } = {
+    kind: "message",
+    opcode: 2,
+    data: EMPTY,
+    compressed: false,
+  };
+
   constructor(opts: FrameParserOptions) {
     this.#maxMessageSize = opts.maxMessageSize;
     this.#rsv1Allowed = opts.rsv1Allowed ?? false;
@@ -118,7 +130,8 @@ export class FrameParser {
 
   /**
    * The next event, or null when more input is needed. Throws {@link ProtocolError} (code 1002,
-   * 1007 or 1009) on a violation, and the same error on every later call.
+   * 1007 or 1009) on a violation, and the same error on every later call. The returned object
+   * may be reused by the next call (its `data` never is): read what you need from it first.
    */
   next(): FrameEvent | null {
     if (this.#error) throw this.#error;
@@ -166,7 +179,10 @@ export class FrameParser {
             } else {
               this.#consume(2 + len);
             }
-            return { kind: "message", opcode: (b0 & 0x0f) as 1 | 2, data, compressed: false };
+            const ev = this.#hotEvent;
+            ev.opcode = (b0 & 0x0f) as 1 | 2;
+            ev.data = data;
+            return ev;
           }
           if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
         } else {

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { isUtf8 } from "node:buffer";
 import { ProtocolError, WebSocketError } from "../errors.js";

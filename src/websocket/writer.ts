@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocketTimeout } from "../errors.js";
 import { frameHeaderLength, writeFrameHeader } from "../protocol/frame.js";
