@@ -551,3 +551,18 @@ test("redirects: the proxy is chosen again for each hop (ws→wss switches proxi
     assert.deepEqual(p.C.requests!.slice(before), [`127.0.0.1:${(red.address() as net.AddressInfo).port}`]);
   });
 });
+
+test("Proxy-Authorization goes to the proxy only; the target never sees it (tunnel) ", async () => {
+  for (const p of [await nodeHttpAuth(), await nodeHttpsAuth()]) {
+    const s = new AsyncSession({ ca: ca(), proxy: p.url, timeout: 15_000 });
+    try {
+      const ws = await s.wsConnect(`${plain.url}/headers`);
+      const info = JSON.parse(await ws.recvStr({ timeout: 5000 })) as { headers: Record<string, string> };
+      await closeQuietly(ws);
+      assert.equal(info.headers["proxy-authorization"], undefined);
+      assert.equal(info.headers.host, `127.0.0.1:${plain.port}`);
+    } finally {
+      await s.close();
+    }
+  }
+});

@@ -483,3 +483,22 @@ test(
     }
   },
 );
+
+test("wss→ws with allowInsecureRedirect: a Secure cookie set on the wss hop is not sent over ws", async () => {
+  const a = (await hop({ tls: true }))!;
+  const b = (await hop())!;
+  const s = new AsyncSession({ ca: ca(), allowInsecureRedirect: true });
+  try {
+    const ws = await s.wsConnect(`${a.url}${redir(302, `${b.url}/echo`, ["sec=1; Secure; Path=/", "plain=2; Path=/"])}`);
+    await closeQuietly(ws);
+    // same host (cookies ignore ports, RFC 6265 §8.5), but ws:// is not a secure channel
+    assert.equal(b.seen.at(-1)!.headers.cookie, "plain=2");
+    assert.equal(s.cookies.get("sec", { domain: "127.0.0.1" }), "1");
+    // and back over wss both go
+    const ws2 = await s.wsConnect(`${a.url}/echo`);
+    await closeQuietly(ws2);
+    assert.equal(a.seen.at(-1)!.headers.cookie, "sec=1; plain=2");
+  } finally {
+    await s.close();
+  }
+});
