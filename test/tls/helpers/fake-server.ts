@@ -99,6 +99,8 @@ export interface FakeServerOptions {
   afterHandshake?: (api: { send(type: number, data: Buffer): void; keyUpdate(requested: boolean): void; raw(b: Buffer): void }) => void;
   /** Echo application data (default true). */
   echo?: boolean;
+  /** Answer the first application data with a small HTTP/1.1 200 response instead of echoing. */
+  http?: boolean;
 }
 
 /** Sans-I/O fake server: feed client bytes, collect what it wants to send. */
@@ -110,6 +112,7 @@ export class FakeServerCore {
   clientAlerts: number[] = [];
   appData: Buffer[] = [];
   clientKeyUpdates = 0;
+  httpAnswered = false;
   /** Largest application-data plaintext the client put in one record. */
   maxClientRecord = 0;
   done = false;
@@ -157,7 +160,12 @@ export class FakeServerCore {
       if (type === ContentType.APPLICATION_DATA) {
         this.maxClientRecord = Math.max(this.maxClientRecord, data.length);
         this.appData.push(data);
-        if (this.o.echo !== false && this.#enc) this.#sendApp(data);
+        if (this.o.http && this.#enc) {
+          if (Buffer.concat(this.appData).includes("\r\n\r\n") && !this.httpAnswered) {
+            this.httpAnswered = true;
+            this.#sendApp(Buffer.from("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 7\r\nconnection: close\r\n\r\nfake-ok"));
+          }
+        } else if (this.o.echo !== false && this.#enc) this.#sendApp(data);
         continue;
       }
       if (type === ContentType.HANDSHAKE) {
