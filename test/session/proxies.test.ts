@@ -566,3 +566,33 @@ test("Proxy-Authorization goes to the proxy only; the target never sees it (tunn
     }
   }
 });
+
+test("a target refusing the upgrade behind a working tunnel is a HandshakeError, not a ProxyError", async () => {
+  const kindsToTry: RunningProxy[] = [await nodeHttp(), await socks()];
+  if (have.tinyproxy) kindsToTry.push(await tinyNoAuth());
+  for (const p of kindsToTry) {
+    const err = await proxyFailure(`${plain.url}/reject?status=403`, {
+      proxy: p.kind === "node-socks" ? p.urlWith(null, "socks5") : p.url,
+    });
+    assert.ok(!(err instanceof ProxyError), `${p.kind}: ${inspect(err)}`);
+    assert.equal((err as Error).name, "HandshakeError", `${p.kind}: ${inspect(err)}`);
+    assert.equal((err as { status: number }).status, 403);
+  }
+});
+
+test("malformed or unsupported proxy URLs fail with a WebSocketError that does not contain the password", async () => {
+  const secret = "Pr0xy-Secret-77";
+  const bad = [
+    `http://user:${secret}@[not-an-ip`,
+    `ftp://user:${secret}@127.0.0.1:21`,
+    `socks6://user:${secret}@127.0.0.1:1080`,
+    `http://user:${secret}@:8080`,
+  ];
+  for (const proxy of bad) {
+    for (const opts of [{ proxy }, { proxies: { all: proxy } }] as SessionOptions[]) {
+      const err = await proxyFailure(`${plain.url}/echo`, opts);
+      assert.ok(err instanceof WebSocketError, `${proxy}: ${inspect(err)}`);
+      assertNoSecret(err, [secret]);
+    }
+  }
+});
