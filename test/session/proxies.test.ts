@@ -596,3 +596,11 @@ test("malformed or unsupported proxy URLs fail with a WebSocketError that does n
     }
   }
 });
+
+test("non-ASCII credentials (UTF-8, percent-encoded in the URL) work for SOCKS5 (RFC 1929 byte lengths) and HTTP Basic", async () => {
+  const creds: Credentials = { username: "üser-名前", password: "pässwörd-✓-𝄞" };
+  const s5 = keep(await startNodeSocks({ auth: creds }));
+  await echoThrough(`${plain.url}/echo`, { proxy: s5.urlWith(creds, "socks5") });
+  const h = keep(await startHttpProxy({ auth: creds }));
+  await echoThrough(`${secure.url}/echo`, { proxy: h.url });
+});
