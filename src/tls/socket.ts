@@ -201,10 +201,12 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
       return;
     }
     let settled = false;
+    /** True once the caller holds the TlsSocket: only then may it emit errors. */
+    let exposed = false;
     let tls!: MasqTlsSocket;
     const fail = (err: unknown): void => {
       if (settled) {
-        tls.destroy(err as Error);
+        if (exposed) tls.destroy(err as Error);
         return;
       }
       settled = true;
@@ -249,6 +251,7 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
               self.alpnProtocol = self.engine.alpnProtocol;
               if (settled) return;
               settled = true;
+              exposed = true;
               cleanup();
               resolve(self);
             },
@@ -274,20 +277,22 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
         socket.destroy();
         return;
       }
-      tls.deliverEnd();
+      if (exposed) tls.deliverEnd();
     });
     socket.on("error", (err: Error) => {
       if (!settled) {
         fail(new TlsError(`socket error during the TLS handshake: ${err.message}`, { cause: err }));
+        socket.destroy();
         return;
       }
-      tls.destroy(err);
+      if (exposed) tls.destroy(err);
     });
     socket.on("close", () => {
       if (!settled) {
         fail(new TlsError("the connection closed during the TLS handshake", { alert: "ECONNRESET" }));
         return;
       }
+      if (!exposed) return;
       tls.deliverEnd();
       if (!tls.writableFinished && !tls.destroyed && tls.writableLength > 0) tls.destroy();
     });

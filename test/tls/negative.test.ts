@@ -162,3 +162,22 @@ test("negative: the server closing mid-handshake is a TlsError, never connected"
     server.close();
   }
 });
+
+test("negative: a socket error after a failed handshake is not an uncaught exception", async () => {
+  const net = await import("node:net");
+  const server = net.createServer((c) => {
+    c.on("error", () => {});
+    c.once("data", () => {
+      c.write(Buffer.from([99, 3, 3, 0, 1, 0])); // unknown record type -> we fail
+      setTimeout(() => c.resetAndDestroy(), 20);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const sock = await tcp((server.address() as import("node:net").AddressInfo).port);
+    await assert.rejects(masqTlsConnect(sock, { host: "localhost", rejectUnauthorized: true }), (e: unknown) => e instanceof TlsError && e.alert === "unexpected_message");
+    await new Promise((r) => setTimeout(r, 150)); // let the RST arrive
+  } finally {
+    server.close();
+  }
+});
