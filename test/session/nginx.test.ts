@@ -7,7 +7,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
 import net from "node:net";
+import { WebSocketServer } from "ws";
 import {
   AsyncSession,
   HandshakeError,
@@ -23,19 +25,25 @@ const skip = nginxBinary() ? false : "nginx is not installed (Debian package ngi
 if (skip) console.log(`# ${skip}`);
 
 let upstream: TestWsServer;
+let deflateServer: { port: number; close(): Promise<void> } | undefined;
 let deadPort: number;
 const fronts: Record<"plain" | "tls", RunningNginx | undefined> = { plain: undefined, tls: undefined };
 
 before(async () => {
   if (skip) return;
   upstream = await startWsServer();
+  deflateServer = await startDeflateEcho();
   // A port with nothing behind it, for nginx's 502.
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
   deadPort = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   const opts = {
-    upstreams: { "/": `http://127.0.0.1:${upstream.port}`, "/down/": `http://127.0.0.1:${deadPort}` },
+    upstreams: {
+      "/": `http://127.0.0.1:${upstream.port}`,
+      "/down/": `http://127.0.0.1:${deadPort}`,
+      "/deflate/": `http://127.0.0.1:${deflateServer.port}`,
+    },
     serverExtra: ["location = /moved { return 301 /echo; }", "location = /forbidden { return 403 'no sockets here'; }"],
   };
   fronts.plain = await startNginx(opts);
@@ -43,8 +51,27 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.allSettled([fronts.plain?.stop(), fronts.tls?.stop(), upstream?.close()]);
+  await Promise.allSettled([fronts.plain?.stop(), fronts.tls?.stop(), upstream?.close(), deflateServer?.close()]);
 });
+
+/** An npm `ws` echo server with permessage-deflate on (every message compressed). */
+async function startDeflateEcho(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: { threshold: 0 }, maxPayload: 8 << 20 });
+  wss.on("connection", (ws) => {
+    ws.on("error", () => {});
+    ws.on("message", (d, isBinary) => ws.send(d, { binary: isBinary }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
 
 async function closeQuietly(ws: AsyncWebSocket | undefined): Promise<void> {
   if (!ws) return;
@@ -137,6 +164,24 @@ for (const mode of ["plain", "tls"] as const) {
         if (n > 500) break;
       }
       assert.equal(n, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test(`${mode}: permessage-deflate negotiated end to end through nginx (compressible and random 1 MiB)`, { skip }, async () => {
+    const s = session();
+    try {
+      const ws = await s.wsConnect(`${front().url}/deflate/`, { compress: true });
+      assert.match(ws.extensions, /^permessage-deflate/);
+      const text = "nginx passes compressed frames through untouched. ".repeat(20_000);
+      await ws.sendStr(text);
+      assert.equal(await ws.recvStr({ timeout: 10_000 }), text);
+      await ws.sendBytes(BIG);
+      assert.ok((await ws.recvBytes({ timeout: 20_000 })).equals(BIG));
+      await ws.sendStr("small");
+      assert.equal(await ws.recvStr({ timeout: 5000 }), "small");
+      await ws.close(1000, "", { timeout: 5000 });
     } finally {
       await s.close();
     }
