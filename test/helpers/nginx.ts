@@ -51,8 +51,13 @@ process.once("exit", () => {
   for (const c of running) c.kill("SIGKILL");
 });
 
-/** The nginx binary (/usr/sbin/nginx or on PATH), or undefined when nginx is not installed. */
+/**
+ * The nginx binary (/usr/sbin/nginx or on PATH), or undefined when nginx is not installed.
+ * `MASQ_NGINX=/path/to/nginx` picks another binary (a path that does not exist counts as missing).
+ */
 export function nginxBinary(): string | undefined {
+  const override = process.env.MASQ_NGINX;
+  if (override !== undefined && override !== "") return existsSync(override) ? override : undefined;
   if (existsSync("/usr/sbin/nginx")) return "/usr/sbin/nginx";
   const r = spawnSync("sh", ["-c", "command -v nginx"], { encoding: "utf8" });
   const p = r.stdout?.trim();
