@@ -505,7 +505,7 @@ async function silentProxy(): Promise<{ port: number; accepted: () => number; cl
 
 test("timeout and abort apply while a proxy never answers (every scheme); the socket is dropped", async () => {
   const p = await silentProxy();
-  for (const scheme of ["http", "socks4", "socks5", "socks5h"]) {
+  for (const scheme of ["http", "https", "socks4", "socks4a", "socks5", "socks5h"]) {
     const err = await proxyFailure(`${plain.url}/echo`, { proxy: `${scheme}://127.0.0.1:${p.port}`, timeout: 300 });
     assert.equal((err as Error).name, "WebSocketTimeout", `${scheme}: ${inspect(err)}`);
     const ac = new AbortController();
@@ -603,4 +603,23 @@ test("non-ASCII credentials (UTF-8, percent-encoded in the URL) work for SOCKS5 
   await echoThrough(`${plain.url}/echo`, { proxy: s5.urlWith(creds, "socks5") });
   const h = keep(await startHttpProxy({ auth: creds }));
   await echoThrough(`${secure.url}/echo`, { proxy: h.url });
+});
+
+test("NO_PROXY matches IPv6 targets (::1, [::1]:port) and leaves others proxied", async (t) => {
+  const v6 = await startWsServerOn6();
+  if (!v6) {
+    t.skip("no IPv6 loopback");
+    return;
+  }
+  const p = await threeSocks();
+  const target = `ws://[::1]:${v6.port}/echo`;
+  const e = (x: RunningProxy): string => x.urlWith(null, "socks5");
+  for (const noProxy of ["::1", "[::1]", `[::1]:${v6.port}`, "::1/128"]) {
+    await withEnv({ ALL_PROXY: e(p.A), NO_PROXY: noProxy }, async () => {
+      assert.equal(await whichProxy(p, () => connectVia(target, { trustEnv: true })), "direct", `NO_PROXY=${noProxy}`);
+    });
+  }
+  await withEnv({ ALL_PROXY: e(p.A), NO_PROXY: `127.0.0.1,[::1]:1` }, async () => {
+    assert.equal(await whichProxy(p, () => connectVia(target, { trustEnv: true })), "A");
+  });
 });
