@@ -11,8 +11,16 @@ export const FRAGMENT_SIZE = 64 * 1024;
 /** Small frames are built back to back in a pooled buffer of this size; bigger ones get their own buffer. */
 const POOL_SIZE = 64 * 1024;
 const SMALL_FRAME = 4 * 1024;
-/** Keep handing buffers to the socket while it holds less than this (bytes) unwritten. */
+/** Writes at least this large are not worth corking for. */
+const LARGE_WRITE = 64 * 1024;
+/**
+ * Keep handing buffers to the socket while it holds less than this many unwritten bytes. Waiting
+ * for 'drain' (an empty buffer) would leave the kernel idle between large messages, so the writer
+ * also resumes from write callbacks as soon as the socket is back under the budget.
+ */
 const WRITE_BUDGET = 4 * 1024 * 1024;
+/** At most this many bytes of small frames per corked writev (one turn of the event loop). */
+const SMALL_BATCH_BUDGET = 512 * 1024;
 
 interface OutItem {
   /** Ready frame bytes; undefined while the payload is still being compressed. */
@@ -92,6 +100,13 @@ export class Writer {
   readonly #onDrain = (): void => {
     this.#waitingDrain = false;
     this.#pump();
+  };
+  /** A write completed: resume as soon as the socket holds less than the budget again. */
+  readonly #onWritten = (): void => {
+    if (this.#waitingDrain && this.#socket.writableLength < WRITE_BUDGET) {
+      this.#waitingDrain = false;
+      this.#pump();
+    }
   };
   readonly #runScheduled = (): void => {
     this.#scheduled = false;
@@ -381,7 +396,12 @@ export class Writer {
     const slice = this.#opts.sendTimeSlice;
     const coalesce = this.#opts.coalesceFrames;
     const batchMax = this.#opts.maxSendBatchSize;
-    if (!this.#corked) {
+    // Small frames are gathered: the socket stays corked until the end of this turn so a burst
+    // leaves in one writev. Large frames go out at once, keeping the kernel busy while the
+    // application frames the next message.
+    const head = this.#items[this.#itemHead];
+    const small = this.#urgent.length > 0 || (head?.buf !== undefined && head.buf.length < LARGE_WRITE);
+    if (small && !this.#corked) {
       this.#corked = true;
       socket.cork();
       this.#schedule(); // the scheduled hand-off uncorks at the end of this turn
@@ -416,13 +436,24 @@ export class Writer {
         }
       } else if (item.release) {
         writes++;
-        socket.write(item.buf, item.release);
+        const release = item.release;
+        socket.write(item.buf, () => {
+          release();
+          this.#onWritten();
+        });
+      } else if (item.buf.length >= SMALL_FRAME) {
+        writes++;
+        socket.write(item.buf, this.#onWritten);
       } else {
         emit(item.buf);
       }
       // Our own budget, well above the socket's highWaterMark: its write() has returned false
       // by then, so 'drain' will come and resume us.
       if (socket.writableLength >= WRITE_BUDGET) break;
+      if (this.#corked && socket.writableLength >= SMALL_BATCH_BUDGET) {
+        this.#schedule(); // the rest goes in the next turn, after this batch was written
+        break;
+      }
       if ((writes & 15) === 15 && performance.now() - started > slice) break;
     }
     if (gather && gather.length > 0) emit(gather.length === 1 ? gather[0]! : Buffer.concat(gather));
