@@ -598,3 +598,24 @@ test(
     assert.equal(err.body.toString(), "denied: no key");
   },
 );
+
+const DUP_BUG =
+  "bug: src/session.ts mergeOptions (lines 279-281) calls removeHeader(h, name) for every per-call header, which also deletes the per-call list's own earlier value: [[X-Dup,c1],[X-Dup,c2]] sends only c2";
+test("repeated headers given as pairs are all sent (session and per call); per call replaces the session's of that name", { todo: DUP_BUG }, async () => {
+  const srv = await raw(() => {}, true);
+  const s = new AsyncSession({ headers: [["X-Dup", "s1"], ["X-Dup", "s2"], ["X-Keep", "k"]] });
+  try {
+    const ws1 = await s.wsConnect(srv.url);
+    ws1.terminate();
+    const ws2 = await s.wsConnect(srv.url, { headers: [["X-Dup", "c1"], ["X-Dup", "c2"]] });
+    ws2.terminate();
+    const values = (i: number, name: string): string[] =>
+      srv.connections[i]!.request.rawHeaders.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
+    await srv.connection(1);
+    assert.deepEqual(values(0, "x-dup"), ["s1", "s2"]);
+    assert.deepEqual(values(1, "x-keep"), ["k"]);
+    assert.deepEqual(values(1, "x-dup"), ["c1", "c2"], "both per-call values, none of the session's");
+  } finally {
+    await s.close();
+  }
+});
