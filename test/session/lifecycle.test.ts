@@ -64,7 +64,6 @@ test("close(): closes every open connection gracefully; wsConnect afterwards is 
 
 test(
   "close() while a connect is in flight: that connection does not outlive the session",
-  { todo: "bug: src/session.ts AsyncSession.close() only closes connections already open; a wsConnect in flight resolves afterwards with an open socket that is added to a closed session and never closed" },
   async () => {
     // The server answers the upgrade 300 ms late.
     const srv = await raw(async (c) => {
@@ -137,3 +136,42 @@ test("a session's connections are independent: one failing does not disturb anot
     await s.close();
   }
 });
+
+test(
+  "a per-call option given as undefined does not erase the session's default (timeout, ca)",
+  async () => {
+    const net = await import("node:net");
+    const silent = net.createServer((c) => {
+      c.on("error", () => {});
+      c.resume();
+    });
+    const held = new Set<import("node:net").Socket>();
+    silent.on("connection", (c) => held.add(c));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    closers.push(async () => {
+      for (const c of held) c.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    });
+    const port = (silent.address() as import("node:net").AddressInfo).port;
+    const s = new AsyncSession({ timeout: 300 });
+    try {
+      // The signal is only a safety net so that the bug cannot hang the test.
+      const err = await s
+        .wsConnect(`ws://127.0.0.1:${port}/`, { timeout: undefined, signal: AbortSignal.timeout(3000) })
+        .catch((e: unknown) => e);
+      assert.equal((err as Error).name, "WebSocketTimeout", `the session's 300 ms timeout should apply, got ${String(err)}`);
+    } finally {
+      await s.close();
+    }
+    const { testCerts } = await import("../helpers/certs.js");
+    const tlsPeer = await startWsServer({ tls: true });
+    closers.push(() => tlsPeer.close());
+    const s2 = new AsyncSession({ ca: testCerts().ca.cert, timeout: 5000 });
+    try {
+      const ws = await s2.wsConnect(`${tlsPeer.url}/echo`, { ca: undefined });
+      await ws.close();
+    } finally {
+      await s2.close();
+    }
+  },
+);
