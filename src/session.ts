@@ -72,6 +72,8 @@ export class AsyncSession implements AsyncDisposable {
   readonly cookies: CookieJar;
   readonly #defaults: SessionOptions;
   readonly #open = new Set<AsyncWebSocket>();
+  /** Connection attempts under way, aborted by close(). */
+  readonly #pending = new Set<AbortController>();
   #closed = false;
 
   constructor(options: SessionOptions = {}) {
@@ -103,6 +105,7 @@ export class AsyncSession implements AsyncDisposable {
 
     const timeout = o.timeout;
     const ac = new AbortController();
+    this.#pending.add(ac);
     const onUserAbort = (): void => ac.abort(o.signal!.reason);
     if (o.signal?.aborted) throw o.signal.reason;
     o.signal?.addEventListener("abort", onUserAbort, { once: true });
@@ -129,6 +132,7 @@ export class AsyncSession implements AsyncDisposable {
         target = nextUrl(target, step.location, o.allowInsecureRedirect ?? false, step);
       }
     } finally {
+      this.#pending.delete(ac);
       if (timer) clearTimeout(timer);
       o.signal?.removeEventListener("abort", onUserAbort);
     }
@@ -137,6 +141,8 @@ export class AsyncSession implements AsyncDisposable {
   /** Closes every open connection of this session (gracefully, in parallel). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const ac of this.#pending) ac.abort(new WebSocketError("the session was closed while connecting", 1006));
+    this.#pending.clear();
     await Promise.allSettled([...this.#open].map((ws) => ws.close()));
     this.#open.clear();
   }
@@ -247,6 +253,12 @@ export class AsyncSession implements AsyncDisposable {
         },
       });
       created = ws;
+      if (signal.aborted) {
+        // close() ran while this handshake was finishing: do not hand out a connection the
+        // session will never close.
+        ws.terminate();
+        throw signal.reason;
+      }
       if (!ended) this.#open.add(ws);
       return { ws };
     } catch (err) {
@@ -274,13 +286,17 @@ function handshakeResponse(status: number, statusText: string, rawHeaders: strin
 
 /** Session defaults with per-call options over them; headers merged by name, cookies by name. */
 function mergeOptions(base: SessionOptions, call: SessionOptions): SessionOptions {
-  const merged: SessionOptions = { ...base, ...call };
-  const h = headerList(base.headers);
-  for (const [name, value] of headerList(call.headers)) {
-    removeHeader(h, name);
-    h.push([name, value]);
+  // An option given as undefined per call means "not given": it keeps the session's value.
+  const merged: SessionOptions = { ...base };
+  for (const [k, v] of Object.entries(call) as Array<[keyof SessionOptions, unknown]>) {
+    if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
   }
-  merged.headers = h;
+  // A per-call header replaces every session header of that name; repeated names within one
+  // list (two X-Dup pairs) are all kept.
+  const h = headerList(base.headers);
+  const own = headerList(call.headers);
+  for (const [name] of own) removeHeader(h, name);
+  merged.headers = [...h, ...own];
   merged.cookies = call.cookies;
   return merged;
 }

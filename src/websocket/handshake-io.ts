@@ -77,13 +77,13 @@ export function readErrorBody(
   ms: number,
   signal?: AbortSignal,
 ): Promise<Buffer> {
+  const chunked = /(^|,)\s*chunked\s*$/i.test(head.headers["transfer-encoding"] ?? "");
   const declared = Number(head.headers["content-length"]);
-  const want = Math.min(MAX_ERROR_BODY, Number.isFinite(declared) && declared >= 0 ? declared : MAX_ERROR_BODY);
-  const chunks: Buffer[] = [rest.subarray(0, want)];
-  let have = chunks[0]!.length;
-  if (have >= want) {
+  const want = chunked ? MAX_ERROR_BODY : Math.min(MAX_ERROR_BODY, Number.isFinite(declared) && declared >= 0 ? declared : MAX_ERROR_BODY);
+  const body = new BodyCollector(want, chunked);
+  if (body.add(rest)) {
     socket.destroy();
-    return Promise.resolve(Buffer.concat(chunks));
+    return Promise.resolve(body.result());
   }
   if (signal?.aborted) {
     socket.destroy();
@@ -101,19 +101,16 @@ export function readErrorBody(
     };
     const done = (): void => {
       cleanup();
-      resolve(Buffer.concat(chunks));
+      resolve(body.result());
     };
     const onAbort = (): void => {
       cleanup();
       reject(signal!.reason);
     };
-    signal?.addEventListener("abort", onAbort, { once: true });
     const onData = (chunk: Buffer): void => {
-      const take = Math.min(chunk.length, want - have);
-      chunks.push(chunk.subarray(0, take));
-      have += take;
-      if (have >= want) done();
+      if (body.add(chunk)) done();
     };
+    signal?.addEventListener("abort", onAbort, { once: true });
     const timer = setTimeout(done, ms);
     socket.on("data", onData);
     socket.on("end", done);
@@ -121,4 +118,83 @@ export function readErrorBody(
     socket.on("error", done);
     socket.resume();
   });
+}
+
+/**
+ * Gathers up to `limit` bytes of a response body, de-chunking `Transfer-Encoding: chunked`
+ * (RFC 9112 §7.1; extensions and trailers ignored). `add` returns true once the body is complete
+ * or the limit is reached.
+ */
+class BodyCollector {
+  readonly #limit: number;
+  readonly #chunked: boolean;
+  #parts: Buffer[] = [];
+  #have = 0;
+  #done = false;
+  /** Chunked state: undecoded bytes, and payload bytes left in the current chunk. */
+  #pending: Buffer = Buffer.alloc(0);
+  #left = 0;
+  #state: "size" | "data" | "crlf" = "size";
+
+  constructor(limit: number, chunked: boolean) {
+    this.#limit = limit;
+    this.#chunked = chunked;
+    if (limit === 0) this.#done = true;
+  }
+
+  add(chunk: Buffer): boolean {
+    if (this.#done) return true;
+    if (!this.#chunked) this.#take(chunk);
+    else this.#dechunk(chunk);
+    return this.#done;
+  }
+
+  result(): Buffer {
+    return Buffer.concat(this.#parts, this.#have);
+  }
+
+  #take(data: Buffer): void {
+    const n = Math.min(data.length, this.#limit - this.#have);
+    if (n > 0) this.#parts.push(data.subarray(0, n));
+    this.#have += n;
+    if (this.#have >= this.#limit) this.#done = true;
+  }
+
+  #dechunk(chunk: Buffer): void {
+    let buf = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    for (;;) {
+      if (this.#state === "data") {
+        const n = Math.min(this.#left, buf.length);
+        this.#take(buf.subarray(0, n));
+        if (this.#done) return;
+        this.#left -= n;
+        buf = buf.subarray(n);
+        if (this.#left > 0) break;
+        this.#state = "crlf";
+      }
+      const eol = buf.indexOf("\r\n");
+      if (eol < 0) {
+        if (buf.length > 1024) this.#done = true; // not chunked framing after all: stop
+        break;
+      }
+      const line = buf.toString("latin1", 0, eol);
+      buf = buf.subarray(eol + 2);
+      if (this.#state === "crlf") {
+        this.#state = "size";
+        continue;
+      }
+      const size = parseInt(line.split(";")[0]!.trim(), 16);
+      if (!Number.isFinite(size) || size < 0) {
+        this.#done = true;
+        break;
+      }
+      if (size === 0) {
+        this.#done = true; // last chunk; trailers are not needed for an error body
+        break;
+      }
+      this.#left = size;
+      this.#state = "data";
+    }
+    this.#pending = Buffer.from(buf);
+  }
 }

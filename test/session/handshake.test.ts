@@ -588,7 +588,6 @@ test("credentials never appear in errors: auth option, URL userinfo, refused and
 
 test(
   "a chunked refusal body (Transfer-Encoding: chunked, connection kept open) is de-chunked and ends at the last chunk",
-  { todo: "gap: src/websocket/handshake-io.ts readErrorBody knows only Content-Length or close: a chunked body keeps its chunk framing and is read until the 2 s cap" },
   async () => {
     const srv = await raw((c) =>
       c.write("HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndenied\r\n8\r\n: no key\r\n0\r\n\r\n"),
@@ -601,7 +600,7 @@ test(
 
 const DUP_BUG =
   "bug: src/session.ts mergeOptions (lines 279-281) calls removeHeader(h, name) for every per-call header, which also deletes the per-call list's own earlier value: [[X-Dup,c1],[X-Dup,c2]] sends only c2";
-test("repeated headers given as pairs are all sent (session and per call); per call replaces the session's of that name", { todo: DUP_BUG }, async () => {
+test("repeated headers given as pairs are all sent (session and per call); per call replaces the session's of that name", async () => {
   const srv = await raw(() => {}, true);
   const s = new AsyncSession({ headers: [["X-Dup", "s1"], ["X-Dup", "s2"], ["X-Keep", "k"]] });
   try {
@@ -619,3 +618,24 @@ test("repeated headers given as pairs are all sent (session and per call); per c
     await s.close();
   }
 });
+
+const PROTOCOL_BUG =
+  "bug: no validation of `protocols` (src/protocol/handshake.ts buildRequestHeaders / src/session.ts): empty, non-token (space, comma, ';', quotes, non-ASCII) and duplicate subprotocols are sent as is, RFC 6455 §4.1 item 10";
+for (const protocols of [[""], ["a b"], ["a,b"], ["a;b"], ['"q"'], ["ü"], ["chat", "chat"]]) {
+  test(`protocols ${JSON.stringify(protocols)} (not unique non-empty tokens) are refused before anything is sent`, { todo: PROTOCOL_BUG }, async () => {
+    const srv = await silentServer();
+    const s = new AsyncSession({ timeout: 2000 });
+    try {
+      await assert.rejects(s.wsConnect(`${srv.url}/`, { protocols }), (err: unknown) => {
+        assert.ok(err instanceof WebSocketError, String(err));
+        assert.ok(!(err instanceof HandshakeError) && !(err instanceof WebSocketTimeout), `a local refusal, got ${String(err)}`);
+        assert.equal(err.code, 0);
+        return true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(srv.bytes(), 0);
+    } finally {
+      await s.close();
+    }
+  });
+}
