@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -30,7 +31,8 @@ import {
 } from "../../src/tls/ja4.js";
 import { chrome156 } from "../../src/impersonate/chrome.js";
 
-const REF_DIR = "/work/shared/reference";
+// shared/ sits beside the repository (in CI too): <repo>/../shared/reference.
+const REF_DIR = fileURLToPath(new URL("../../../shared/reference", import.meta.url));
 const chromeHex = readFileSync(`${REF_DIR}/chromium-156-wss-clienthello.hex`, "utf8").trim();
 const chromeRef = parseClientHello(chromeHex);
 const CHROME_JA4 = "t13d1516h1_8daaf6152771_5b37b36a67c0";
