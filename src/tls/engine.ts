@@ -214,9 +214,10 @@ export class TlsClientEngine {
   }
 
   /**
-   * Protect application data: all of `chunks` in as few records as possible, in one buffer.
+   * Protect application data: all of `chunks` in as few records as possible, in one buffer (a
+   * view of `scratch` when it is large enough).
    */
-  encrypt(chunks: readonly Buffer[]): Buffer {
+  encrypt(chunks: readonly Buffer[], scratch?: Buffer): Buffer {
     // After the server's close_notify we may still write (RFC 8446 §6.1: half-close).
     if ((this.#state !== State.CONNECTED && this.#state !== State.CLOSED) || !this.#enc || this.#closeSent) {
       throw new TlsError("TLS connection is not open for writing", { alert: "internal_error" });
@@ -230,7 +231,9 @@ export class TlsClientEngine {
     if (total === 0) return Buffer.alloc(0); // nothing to say: no empty records on the wire
     const limit = this.#sendLimit;
     const records = Math.max(1, Math.ceil(total / limit));
-    const out = Buffer.allocUnsafe(total + records * (5 + 1 + TAG_LENGTH));
+    const size = total + records * (5 + 1 + TAG_LENGTH);
+    // `scratch` lets a caller that knows when the previous output was consumed reuse one buffer.
+    const out = scratch && scratch.length >= size ? scratch : Buffer.allocUnsafe(size);
     let o = 0;
     let ci = 0;
     let coff = 0;

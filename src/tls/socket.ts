@@ -1,10 +1,14 @@
 import { Duplex } from "node:stream";
 import type net from "node:net";
+import { Socket as NetSocket } from "node:net";
 import type { PeerCertificate } from "node:tls";
 import type { X509Certificate } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { TlsClientEngine, type EngineOptions, type HelloBuilder } from "./engine.js";
 import { validateChain } from "./certificate.js";
+
+/** Largest output buffer kept for reuse. */
+const SCRATCH_MAX = 2 * 1024 * 1024;
 
 /** Options of {@link connectEngine}: hello builder plus the validation policy. */
 export interface EngineConnectOptions {
@@ -34,11 +38,16 @@ export class MasqTlsSocket extends Duplex {
   readonly #engine: TlsClientEngine;
   #paused = false;
   #readEnded = false;
+  /** Output buffer reused across writes (net.Socket only, see #send). */
+  #scratch: Buffer | undefined;
+  readonly #reuseOutput: boolean;
 
   /** @internal Use {@link masqTlsConnect}. */
   constructor(socket: Duplex, engineFactory: (self: MasqTlsSocket) => TlsClientEngine) {
     super({ allowHalfOpen: false, decodeStrings: true });
     this.#socket = socket;
+    // Only a plain TCP socket: any JS Duplex (tunnels, TLS-in-TLS) may keep the buffer after cb.
+    this.#reuseOutput = socket instanceof NetSocket && !("encrypted" in socket);
     this.#engine = engineFactory(this);
   }
 
@@ -136,7 +145,7 @@ export class MasqTlsSocket extends Duplex {
   #send(list: Buffer[], cb: (err?: Error | null) => void): void {
     let out: Buffer;
     try {
-      out = this.#engine.encrypt(list);
+      out = this.#engine.encrypt(list, this.#scratch);
     } catch (e) {
       cb(e as Error);
       return;
@@ -148,6 +157,12 @@ export class MasqTlsSocket extends Duplex {
     if (this.#socket.destroyed || !this.#socket.writable) {
       cb(new TlsError("TLS socket is closed", { alert: "close_notify" }));
       return;
+    }
+    if (this.#reuseOutput) {
+      // A net.Socket calls back once libuv handed the bytes to the kernel, and Writable does not
+      // call _write again before that: the next batch can reuse this buffer (less GC at 1 MiB).
+      if (out.buffer !== this.#scratch?.buffer && out.length <= SCRATCH_MAX) this.#scratch = Buffer.allocUnsafeSlow(Math.max(out.length, 64 * 1024));
+      else if (out.length > SCRATCH_MAX) this.#scratch = undefined;
     }
     this.#socket.write(out, cb);
   }
