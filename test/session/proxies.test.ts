@@ -623,3 +623,27 @@ test("NO_PROXY matches IPv6 targets (::1, [::1]:port) and leaves others proxied"
     assert.equal(await whichProxy(p, () => connectVia(target, { trustEnv: true })), "A");
   });
 });
+
+test("masq's TLS engine and browser impersonation run through tunnels with the same verification", async () => {
+  const https = await nodeHttps();
+  const s5h = await socks();
+  const engines = [{ tls: "masq" }, { impersonate: "chrome" }, { impersonate: "firefox" }] as SessionOptions[];
+  for (const proxy of [https.url, s5h.urlWith(null, "socks5h")]) {
+    for (const extra of engines) {
+      // localhost: SNI is sent and the certificate is checked against the name
+      await echoThrough(`wss://localhost:${secure.port}/echo`, { proxy, ...extra });
+    }
+  }
+  // Without the CA, the target's certificate is refused inside the tunnel by every engine.
+  for (const extra of engines) {
+    const s = new AsyncSession({ proxy: s5h.urlWith(null, "socks5h"), timeout: 15_000, ...extra });
+    try {
+      await assert.rejects(s.wsConnect(`wss://localhost:${secure.port}/echo`), (err: unknown) => {
+        assert.equal((err as Error).name, "TlsError", `${JSON.stringify(extra)}: ${inspect(err)}`);
+        return true;
+      });
+    } finally {
+      await s.close();
+    }
+  }
+});
