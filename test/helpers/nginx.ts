@@ -31,6 +31,8 @@ export interface NginxOptions {
   upstreams: Record<string, string>;
   /** Terminate TLS with testCerts().leaf (trust it with `ca: testCerts().ca.cert`). */
   tls?: boolean;
+  /** `ssl_protocols` value (default "TLSv1.2 TLSv1.3"). */
+  tlsProtocols?: string;
   /** Extra directives inside the `server { }` block (e.g. `location = /moved { return 301 /echo; }`). */
   serverExtra?: string[];
 }
@@ -118,7 +120,14 @@ function config(dir: string, port: number, o: NginxOptions): string {
     `  scgi_temp_path ${join(dir, "scgi")};`,
     "  server {",
     `    listen 127.0.0.1:${port}${c ? " ssl" : ""};`,
-    ...(c ? [`    ssl_certificate ${c.leaf.certPath};`, `    ssl_certificate_key ${c.leaf.keyPath};`] : []),
+    ...(c
+      ? [
+          `    ssl_certificate ${c.leaf.certPath};`,
+          `    ssl_certificate_key ${c.leaf.keyPath};`,
+          // nginx < 1.23.4 (Debian 12 ships 1.22) enables only TLS 1.0-1.2 by default.
+          `    ssl_protocols ${o.tlsProtocols ?? "TLSv1.2 TLSv1.3"};`,
+        ]
+      : []),
     ...locations,
     ...(o.serverExtra ?? []).map((l) => "    " + l),
     "  }",

@@ -249,3 +249,46 @@ test("nginx stopping under an open connection ends it with an error, not a hang"
     await own.stop();
   }
 });
+
+test("tls: masq's TLS engine and browser impersonation against nginx's TLS (echo 1 MiB, deflate as the profile offers)", { skip }, async () => {
+  for (const extra of [{ tls: "masq" as const }, { impersonate: "chrome" }, { impersonate: "firefox" }]) {
+    const s = new AsyncSession({ ca: testCerts().ca.cert, timeout: 15_000, ...extra });
+    try {
+      const ws = await s.wsConnect(`${fronts.tls!.url}/deflate/`);
+      await ws.sendBytes(BIG);
+      assert.ok((await ws.recvBytes({ timeout: 20_000 })).equals(BIG), JSON.stringify(extra));
+      await ws.sendStr("via nginx");
+      assert.equal(await ws.recvStr({ timeout: 5000 }), "via nginx");
+      await ws.close(1000, "", { timeout: 5000 });
+    } finally {
+      await s.close();
+    }
+  }
+});
+
+test("tls: an nginx limited to TLS 1.2 works with Node's engine; masq's engine fails clearly (TLS 1.3 only)", { skip }, async () => {
+  const own = await startNginx({ upstreams: { "/": `http://127.0.0.1:${upstream.port}` }, tls: true, tlsProtocols: "TLSv1.2" });
+  try {
+    const native = new AsyncSession({ ca: testCerts().ca.cert, timeout: 15_000 });
+    try {
+      const ws = await native.wsConnect(`${own.url}/echo`);
+      await ws.sendStr("tls12");
+      assert.equal(await ws.recvStr({ timeout: 5000 }), "tls12");
+      await ws.close();
+    } finally {
+      await native.close();
+    }
+    const masq = new AsyncSession({ ca: testCerts().ca.cert, timeout: 15_000, impersonate: "chrome" });
+    try {
+      await assert.rejects(masq.wsConnect(`${own.url}/echo`), (err: unknown) => {
+        assert.equal((err as Error).name, "TlsError", String(err));
+        assert.match((err as Error).message, /TLS 1\.2/);
+        return true;
+      });
+    } finally {
+      await masq.close();
+    }
+  } finally {
+    await own.stop();
+  }
+});
