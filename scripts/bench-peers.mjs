@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Installs the benchmark-only peer wreq-js when it is missing.
+//
+// It is not a devDependency because this machine's npm registry serves only the linux-x64
+// builds of its optional per-platform bindings; npm then writes a lock file that its own
+// `npm ci` rejects ("Missing: @wreq-js/binding-darwin-arm64"), which would break the
+// project's set-up. `npm run bench` installs it here instead, without touching package.json
+// or the lock file. The bench reports "—" for wreq-js if this install fails.
+import { createRequire } from "node:module";
+import { spawnSync } from "node:child_process";
+
+const require = createRequire(import.meta.url);
+const WREQ = "wreq-js@3.1.0";
+try {
+  require.resolve("wreq-js");
+} catch {
+  console.log(`bench: installing ${WREQ} (benchmark peer, not saved to package.json)`);
+  const r = spawnSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", WREQ], { stdio: "inherit" });
+  if (r.status !== 0) console.log(`bench: could not install ${WREQ}; its column will show "—"`);
+}
