@@ -647,3 +647,29 @@ test("masq's TLS engine and browser impersonation run through tunnels with the s
     }
   }
 });
+
+test("40 connections at once through one proxy (tinyproxy or npm proxy, and SOCKS5): no cross-talk", async () => {
+  const http = have.tinyproxy ? await tinyNoAuth() : await nodeHttp();
+  const s5 = await socks();
+  for (const proxy of [http.url, s5.urlWith(null, "socks5")]) {
+    const s = new AsyncSession({ ca: ca(), proxy, timeout: 20_000 });
+    try {
+      const all = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => s.wsConnect(`${i % 2 ? secure.url : plain.url}/echo`)),
+      );
+      await Promise.all(
+        all.map(async (ws, i) => {
+          for (let j = 0; j < 5; j++) {
+            const msg = `conn ${i} msg ${j} ` + "x".repeat(i * 100);
+            await ws.sendStr(msg);
+            assert.equal(await ws.recvStr({ timeout: 10_000 }), msg);
+          }
+        }),
+      );
+      assert.equal(s.connections.size, 40);
+    } finally {
+      await s.close();
+    }
+    assert.equal(s.connections.size, 0);
+  }
+});
