@@ -97,6 +97,7 @@ export class AsyncSession implements AsyncDisposable {
     const o = mergeOptions(this.#defaults, options);
     const connOpts = resolveConnectionOptions(o);
     const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
+    checkProtocols(o.protocols);
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
     const maxRedirects = o.maxRedirects ?? 10;
     if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
@@ -315,6 +316,23 @@ function hasHeader(h: HeaderList, name: string): boolean {
 function removeHeader(h: HeaderList, name: string): void {
   const lower = name.toLowerCase();
   for (let i = h.length - 1; i >= 0; i--) if (h[i]![0].toLowerCase() === lower) h.splice(i, 1);
+}
+
+/** RFC 7230 §3.2.6 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** RFC 6455 §4.1 item 10: the offered subprotocols are unique, non-empty tokens. */
+function checkProtocols(protocols: string[] | undefined): void {
+  if (protocols === undefined) return;
+  if (!Array.isArray(protocols)) throw new WebSocketError("protocols must be an array of strings", 0);
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    if (typeof p !== "string" || !TOKEN.test(p)) {
+      throw new WebSocketError(`invalid subprotocol ${JSON.stringify(p)}: each must be a non-empty RFC 7230 token`, 0);
+    }
+    if (seen.has(p)) throw new WebSocketError(`subprotocol ${JSON.stringify(p)} is offered twice`, 0);
+    seen.add(p);
+  }
 }
 
 /** Moves header `name` to just after header `after` (a browser's fixed position for it). */
