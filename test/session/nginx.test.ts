@@ -300,3 +300,19 @@ test("tls: an nginx limited to TLS 1.2 works with Node's engine; masq's engine w
     await own.stop();
   }
 });
+
+test("through a SOCKS5h proxy to nginx's TLS front (name resolved by the proxy, SNI localhost)", { skip }, async () => {
+  const { startNodeSocks } = await import("../helpers/proxies.js");
+  const socks = await startNodeSocks();
+  const s = new AsyncSession({ ca: testCerts().ca.cert, timeout: 15_000, proxy: socks.urlWith(null, "socks5h") });
+  try {
+    const ws = await s.wsConnect(`wss://localhost:${fronts.tls!.port}/echo`);
+    assert.equal(socks.requests!.at(-1), `localhost:${fronts.tls!.port}`);
+    await ws.sendBytes(BIG);
+    assert.ok((await ws.recvBytes({ timeout: 20_000 })).equals(BIG));
+    await ws.close(1000, "", { timeout: 5000 });
+  } finally {
+    await s.close();
+    await socks.stop();
+  }
+});
