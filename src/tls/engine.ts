@@ -100,6 +100,9 @@ function isGreaseValue(v: number): boolean {
 /** Send a KeyUpdate before a write key protects this many records (AES-GCM limits, RFC 8446 §5.5). */
 const KEY_UPDATE_AFTER = 1 << 23;
 
+/** Consecutive records that carry nothing (CCS, empty data, user_canceled) before we give up. */
+const MAX_EMPTY_RECORDS = 32;
+
 /** A peer alert reported as an error: we must not answer it with an alert of our own. */
 class PeerAlert extends TlsError {
   constructor(message: string, init: { alert: string }) {
@@ -138,6 +141,7 @@ export class TlsClientEngine {
   #sendLimit = MAX_PLAINTEXT;
   #failure: TlsError | undefined;
   #closeSent = false;
+  #emptyRecords = 0;
 
   /** Negotiated ALPN protocol, or false. */
   alpnProtocol: string | false = false;
@@ -313,8 +317,20 @@ export class TlsClientEngine {
 
   // ---- record layer ---------------------------------------------------------------------------
 
+  /** Records without content are legal but must not go on forever (a cheap DoS otherwise). */
+  #countEmpty(empty: boolean): void {
+    if (!empty) {
+      this.#emptyRecords = 0;
+      return;
+    }
+    if (++this.#emptyRecords > MAX_EMPTY_RECORDS) {
+      throw new TlsError("too many consecutive empty TLS records", { alert: "unexpected_message" });
+    }
+  }
+
   #onRecord(type: number, header: Buffer, fragment: Buffer): void {
     if (type === ContentType.CHANGE_CIPHER_SPEC) {
+      this.#countEmpty(true);
       // Middlebox compatibility (RFC 8446 §5, §D.4): one byte 0x01, ignored, only during the handshake.
       if (this.#state === State.CONNECTED || this.#state === State.START) {
         throw new TlsError("unexpected change_cipher_spec record", { alert: "unexpected_message" });
@@ -349,6 +365,7 @@ export class TlsClientEngine {
         if (this.#state !== State.CONNECTED) {
           throw new TlsError("application data before the handshake finished", { alert: "unexpected_message" });
         }
+        this.#countEmpty(data.length === 0);
         if (data.length > 0) this.#sink.data(data);
         return;
       default:
@@ -367,7 +384,10 @@ export class TlsClientEngine {
       this.#sink.closed();
       return;
     }
-    if (desc === AlertDescription.user_canceled) return; // followed by close_notify (RFC 8446 §6.1)
+    if (desc === AlertDescription.user_canceled) {
+      this.#countEmpty(true);
+      return; // followed by close_notify (RFC 8446 §6.1)
+    }
     const name = alertName(desc);
     throw new PeerAlert(`server sent TLS alert ${name} (${desc})`, { alert: name });
   }
@@ -376,6 +396,7 @@ export class TlsClientEngine {
 
   #onHandshakeData(fragment: Buffer): void {
     if (fragment.length === 0) throw new TlsError("empty handshake record", { alert: "unexpected_message" });
+    this.#countEmpty(false);
     this.#hs = this.#hs.length === 0 ? fragment : Buffer.concat([this.#hs, fragment]);
     const max = this.#opts.maxHandshakeMessage ?? 256 * 1024;
     while (this.#hs.length >= 4) {

@@ -181,3 +181,23 @@ test("negative: a socket error after a failed handshake is not an uncaught excep
     server.close();
   }
 });
+
+test("negative: endless empty records (33 CCS, then 33 empty application records) -> unexpected_message", async () => {
+  const ccs = Buffer.from([20, 3, 3, 0, 1, 1]);
+  await expectFailure({ rawAfterServerHello: () => Array.from({ length: 33 }, () => ccs) }, "unexpected_message", AlertDescription.unexpected_message);
+  const s = await startFakeServer({
+    chain: [pki.leaf.cert],
+    key: pki.leaf.key,
+    echo: false,
+    afterHandshake: (api) => {
+      for (let i = 0; i < 33; i++) api.send(23, Buffer.alloc(0));
+    },
+  });
+  running.push(s);
+  const t = await connectEngine(await tcp(s.port), { hello: basicHelloBuilder({ servername: "localhost" }), verifyHost: "localhost", rejectUnauthorized: true, ca: pki.root.cert });
+  const err = await new Promise<unknown>((r) => {
+    t.on("error", r);
+    t.resume();
+  });
+  assert.ok(err instanceof TlsError && err.alert === "unexpected_message", String(err));
+});
