@@ -99,6 +99,13 @@ export class AsyncSession implements AsyncDisposable {
     const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
     checkProtocols(o.protocols);
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
+    if (startUrl.username || startUrl.password) {
+      // Userinfo in the URL acts like `auth` for that origin (as curl does), unless `auth` is
+      // given; it is never sent in the request line nor shown in response.url.
+      o.auth ??= [decodeURIComponent(startUrl.username), decodeURIComponent(startUrl.password)];
+      startUrl.username = "";
+      startUrl.password = "";
+    }
     const maxRedirects = o.maxRedirects ?? 10;
     if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
       throw new WebSocketError(`maxRedirects must be an integer >= 0, got ${maxRedirects}`, 0);
@@ -400,6 +407,9 @@ function nextUrl(from: URL, location: string, allowInsecure: boolean, step: { st
     });
   }
   u.hash = "";
+  // Credentials in a Location are not followed (nor shown in response.url).
+  u.username = "";
+  u.password = "";
   return u;
 }
 

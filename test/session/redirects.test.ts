@@ -505,9 +505,6 @@ test("wss→ws with allowInsecureRedirect: a Secure cookie set on the wss hop is
 
 test(
   "credentials in the URL (ws://user:pass@host/) act like `auth` for that origin and are not echoed in response.url",
-  {
-    todo: "gap: src/session.ts buildUrl keeps URL userinfo but never uses it: no Authorization is sent (curl and python-websockets send Basic auth from it), and ws.response.url repeats user:pass",
-  },
   async () => {
     const a = (await hop())!;
     const b = (await hop())!;
