@@ -89,6 +89,44 @@ export class FrameArena {
   }
 }
 
+/**
+ * A 64 KiB block that small frames are written into back to back. The writer owns it while it
+ * fills it; every slice handed to the socket holds a reference that its write callback drops.
+ * Once nobody holds it, it goes back to a process-wide free list, so a steady stream of small
+ * messages reuses a few blocks instead of allocating (and making the GC collect) a new one every
+ * few thousand messages.
+ */
+export class PoolBlock {
+  static readonly SIZE = 64 * 1024;
+  readonly buf: Buffer;
+  #refs = 1;
+  /** Drops one reference; bound once so it can be passed as a write callback. */
+  readonly unref = (): void => {
+    if (--this.#refs === 0 && freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(this);
+  };
+
+  private constructor() {
+    this.buf = Buffer.allocUnsafeSlow(PoolBlock.SIZE);
+  }
+
+  /** A block owned by the caller (one reference). */
+  static take(): PoolBlock {
+    const b = freeBlocks.pop();
+    if (b === undefined) return new PoolBlock();
+    b.#refs = 1;
+    return b;
+  }
+
+  /** Adds a reference (a slice about to be handed to the socket). */
+  ref(): void {
+    this.#refs++;
+  }
+}
+
+/** At most 4 MiB of idle blocks are kept for reuse. */
+const MAX_FREE_BLOCKS = 64;
+const freeBlocks: PoolBlock[] = [];
+
 let shared: FrameArena | undefined;
 
 /** The process-wide arena (32 MiB of wasm memory, reserved on first use by a large frame). */

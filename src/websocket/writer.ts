@@ -4,12 +4,10 @@ import { WebSocketTimeout } from "../errors.js";
 import { frameHeaderLength, writeFrameHeader } from "../protocol/frame.js";
 import { maskRange } from "../protocol/mask.js";
 import type { WaitOptions } from "./recv-queue.js";
-import { frameArena, writeMaskKey } from "./frame-memory.js";
+import { PoolBlock, frameArena, writeMaskKey } from "./frame-memory.js";
 
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
 export const FRAGMENT_SIZE = 64 * 1024;
-/** Small frames are built back to back in a pooled buffer of this size; bigger ones get their own buffer. */
-const POOL_SIZE = 64 * 1024;
 const SMALL_FRAME = 4 * 1024;
 /** Writes at least this large are not worth corking for. */
 const LARGE_WRITE = 64 * 1024;
@@ -82,9 +80,13 @@ export class Writer {
   #urgent: Buffer[] = [];
   /** Allocated on the first small message, so an idle connection holds none. */
   #pool: Buffer = EMPTY;
+  /** The block `#pool` belongs to (undefined while the writer holds none). */
+  #block: PoolBlock | undefined;
   #poolStart = 0;
   #poolOffset = 0;
   #corked = false;
+  /** This turn's corked batch of small frames is full: hand off more in the next turn. */
+  #waitingTurn = false;
   /** Bytes of frames queued and not yet handed to the socket. */
   #queuedBytes = 0;
   #poolCount = 0;
@@ -110,11 +112,13 @@ export class Writer {
   };
   readonly #runScheduled = (): void => {
     this.#scheduled = false;
+    this.#waitingTurn = false;
     this.#pump();
     if (this.#corked) {
       this.#corked = false;
       this.#socket.uncork();
     }
+    if (this.#queued === 0 && this.#poolOffset === this.#poolStart) this.#dropBlock();
   };
 
   constructor(socket: Duplex, opts: WriterOptions) {
@@ -307,6 +311,7 @@ export class Writer {
     }
     this.#flushWaiters = [];
     for (let i = this.#itemHead; i < this.#items.length; i++) this.#items[i]!.release?.();
+    this.#dropBlock();
     this.#items = [];
     this.#itemHead = 0;
     this.#urgent = [];
@@ -331,15 +336,29 @@ export class Writer {
   /** Turns the unhanded pool region into a queue item so that order with other items is kept. */
   #sealPool(): void {
     if (this.#poolOffset === this.#poolStart) return;
-    this.#items.push({ buf: this.#pool.subarray(this.#poolStart, this.#poolOffset), release: undefined, count: this.#poolCount, seq: this.#poolSeq });
+    const block = this.#block!;
+    block.ref();
+    this.#items.push({ buf: this.#pool.subarray(this.#poolStart, this.#poolOffset), release: block.unref, count: this.#poolCount, seq: this.#poolSeq });
     this.#poolStart = this.#poolOffset;
     this.#poolCount = 0;
+  }
+
+  /** Gives the current block back (an idle connection holds none); its slices keep it alive until written. */
+  #dropBlock(): void {
+    if (this.#block === undefined) return;
+    this.#block.unref();
+    this.#block = undefined;
+    this.#pool = EMPTY;
+    this.#poolStart = 0;
+    this.#poolOffset = 0;
   }
 
   /** Seals what is pending in the current pool and starts a fresh one; returns the new offset 0. */
   #newPool(): number {
     this.#sealPool();
-    this.#pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+    this.#block?.unref();
+    this.#block = PoolBlock.take();
+    this.#pool = this.#block.buf;
     this.#poolStart = 0;
     this.#poolOffset = 0;
     return 0;
@@ -384,7 +403,7 @@ export class Writer {
 
   /** Hands queued frames to the socket: urgent control frames first, then data in order. */
   #pump(): void {
-    if (this.#error !== undefined || this.#waitingDrain) return;
+    if (this.#error !== undefined || this.#waitingDrain || this.#waitingTurn) return;
     const socket = this.#socket;
     if (socket.destroyed || socket.writableEnded) return;
     this.#sealPool();
@@ -431,6 +450,9 @@ export class Writer {
           gather = [];
           inBatch = 0;
         }
+      } else if (item.release && item.buf.length < LARGE_WRITE) {
+        writes++;
+        socket.write(item.buf, item.release); // a pool slice: frees its block once written
       } else if (item.release) {
         writes++;
         const release = item.release;
@@ -448,7 +470,10 @@ export class Writer {
       // by then, so 'drain' will come and resume us.
       if (socket.writableLength >= WRITE_BUDGET) break;
       if (item.buf.length < LARGE_WRITE && socket.writableLength >= SMALL_BATCH_BUDGET) {
-        this.#schedule(); // the rest goes in the next turn, after this batch was written
+        // Enough small frames for one writev: the rest waits for the next turn (senders wait
+        // too), so the corked batch stays bounded and short-lived.
+        this.#waitingTurn = true;
+        this.#schedule();
         break;
       }
       if ((writes & 15) === 15 && performance.now() - started > slice) break;
