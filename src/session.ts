@@ -252,7 +252,7 @@ export class AsyncSession implements AsyncDisposable {
         options: connOpts,
         protocol: accepted.protocol,
         extensions: accepted.extensions,
-        response: handshakeResponse(head.status, head.statusText, head.rawHeaders, target.href),
+        response: new UpgradeResponse(head.status, head.statusText, head.rawHeaders, target.href),
         deflate,
         // May run inside the constructor (a violation right behind the 101): no `ws` yet then.
         onEnd: () => {
@@ -279,17 +279,27 @@ export class AsyncSession implements AsyncDisposable {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** The 101's description; the lower-cased lookup is built on first use (idle connections keep only the raw list). */
-function handshakeResponse(status: number, statusText: string, rawHeaders: string[], url: string): HandshakeResponse {
-  let headers: Record<string, string> | undefined;
-  return {
-    status,
-    statusText,
-    rawHeaders,
-    url,
-    get headers() {
-      return (headers ??= headersFromRaw(rawHeaders));
-    },
-  };
+class UpgradeResponse implements HandshakeResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly rawHeaders: string[];
+  readonly url: string;
+  #headers: Record<string, string> | undefined;
+
+  constructor(status: number, statusText: string, rawHeaders: string[], url: string) {
+    this.status = status;
+    this.statusText = statusText;
+    this.rawHeaders = rawHeaders;
+    this.url = url;
+  }
+
+  get headers(): Record<string, string> {
+    return (this.#headers ??= headersFromRaw(this.rawHeaders));
+  }
+
+  toJSON(): HandshakeResponse {
+    return { status: this.status, statusText: this.statusText, headers: this.headers, rawHeaders: this.rawHeaders, url: this.url };
+  }
 }
 
 /** Session defaults with per-call options over them; headers merged by name, cookies by name. */

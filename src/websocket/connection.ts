@@ -5,7 +5,7 @@ import { decodeClosePayload, encodeClosePayload, isValidWireCloseCode } from "..
 import { Opcode } from "../protocol/opcodes.js";
 import { WsFlag } from "./flags.js";
 import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
-import { Reader } from "./reader.js";
+import { Reader, type ReaderEvents } from "./reader.js";
 import { Writer } from "./writer.js";
 import type { ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
@@ -43,6 +43,12 @@ export interface ConnectionInit {
   onEnd?: () => void;
 }
 
+const kConnection = Symbol("masq.connection");
+type ConnSocket = Duplex & { [kConnection]?: AsyncWebSocket };
+let READER_EVENTS: ReaderEvents<AsyncWebSocket>;
+let socketClosed: (ws: AsyncWebSocket) => void;
+let socketError: (ws: AsyncWebSocket, err: Error) => void;
+
 const RESOLVED: Promise<void> = Promise.resolve();
 const enum State {
   Open,
@@ -73,7 +79,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #opts: ResolvedConnectionOptions;
   readonly #queue: RecvQueue;
   readonly #writer: Writer;
-  readonly #reader: Reader;
+  readonly #reader: Reader<AsyncWebSocket>;
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #onEnd: (() => void) | undefined;
   #state = State.Open;
@@ -85,7 +91,9 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   #closeReason = "";
   #closePromise: Promise<void> | undefined;
   #peerClosed: (() => void) | undefined;
-  #socketClosed: Promise<void>;
+  /** Set once the socket has closed; waiters of #whenSocketClosed are resolved then. */
+  #socketIsClosed = false;
+  #socketCloseWaiters: Array<() => void> | undefined;
   #socketError: Error | undefined;
   #killTimer: NodeJS.Timeout | undefined;
   /** Type of the manually fragmented message in progress (0: none). */
@@ -109,37 +117,13 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#onEnd = init.onEnd;
     this.#queue = new RecvQueue(init.options.recvQueueSize);
     this.#writer = new Writer(init.socket, init.options);
-    this.#reader = new Reader(
-      init.socket,
-      this.#queue,
-      {
-        onPing: (data) => this.#onPing(data),
-        onPong: () => {},
-        onClose: (code, reason, data) => this.#onPeerClose(code, reason, data),
-        onFatal: (err, code) => this.#fail(err, code),
-      },
-      {
-        maxMessageSize: init.options.maxMessageSize,
-        blockOnRecvQueueFull: init.options.blockOnRecvQueueFull,
-        recvTimeSlice: init.options.recvTimeSlice,
-        retry: init.options.wsRetry,
-      },
-    );
+    this.#reader = new Reader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
     if (init.deflate) this.#reader.setDeflate(init.deflate);
-    const socket = init.socket;
-    this.#socketClosed = new Promise<void>((resolve) => {
-      socket.once("close", () => {
-        resolve();
-        this.#onSocketClosed();
-      });
-    });
-    socket.on("error", (err: Error) => {
-      this.#socketError ??= err;
-    });
-    // A half-closed peer: RFC 6455 §7.1.1 lets the server close TCP first; 'close' follows.
-    socket.on("end", () => {
-      if (!socket.destroyed) socket.end();
-    });
+    const socket = init.socket as ConnSocket;
+    socket[kConnection] = this;
+    socket.once("close", onSocketClose);
+    socket.on("error", onSocketError);
+    socket.on("end", onSocketEnd);
     this.#reader.start(init.rest);
   }
 
@@ -433,7 +417,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     }
     if (!this.#closeReceived) {
       const peer = new Promise<void>((resolve) => (this.#peerClosed = resolve));
-      const timedOut = await raceTimeout(Promise.race([peer, this.#socketClosed]), timeout);
+      const timedOut = await raceTimeout(Promise.race([peer, this.#whenSocketClosed()]), timeout);
       if (timedOut && !this.#closeReceived) {
         this.#closeCode ??= 1006;
         this.#finish(new WebSocketClosed(`no close frame from the peer within ${timeout} ms`, 1006), true);
@@ -445,9 +429,35 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     // what is left of the timeout, then close it ourselves.
     this.#writer.pumpNow();
     if (!this.#socket.writableEnded) this.#socket.end();
-    await raceTimeout(this.#socketClosed, Math.max(0, deadline - Date.now()));
+    await raceTimeout(this.#whenSocketClosed(), Math.max(0, deadline - Date.now()));
     this.#finish(new WebSocketClosed(`the connection was closed (${this.#closeCode ?? code})`, this.#closeCode ?? code, this.#closeReason), true);
     this.#socket.destroy();
+  }
+
+  /** Resolves once the socket has closed (created on demand: most connections never ask). */
+  #whenSocketClosed(): Promise<void> {
+    if (this.#socketIsClosed) return RESOLVED;
+    return new Promise<void>((resolve) => (this.#socketCloseWaiters ??= []).push(resolve));
+  }
+
+  static {
+    // Listeners and reader callbacks are module-level functions reaching the connection through
+    // the socket (as ws does), not closures per connection: idle connections stay small.
+    READER_EVENTS = {
+      onPing: (ws, data) => ws.#onPing(data),
+      onClose: (ws, code, reason, data) => ws.#onPeerClose(code, reason, data),
+      onFatal: (ws, err, code) => ws.#fail(err, code),
+    };
+    socketClosed = (ws) => {
+      ws.#socketIsClosed = true;
+      const waiters = ws.#socketCloseWaiters;
+      ws.#socketCloseWaiters = undefined;
+      if (waiters) for (const w of waiters) w();
+      ws.#onSocketClosed();
+    };
+    socketError = (ws, err) => {
+      ws.#socketError ??= err;
+    };
   }
 
   #onPing(data: Buffer): void {
@@ -545,6 +555,21 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function onSocketClose(this: ConnSocket): void {
+  const ws = this[kConnection];
+  if (ws) socketClosed(ws);
+}
+
+function onSocketError(this: ConnSocket, err: Error): void {
+  const ws = this[kConnection];
+  if (ws) socketError(ws, err);
+}
+
+/** A half-closed peer: RFC 6455 §7.1.1 lets the server close TCP first; 'close' follows. */
+function onSocketEnd(this: ConnSocket): void {
+  if (!this.destroyed) this.end();
+}
 
 /** Bytes of a send payload without copying (strings are encoded). */
 function toBytes(data: SendData): Uint8Array {

@@ -8,21 +8,36 @@ import type { PerMessageDeflate } from "./deflate.js";
 import type { WebSocketRetryStrategy } from "./retry.js";
 import { WsFlag } from "./flags.js";
 
-/** What the reader reports to the connection. */
-export interface ReaderEvents {
-  onPing(data: Buffer): void;
-  onPong(data: Buffer): void;
+/**
+ * What the reader reports to its host (the connection). Module-level functions taking the host,
+ * not per-connection closures: an idle connection should cost as little memory as possible.
+ */
+export interface ReaderEvents<H> {
+  onPing(host: H, data: Buffer): void;
   /** The peer's close frame, after every message before it was queued. */
-  onClose(code: number, reason: string, data: Buffer): void;
+  onClose(host: H, code: number, reason: string, data: Buffer): void;
   /** A protocol violation (ProtocolError) or a receive-queue overflow: fail the connection. */
-  onFatal(error: WebSocketError, closeCode: number): void;
+  onFatal(host: H, error: WebSocketError, closeCode: number): void;
 }
 
+/** The reader's share of the connection options. */
 export interface ReaderOptions {
   maxMessageSize: number;
   blockOnRecvQueueFull: boolean;
   recvTimeSlice: number;
-  retry: WebSocketRetryStrategy | undefined;
+  wsRetry: WebSocketRetryStrategy | undefined;
+}
+
+const kReader = Symbol("masq.reader");
+type ReadableSocket = Duplex & { [kReader]?: Reader<unknown> };
+
+/** 'data' listener shared by all connections (`this` is the socket). */
+function onSocketData(this: ReadableSocket, chunk: Buffer): void {
+  this[kReader]?.onData(chunk);
+}
+
+function endSlice(reader: Reader<unknown>): void {
+  reader.endSlice();
 }
 
 const PAUSE_QUEUE = 1;
@@ -37,10 +52,11 @@ const PAUSE_RETRY = 8;
  * message is being inflated (order is kept), and when it has worked longer than `recvTimeSlice`
  * (it yields to the event loop and carries on in a later turn).
  */
-export class Reader {
-  readonly #socket: Duplex;
+export class Reader<H> {
+  readonly #socket: ReadableSocket;
   readonly #queue: RecvQueue;
-  readonly #events: ReaderEvents;
+  readonly #events: ReaderEvents<H>;
+  readonly #host: H;
   readonly #opts: ReaderOptions;
   readonly #parser: FrameParser;
   #deflate: PerMessageDeflate | undefined;
@@ -52,23 +68,28 @@ export class Reader {
   /** A message that did not fit a full non-blocking queue, waiting for a retry. */
   #held: { data: Buffer; flags: number } | undefined;
   #retries = 0;
-  readonly #onData = (chunk: Buffer): void => {
-    this.#parser.push(chunk);
-    if (this.#paused === 0) this.#pump();
-  };
   /** Start of the current event-loop turn's work, and whether a turn boundary is scheduled. */
   #sliceStart = 0;
   #sliceArmed = false;
   #sliceCount = 0;
-  readonly #endSlice = (): void => {
+
+  /** @internal socket 'data' (through the shared listener). */
+  onData(chunk: Buffer): void {
+    this.#parser.push(chunk);
+    if (this.#paused === 0) this.#pump();
+  }
+
+  /** @internal the turn boundary scheduled by #pump. */
+  endSlice(): void {
     this.#sliceArmed = false;
     this.#unpause(PAUSE_SLICE);
-  };
+  }
 
-  constructor(socket: Duplex, queue: RecvQueue, events: ReaderEvents, opts: ReaderOptions) {
+  constructor(socket: Duplex, queue: RecvQueue, events: ReaderEvents<H>, host: H, opts: ReaderOptions) {
     this.#socket = socket;
     this.#queue = queue;
     this.#events = events;
+    this.#host = host;
     this.#opts = opts;
     this.#parser = new FrameParser({ maxMessageSize: opts.maxMessageSize });
     queue.onSpace = () => this.#unpause(PAUSE_QUEUE);
@@ -83,7 +104,8 @@ export class Reader {
   /** Starts reading: `rest` holds bytes that arrived with the handshake response. */
   start(rest: Buffer): void {
     if (rest.length > 0) this.#parser.push(rest);
-    this.#socket.on("data", this.#onData);
+    this.#socket[kReader] = this as Reader<unknown>;
+    this.#socket.on("data", onSocketData);
     // The handshake left the socket paused so that no byte was lost before we listened.
     this.#socketPaused = true;
     this.#pump();
@@ -93,7 +115,7 @@ export class Reader {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#socket.off("data", this.#onData);
+    this.#socket.off("data", onSocketData);
     // Let the socket flow again (discarding data) so that the peer's FIN and 'close' arrive.
     this.#socketPaused = false;
     this.#socket.resume();
@@ -129,7 +151,7 @@ export class Reader {
       // message at a time from microtasks, calling us once per message.
       this.#sliceArmed = true;
       this.#sliceStart = performance.now();
-      setImmediate(this.#endSlice);
+      setImmediate(endSlice, this);
     }
     for (;;) {
       if (blocking && queue.isFull && !queue.hasWaiters) {
@@ -157,13 +179,13 @@ export class Reader {
         }
         if (!this.#deliver(ev.data, ev.opcode === 1 ? WsFlag.TEXT : WsFlag.BINARY)) return;
       } else if (ev.kind === "ping") {
-        this.#events.onPing(ev.data);
+        this.#events.onPing(this.#host, ev.data);
       } else if (ev.kind === "pong") {
-        this.#events.onPong(ev.data);
+        // Unsolicited or answering our ping: consumed, never delivered (RFC 6455 §5.5.3).
       } else {
         this.#closeSeen = true;
         this.stop();
-        this.#events.onClose(ev.code, ev.reason, ev.data);
+        this.#events.onClose(this.#host, ev.code, ev.reason, ev.data);
         return;
       }
       if ((++this.#sliceCount & 31) === 0 && performance.now() - this.#sliceStart > this.#opts.recvTimeSlice) {
@@ -199,7 +221,7 @@ export class Reader {
   }
 
   #overflow(): void {
-    const retry = this.#opts.retry;
+    const retry = this.#opts.wsRetry;
     if (retry && retry.retry && this.#retries < retry.count) {
       this.#retries++;
       this.#pause(PAUSE_RETRY);
@@ -209,6 +231,7 @@ export class Reader {
     const q = this.#queue;
     this.stop();
     this.#events.onFatal(
+      this.#host,
       new WebSocketError(
         `receive queue overflowed: ${q.length} messages were waiting (recvQueueSize ${q.capacity}, blockOnRecvQueueFull false)` +
           (this.#retries > 0 ? ` after ${this.#retries} retries` : ""),
@@ -241,6 +264,6 @@ export class Reader {
     this.stop();
     const e =
       err instanceof WebSocketError ? err : new ProtocolError(`failed to read a message: ${String(err)}`, 1002, { cause: err });
-    this.#events.onFatal(e, e.code >= 1000 ? e.code : 1002);
+    this.#events.onFatal(this.#host, e, e.code >= 1000 ? e.code : 1002);
   }
 }

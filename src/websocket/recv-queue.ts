@@ -43,7 +43,8 @@ export class RecvQueue {
   #data: Array<Buffer | undefined> = [];
   #flags: number[] = [];
   #head = 0;
-  #waiters: Waiter[] = [];
+  /** Starts as the shared NO_WAITERS (idle connections allocate none); replaced on first wait. */
+  #waiters: Waiter[] = NO_WAITERS;
   #waiterHead = 0;
   #error: unknown = undefined;
   #ended = false;
@@ -180,6 +181,7 @@ export class RecvQueue {
         };
         signal.addEventListener("abort", w.onAbort, { once: true });
       }
+      if (this.#waiters === NO_WAITERS) this.#waiters = [];
       this.#waiters.push(w);
     });
   }
@@ -199,7 +201,7 @@ export class RecvQueue {
     }
     const waiters = this.#waiters;
     const from = this.#waiterHead;
-    this.#waiters = [];
+    this.#waiters = NO_WAITERS;
     this.#waiterHead = 0;
     for (let i = from; i < waiters.length; i++) {
       const w = waiters[i]!;
@@ -217,7 +219,7 @@ export class RecvQueue {
 
   #compactWaiters(): void {
     if (this.#waiterHead === this.#waiters.length) {
-      this.#waiters.length = 0;
+      this.#waiters = NO_WAITERS;
       this.#waiterHead = 0;
     } else if (this.#waiterHead > 64 && this.#waiterHead * 2 > this.#waiters.length) {
       this.#waiters = this.#waiters.slice(this.#waiterHead);
@@ -225,6 +227,8 @@ export class RecvQueue {
     }
   }
 }
+
+const NO_WAITERS: Waiter[] = Object.freeze([]) as unknown as Waiter[];
 
 function settle(w: Waiter): void {
   w.live = false;

@@ -77,7 +77,8 @@ export class Writer {
   #items: OutItem[] = [];
   #itemHead = 0;
   /** Control frames that go before queued data (pongs, pings). */
-  #urgent: Buffer[] = [];
+  /** Arrays start as the shared NONE (an idle connection allocates none) and are replaced on first use. */
+  #urgent: Buffer[] = NONE;
   /** Allocated on the first small message, so an idle connection holds none. */
   #pool: Buffer = EMPTY;
   /** The block `#pool` belongs to (undefined while the writer holds none). */
@@ -96,21 +97,33 @@ export class Writer {
   #handedSeq = 0;
   #scheduled = false;
   #waitingDrain = false;
-  #spaceWaiters: SpaceWaiter[] = [];
-  #flushWaiters: FlushWaiter[] = [];
+  #spaceWaiters: SpaceWaiter[] = NONE;
+  #flushWaiters: FlushWaiter[] = NONE;
   #error: unknown = undefined;
-  readonly #onDrain = (): void => {
+
+  constructor(socket: Duplex, opts: WriterOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    (socket as WritableSocket)[kWriter] = this;
+    socket.on("drain", onSocketDrain);
+  }
+
+  /** @internal the socket emptied its buffer. */
+  drained(): void {
     this.#waitingDrain = false;
     this.#pump();
-  };
-  /** A write completed: resume as soon as the socket holds less than the budget again. */
-  readonly #onWritten = (): void => {
+  }
+
+  /** A large write completed: resume as soon as the socket holds less than the budget again. */
+  #written(): void {
     if (this.#waitingDrain && this.#socket.writableLength < WRITE_BUDGET) {
       this.#waitingDrain = false;
       this.#pump();
     }
-  };
-  readonly #runScheduled = (): void => {
+  }
+
+  /** @internal the hand-off scheduled for the end of this turn. */
+  runScheduled(): void {
     this.#scheduled = false;
     this.#waitingTurn = false;
     this.#pump();
@@ -119,12 +132,6 @@ export class Writer {
       this.#socket.uncork();
     }
     if (this.#queued === 0 && this.#poolOffset === this.#poolStart) this.#dropBlock();
-  };
-
-  constructor(socket: Duplex, opts: WriterOptions) {
-    this.#socket = socket;
-    this.#opts = opts;
-    socket.on("drain", this.#onDrain);
   }
 
   /** Messages accepted but not yet handed to the socket. */
@@ -185,6 +192,7 @@ export class Writer {
         drop();
         reject(e);
       };
+      if (this.#spaceWaiters === NONE) this.#spaceWaiters = [];
       this.#spaceWaiters.push(w);
     });
   }
@@ -262,6 +270,7 @@ export class Writer {
   enqueueUrgent(opcode: number, payload: Uint8Array): void {
     const buf = Buffer.allocUnsafe(frameHeaderLength(payload.length, true) + payload.length);
     this.#frameInto(buf, 0, true, false, opcode, payload, 0, payload.length);
+    if (this.#urgent === NONE) this.#urgent = [];
     this.#urgent.push(buf);
     this.#schedule();
   }
@@ -288,6 +297,7 @@ export class Writer {
           reject(new WebSocketTimeout(`flush timed out after ${timeout} ms`));
         }, Math.max(0, timeout));
       }
+      if (this.#flushWaiters === NONE) this.#flushWaiters = [];
       this.#flushWaiters.push(w);
       this.#pump();
     });
@@ -302,14 +312,14 @@ export class Writer {
   fail(error: unknown): void {
     if (this.#error !== undefined) return;
     this.#error = error;
-    this.#socket.off("drain", this.#onDrain);
+    this.#socket.off("drain", onSocketDrain);
     for (const w of this.#spaceWaiters.slice()) w.reject(error);
-    this.#spaceWaiters = [];
+    this.#spaceWaiters = NONE;
     for (const w of this.#flushWaiters) {
       if (w.timer) clearTimeout(w.timer);
       w.reject(error);
     }
-    this.#flushWaiters = [];
+    this.#flushWaiters = NONE;
     for (let i = this.#itemHead; i < this.#items.length; i++) this.#items[i]!.release?.();
     this.#dropBlock();
     this.#items = [];
@@ -324,7 +334,7 @@ export class Writer {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(this.#runScheduled);
+    setImmediate(runScheduled, this);
   }
 
   #pushItem(item: OutItem): void {
@@ -430,7 +440,7 @@ export class Writer {
       socket.write(buf);
     };
     for (const u of this.#urgent) emit(u);
-    this.#urgent.length = 0;
+    if (this.#urgent.length > 0) this.#urgent = NONE;
     while (this.#itemHead < this.#items.length) {
       const item = this.#items[this.#itemHead]!;
       if (item.buf === undefined) break; // still compressing: order is kept by waiting
@@ -458,11 +468,11 @@ export class Writer {
         const release = item.release;
         socket.write(item.buf, () => {
           release();
-          this.#onWritten();
+          this.#written();
         });
       } else if (item.buf.length >= SMALL_FRAME) {
         writes++;
-        socket.write(item.buf, this.#onWritten);
+        socket.write(item.buf, () => this.#written());
       } else {
         emit(item.buf);
       }
@@ -526,5 +536,19 @@ export class Writer {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Shared empty array: never pushed to (callers swap in their own array first). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+const kWriter = Symbol("masq.writer");
+type WritableSocket = Duplex & { [kWriter]?: Writer };
+
+/** 'drain' listener shared by all connections (`this` is the socket). */
+function onSocketDrain(this: WritableSocket): void {
+  this[kWriter]?.drained();
+}
+
+function runScheduled(writer: Writer): void {
+  writer.runScheduled();
+}
 /** The current frame's key; filled and used within one synchronous call, so shared by all writers. */
 const KEY_SCRATCH = Buffer.alloc(4);
