@@ -4,9 +4,9 @@ import { buildRequestHeaders, generateKey, serializeRequest, validateUpgradeResp
 import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
 import { getProfile, type BrowserProfile } from "./impersonate/index.js";
 import { openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
-import { AsyncWebSocket, type HandshakeResponse } from "./websocket/connection.js";
+import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
-import { resolveConnectionOptions, type ConnectionOptions } from "./websocket/options.js";
+import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
 import { CookieJar } from "./cookies.js";
 
@@ -71,7 +71,17 @@ export class AsyncSession implements AsyncDisposable {
   /** The session's cookie jar (RFC 6265), shared by every connection it opens. */
   readonly cookies: CookieJar;
   readonly #defaults: SessionOptions;
+  readonly #connDefaults: ResolvedConnectionOptions;
   readonly #open = new Set<AsyncWebSocket>();
+  /** Connections that ended (weakly held: only to see one that ended while being constructed). */
+  readonly #ended = new WeakSet<AsyncWebSocket>();
+  /** One owner object for all of this session's connections (no closure per connection). */
+  readonly #owner: ConnectionOwner = {
+    ended: (ws) => {
+      this.#ended.add(ws);
+      this.#open.delete(ws);
+    },
+  };
   /** Connection attempts under way, aborted by close(). */
   readonly #pending = new Set<AbortController>();
   #closed = false;
@@ -80,7 +90,9 @@ export class AsyncSession implements AsyncDisposable {
     const { cookies, ...rest } = options;
     this.#defaults = rest;
     this.cookies = new CookieJar(cookies);
-    resolveConnectionOptions(rest); // reject bad defaults now, not at the first connect
+    // Reject bad defaults now, not at the first connect; connections that override none of them
+    // share this one resolved object.
+    this.#connDefaults = resolveConnectionOptions(rest);
   }
 
   /** Connections opened by this session and not yet closed. */
@@ -95,7 +107,7 @@ export class AsyncSession implements AsyncDisposable {
   async wsConnect(url: string | URL, options: SessionOptions = {}): Promise<AsyncWebSocket> {
     if (this.#closed) throw new WebSocketError("the session is closed", 0);
     const o = mergeOptions(this.#defaults, options);
-    const connOpts = resolveConnectionOptions(o);
+    const connOpts = CONNECTION_KEYS.some((k) => options[k] !== undefined) ? resolveConnectionOptions(o) : this.#connDefaults;
     const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
     checkProtocols(o.protocols);
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
@@ -125,7 +137,7 @@ export class AsyncSession implements AsyncDisposable {
       let target = startUrl;
       for (let hop = 0; ; hop++) {
         const sameOrigin = target.origin === startUrl.origin;
-        const step = await this.#attempt(target, o, profile, ac.signal, sameOrigin);
+        const step = await this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin);
         if ("ws" in step) {
           return step.ws;
         }
@@ -164,6 +176,7 @@ export class AsyncSession implements AsyncDisposable {
   async #attempt(
     target: URL,
     o: SessionOptions,
+    connOpts: ResolvedConnectionOptions,
     profile: BrowserProfile | undefined,
     signal: AbortSignal,
     sameOrigin: boolean,
@@ -240,12 +253,9 @@ export class AsyncSession implements AsyncDisposable {
       }
       const accepted = validateUpgradeResponse(head, { key, protocols: o.protocols, extensionsOffered: offer !== undefined });
       const params = offer ? negotiateDeflate(accepted.extensions || undefined, offer) : null;
-      const connOpts = resolveConnectionOptions(o);
       const deflate = params
         ? new PerMessageDeflate(params, { maxMessageSize: connOpts.maxMessageSize, threshold: o.compressThreshold })
         : undefined;
-      let ended = false;
-      let created: AsyncWebSocket | undefined;
       const ws = new AsyncWebSocket({
         socket,
         rest,
@@ -254,20 +264,16 @@ export class AsyncSession implements AsyncDisposable {
         extensions: accepted.extensions,
         response: new UpgradeResponse(head.status, head.statusText, head.rawHeaders, target.href),
         deflate,
-        // May run inside the constructor (a violation right behind the 101): no `ws` yet then.
-        onEnd: () => {
-          ended = true;
-          if (created) this.#open.delete(created);
-        },
+        owner: this.#owner,
       });
-      created = ws;
       if (signal.aborted) {
         // close() ran while this handshake was finishing: do not hand out a connection the
         // session will never close.
         ws.terminate();
         throw signal.reason;
       }
-      if (!ended) this.#open.add(ws);
+      // A connection can end inside its constructor (a violation right behind the 101).
+      if (!this.#ended.has(ws)) this.#open.add(ws);
       return { ws };
     } catch (err) {
       socket.destroy();
@@ -277,6 +283,22 @@ export class AsyncSession implements AsyncDisposable {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** The options that shape a connection (a per-call value for any of them needs its own resolved set). */
+const CONNECTION_KEYS: ReadonlyArray<keyof ConnectionOptions> = [
+  "recvQueueSize",
+  "sendQueueSize",
+  "maxSendQueueBytes",
+  "blockOnRecvQueueFull",
+  "maxMessageSize",
+  "coalesceFrames",
+  "maxSendBatchSize",
+  "drainOnError",
+  "wsRetry",
+  "recvTimeSlice",
+  "sendTimeSlice",
+  "autoclose",
+];
 
 /** The 101's description; the lower-cased lookup is built on first use (idle connections keep only the raw list). */
 class UpgradeResponse implements HandshakeResponse {

@@ -38,6 +38,18 @@ const EMPTY = Buffer.alloc(0);
  * connection should not own a buffer of its own.
  */
 const HDR_SCRATCH = Buffer.alloc(10);
+const NO_FRAGMENTS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+/**
+ * The event object of the hot path (a whole small message inside one chunk), shared and reused
+ * from call to call so that receiving millions of small messages does not also allocate millions
+ * of event objects. Callers read an event before calling next() again (on any parser).
+ */
+const HOT_EVENT: { kind: "message"; opcode: 1 | 2; data: Buffer; compressed: false } = {
+  kind: "message",
+  opcode: 2,
+  data: EMPTY,
+  compressed: false,
+};
 
 /** True when all `n` bytes of `b` from `start` are ASCII (valid UTF-8 with no call into C++). */
 function isAsciiRange(b: Buffer, start: number, n: number): boolean {
@@ -85,26 +97,21 @@ export class FrameParser {
   #msgOpcode = 0;
   #msgCompressed = false;
   #msgLength = 0;
-  #fragments: Buffer[] = [];
-  #utf8 = new Utf8Validator();
+  /** Fragments of the open message; the shared NO_FRAGMENTS until the first one (idle parsers allocate nothing). */
+  #fragments: Buffer[] = NO_FRAGMENTS;
+  #utf8Validator: Utf8Validator | undefined;
 
   #error: ProtocolError | null = null;
 
-  /**
-   * The event object of the hot path (a whole small message inside one chunk), reused from call
-   * to call so that receiving millions of small messages does not also allocate millions of
-   * event objects. Callers read an event before calling next() again.
-   */
-  #hotEvent: { kind: "message"; opcode: 1 | 2; data: Buffer; compressed: false } = {
-    kind: "message",
-    opcode: 2,
-    data: EMPTY,
-    compressed: false,
-  };
 
   constructor(opts: FrameParserOptions) {
     this.#maxMessageSize = opts.maxMessageSize;
     this.#rsv1Allowed = opts.rsv1Allowed ?? false;
+  }
+
+  /** The incremental validator for fragmented text, created on first use. */
+  #utf8(): Utf8Validator {
+    return (this.#utf8Validator ??= new Utf8Validator());
   }
 
   /** Set after the handshake negotiated permessage-deflate. */
@@ -179,7 +186,7 @@ export class FrameParser {
             } else {
               this.#consume(2 + len);
             }
-            const ev = this.#hotEvent;
+            const ev = HOT_EVENT;
             ev.opcode = (b0 & 0x0f) as 1 | 2;
             ev.data = data;
             return ev;
@@ -293,8 +300,8 @@ export class FrameParser {
       if (fin) {
         if (opcode === 1 && !compressed) {
           if (textChecked) {
-            const ok = this.#utf8.end();
-            this.#utf8.reset();
+            const ok = this.#utf8().end();
+            this.#utf8Validator?.reset();
             if (!ok) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
           } else if (!isUtf8(payload)) {
             throw this.#fail(1007, "invalid UTF-8 in a text message");
@@ -306,11 +313,14 @@ export class FrameParser {
       this.#msgCompressed = compressed;
     }
     this.#msgLength += payload.length;
-    if (payload.length > 0) this.#fragments.push(payload);
+    if (payload.length > 0) {
+      if (this.#fragments === NO_FRAGMENTS) this.#fragments = [];
+      this.#fragments.push(payload);
+    }
     if (this.#msgOpcode === 1 && !this.#msgCompressed) {
       // Validate each fragment as it completes, carrying a split code point (§8.1).
-      if (!textChecked && !this.#utf8.push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
-      if (fin && !this.#utf8.end()) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
+      if (!textChecked && !this.#utf8().push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
+      if (fin && !this.#utf8().end()) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
     }
     if (!fin) return null;
     const frags = this.#fragments;
@@ -319,8 +329,8 @@ export class FrameParser {
     this.#msgOpcode = 0;
     this.#msgCompressed = false;
     this.#msgLength = 0;
-    this.#fragments = [];
-    this.#utf8.reset();
+    this.#fragments = NO_FRAGMENTS;
+    this.#utf8Validator?.reset();
     return ev;
   }
 
@@ -333,7 +343,7 @@ export class FrameParser {
       const from = this.#frameFill;
       this.#copyOut(buf, from, n);
       this.#frameFill = from + n;
-      if (this.#frameText && !this.#utf8.push(buf.subarray(from, from + n))) {
+      if (this.#frameText && !this.#utf8().push(buf.subarray(from, from + n))) {
         throw this.#fail(1007, "invalid UTF-8 in a text message");
       }
     }
@@ -406,7 +416,7 @@ export class FrameParser {
     this.#frameBuf = null;
     this.#frameFill = 0;
     this.#frameText = false;
-    this.#fragments = [];
+    this.#fragments = NO_FRAGMENTS;
     this.#msgLength = 0;
     return this.#error;
   }

@@ -29,6 +29,11 @@ export type OperationOptions = WaitOptions;
 /** Data `send()` accepts. */
 export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
+/** Whoever keeps track of open connections (the session). */
+export interface ConnectionOwner {
+  ended(ws: AsyncWebSocket): void;
+}
+
 /** What the session hands to a new connection. */
 export interface ConnectionInit {
   socket: Duplex;
@@ -39,8 +44,8 @@ export interface ConnectionInit {
   extensions: string;
   response: HandshakeResponse;
   deflate?: PerMessageDeflate | undefined;
-  /** Called once when the connection has ended (the session forgets it). */
-  onEnd?: () => void;
+  /** Told once when the connection has ended (the session forgets it); shared by a session's connections. */
+  owner?: ConnectionOwner | undefined;
 }
 
 const kConnection = Symbol("masq.connection");
@@ -81,7 +86,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #writer: Writer;
   readonly #reader: Reader<AsyncWebSocket>;
   readonly #deflate: PerMessageDeflate | undefined;
-  readonly #onEnd: (() => void) | undefined;
+  readonly #owner: ConnectionOwner | undefined;
   #state = State.Open;
   /** Sticky error for the send side and for `recv` once the queue is empty. */
   #failure: WebSocketError | undefined;
@@ -114,7 +119,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.extensions = init.extensions;
     this.response = init.response;
     this.#deflate = init.deflate;
-    this.#onEnd = init.onEnd;
+    this.#owner = init.owner;
     this.#queue = new RecvQueue(init.options.recvQueueSize);
     this.#writer = new Writer(init.socket, init.options);
     this.#reader = new Reader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
@@ -524,7 +529,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#writer.fail(this.#failure);
     this.#queue.end(this.#failure, drain);
     this.#peerClosed?.();
-    this.#onEnd?.();
+    this.#owner?.ended(this);
   }
 
   #onSocketClosed(): void {
