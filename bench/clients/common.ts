@@ -95,7 +95,7 @@ export async function profiled<T>(fn: () => Promise<T>): Promise<T> {
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.setSamplingInterval", { interval: 1000 });
   await session.post("Profiler.start");
   try {
     return await fn();
