@@ -9,11 +9,12 @@ export const CASE_IDS = ["send-1m", "send-16", "recv-1m", "recv-16", "echo-32", 
 export type CaseId = (typeof CASE_IDS)[number];
 
 /** Client identifiers, in table column order. `ws` is the baseline for ratios. */
-export const CLIENT_IDS = ["masq", "ws", "undici", "wreq", "raw"] as const;
+export const CLIENT_IDS = ["masq", "masqtls", "ws", "undici", "wreq", "raw"] as const;
 export type ClientId = (typeof CLIENT_IDS)[number];
 
 export const CLIENT_TITLES: Record<ClientId, string> = {
   masq: "masq",
+  masqtls: "masq, own TLS engine",
   ws: "ws + bufferutil",
   undici: "undici WebSocket",
   wreq: "wreq-js",

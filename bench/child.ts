@@ -8,6 +8,7 @@ import { RESULT_PREFIX, type RunResult, type RunSpec } from "./cases.js";
 async function runSpec(spec: RunSpec): Promise<RunResult> {
   switch (spec.client) {
     case "masq":
+    case "masqtls":
       return (await import("./clients/masq.js")).run(spec);
     case "raw":
       return (await import("./clients/raw.js")).run(spec);

@@ -142,6 +142,19 @@ function targets(cases: CaseRuns[]): string[] {
     });
     rows.push(`| ${target} | ${cells.join(" | ")} |`);
   }
+  // Issue 6: masq's own TLS engine against Node's native TLS, both driven by masq.
+  for (const id of ["wss-send-1m", "wss-recv-1m"] as const) {
+    const c = cases.find((x) => x.def.id === id);
+    if (!c || !c.runs.masq || !c.runs.masqtls) continue;
+    const cells = [false, true].map((best) => {
+      const own = figure(summarise(c.runs.masqtls!), true, best);
+      const native = figure(summarise(c.runs.masq!), true, best);
+      if (!own || !native) return "no result | ✗";
+      const pct = (own.v / native.v) * 100;
+      return `${pct.toFixed(0)}% of native TLS | ${pct >= 70 ? "✓" : "✗"}`;
+    });
+    rows.push(`| ${id === "wss-send-1m" ? "masq TLS engine, send 1 MiB" : "masq TLS engine, receive 1 MiB"}: >= 70% of Node's TLS (issue 6) | ${cells.join(" | ")} |`);
+  }
   return rows;
 }
 

@@ -5,7 +5,7 @@
  *   --quick                 smaller sizes, 3 runs (under 2 minutes)
  *   --runs N                runs per case and client (default 5, quick 3)
  *   --cases a,b             subset of: send-1m send-16 recv-1m recv-16 echo-32 idle wss-send-1m wss-recv-1m
- *   --clients a,b           subset of: masq ws undici wreq raw
+ *   --clients a,b           subset of: masq masqtls ws undici wreq raw
  *   --timeout S             per-run timeout in seconds (default per case: 30 s quick, 60-120 s full)
  *   --render                re-render latest.md from latest.json (no runs)
  *   --profile CASE --client C   one run under the CPU profiler (timed part only; add --whole for the
@@ -76,6 +76,8 @@ interface Env {
 
 function specFor(env: Env, def: CaseDef, client: ClientId): RunSpec | string {
   const size = quick ? def.quick : def.full;
+  // masq's own TLS 1.3 engine (issue 6) is only meaningful over TLS.
+  if (client === "masqtls" && !def.secure) return "masq's own TLS engine: wss cases only";
   let origin = `ws://127.0.0.1:${env.peer.port}`;
   if (def.secure) {
     if (!env.tls) return `wss cases skipped: ${env.tlsError}`;

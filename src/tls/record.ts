@@ -106,6 +106,9 @@ function nonceFor(iv: Buffer, seq: number): Buffer {
   return nonce;
 }
 
+/** One-byte inner content types (no padding), shared: the cipher only reads them. */
+const TYPE_BYTE: Buffer[] = Array.from({ length: 256 }, (_, t) => Buffer.from([t]));
+
 /** Protection state for one direction: suite, traffic secret, key, IV and sequence number. */
 abstract class RecordProtection {
   readonly suite: SuiteInfo;
@@ -151,8 +154,8 @@ export class RecordEncryptor extends RecordProtection {
     if (parts.length === 1 && parts[0]!.length >= 1024) {
       // One large piece (a slice of a big write): encrypt it in place of a copy.
       o += cipher.update(parts[0]!).copy(out, o);
-      const trailer = Buffer.alloc(1 + padding);
-      trailer[0] = type;
+      const trailer = padding === 0 ? TYPE_BYTE[type]! : Buffer.alloc(1 + padding, 0);
+      if (padding !== 0) trailer[0] = type;
       o += cipher.update(trailer).copy(out, o);
     } else {
       // Many small writes: gather them (plus the type byte and padding) so that the cipher is
