@@ -16,7 +16,7 @@
  * to bench/results/latest.md (+ latest.json with every run).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -113,6 +113,25 @@ function runChild(env: Env, spec: RunSpec, timeoutMs: number, nodeFlags: string[
   });
 }
 
+/** Where the masq runs load masq from (bench/clients/masq.ts prefers dist/) and whether it is current. */
+function masqBuild(): string {
+  const dist = join(REPO_DIR, "dist", "index.js");
+  if (!existsSync(dist)) return "masq loaded from src/ through tsx (no dist/ build)";
+  let newest = 0;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  walk(join(REPO_DIR, "src"));
+  const built = statSync(dist).mtimeMs;
+  return built >= newest
+    ? `masq loaded from dist/ (tsc build of ${new Date(built).toISOString()}, newer than every src/ file)`
+    : "masq loaded from dist/, which is OLDER than src/: run `npm run build` (npm run bench does)";
+}
+
 function cpuModel(): string {
   const cpus = os.cpus();
   return `${cpus[0]?.model ?? "unknown"} x ${cpus.length}`;
@@ -203,6 +222,7 @@ const NOTES = [
 
 async function bench(): Promise<void> {
   const started = Date.now();
+  const build = masqBuild(); // before the runs: src/ may change while they go
   const defs = pick(opts.cases, CASES.map((c) => c.id), "case").map((id) => caseById(id)!);
   const clients = pick(opts.clients, CLIENT_IDS, "client");
   const layout = cores();
@@ -241,7 +261,7 @@ async function bench(): Promise<void> {
     `Node ${process.version}, ${os.type()} ${os.release()}, CPU: ${cpuModel()}`,
     `Pinning: ${layout.text}`,
     `Runs: ${runs} per case and client, each a fresh process (same warm-up for all: a smaller untimed transfer on its own connection, or untimed round trips), interleaved across clients; medians shown`,
-    `Clients: ${versions.join("; ")}`,
+    `Clients: ${versions.join("; ")}; ${build}`,
     `Peer: ../shared/bench-peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
     `Load average (1 min) at start / end: ${load0[0]!.toFixed(2)} / ${load1[0]!.toFixed(2)} — the machine is shared (other agents run on the same 2 cores), so absolute figures are noisy; compare ratios within one run`,
   ];
