@@ -242,7 +242,7 @@ async function bench(): Promise<void> {
           const res: RunResult = typeof spec === "string" ? { ok: false, error: spec, unsupported: true } : await runChild(env, spec, opts.timeout ? Number(opts.timeout) * 1000 : size.timeoutMs);
           (c.runs[client] ??= []).push(res);
           if (res.info) info[client] = res.info;
-          const shown = res.ok ? fmt(def, res.value) + (res.extra?.p99 ? ` / p99 ${res.extra.p99.toFixed(0)} µs` : "") : `FAILED ${res.error}`;
+          const shown = res.ok ? fmt(def, res.value) + (res.extra?.p99 ? ` / p99 ${res.extra.p99.toFixed(0)} µs` : "") : `${res.unsupported ? "n/a" : "FAILED"} ${res.error}`;
           log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${def.id} run ${r + 1}/${runs} ${client.padEnd(6)} ${shown}`);
         }
       }
