@@ -230,6 +230,26 @@ async function bench(): Promise<void> {
   const load0 = os.loadavg();
   const info: Partial<Record<ClientId, Record<string, string>>> = {};
   const cases: CaseRuns[] = [];
+  /** Writes latest.json/.md; after every case too, so a killed run still leaves its results. */
+  const finish = (partial: boolean): void => {
+    const cmd = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+    const versions = clients.map((k) => `${CLIENT_TITLES[k]} ${Object.values(info[k] ?? {}).join(", ") || "(no successful run)"}`);
+    const load1 = os.loadavg();
+    const header = [
+      `Date: ${new Date().toISOString()} (took ${((Date.now() - started) / 1000).toFixed(0)} s)${partial ? " — PARTIAL: run still going or interrupted" : ""}`,
+      `Command: \`${cmd}\``,
+      `Node ${process.version}, ${os.type()} ${os.release()}, CPU: ${cpuModel()}`,
+      `Pinning: ${layout.text}`,
+      `Runs: ${runs} per case and client, each a fresh process (same warm-up for all: a smaller untimed transfer on its own connection, or untimed round trips), interleaved across clients; medians shown`,
+      `Clients: ${versions.join("; ")}; ${build}`,
+      `Peer: ../shared/bench-peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
+      `Load average (1 min) at start / end: ${load0[0]!.toFixed(2)} / ${load1[0]!.toFixed(2)} — the machine is shared (other agents run on the same 2 cores), so absolute figures are noisy; compare ratios within one run`,
+    ];
+    const saved: Saved = { header, clients, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs })) };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(join(RESULTS_DIR, "latest.json"), JSON.stringify(saved, null, 1));
+    writeReport(saved, partial);
+  };
   try {
     for (const def of defs) {
       const size = quick ? def.quick : def.full;
@@ -246,30 +266,16 @@ async function bench(): Promise<void> {
           log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${def.id} run ${r + 1}/${runs} ${client.padEnd(6)} ${shown}`);
         }
       }
+      if (def !== defs[defs.length - 1]) finish(true);
     }
   } finally {
     await env.peer.stop();
     await env.tls?.stop();
   }
 
-  const cmd = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  const versions = clients.map((k) => `${CLIENT_TITLES[k]} ${Object.values(info[k] ?? {}).join(", ") || "(no successful run)"}`);
-  const load1 = os.loadavg();
-  const header = [
-    `Date: ${new Date().toISOString()} (took ${((Date.now() - started) / 1000).toFixed(0)} s)`,
-    `Command: \`${cmd}\``,
-    `Node ${process.version}, ${os.type()} ${os.release()}, CPU: ${cpuModel()}`,
-    `Pinning: ${layout.text}`,
-    `Runs: ${runs} per case and client, each a fresh process (same warm-up for all: a smaller untimed transfer on its own connection, or untimed round trips), interleaved across clients; medians shown`,
-    `Clients: ${versions.join("; ")}; ${build}`,
-    `Peer: ../shared/bench-peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
-    `Load average (1 min) at start / end: ${load0[0]!.toFixed(2)} / ${load1[0]!.toFixed(2)} — the machine is shared (other agents run on the same 2 cores), so absolute figures are noisy; compare ratios within one run`,
-  ];
-  const saved: Saved = { header, clients, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs })) };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, "latest.json"), JSON.stringify(saved, null, 1));
-  writeReport(saved);
+  finish(false);
 }
+
 
 /** What latest.json holds: enough to re-render the table (`--render`) without rerunning. */
 interface Saved {
@@ -278,11 +284,12 @@ interface Saved {
   cases: Array<{ id: string; title: string; runs: CaseRuns["runs"] }>;
 }
 
-function writeReport(saved: Saved): void {
+function writeReport(saved: Saved, quiet = false): void {
   const cases: CaseRuns[] = saved.cases.map((c) => ({ def: caseById(c.id)!, title: c.title, runs: c.runs }));
   const clients = saved.clients ?? CLIENT_IDS.filter((k) => saved.cases.some((c) => c.runs[k]));
   const md = render({ header: saved.header, clients }, cases, NOTES);
   writeFileSync(join(RESULTS_DIR, "latest.md"), md);
+  if (quiet) return;
   console.log(md);
   log(`written to ${join(RESULTS_DIR, "latest.md")}`);
 }
