@@ -97,8 +97,12 @@ export class RecordReader {
 }
 
 /** Per-record nonce: the IV XORed with the 64-bit sequence number (RFC 8446 §5.3). */
+/** Per-record nonce scratch: createCipheriv/createDecipheriv copy the IV, so one buffer serves all. */
+const NONCE = Buffer.alloc(12);
+
 function nonceFor(iv: Buffer, seq: number): Buffer {
-  const nonce = Buffer.from(iv);
+  const nonce = iv.length === NONCE.length ? NONCE : Buffer.alloc(iv.length);
+  iv.copy(nonce);
   const hi = Math.floor(seq / 0x100000000);
   const lo = seq >>> 0;
   nonce.writeUInt32BE((nonce.readUInt32BE(4) ^ hi) >>> 0, 4);

@@ -8,7 +8,7 @@ import { TlsClientEngine, type EngineOptions, type HelloBuilder } from "./engine
 import { validateChain } from "./certificate.js";
 
 /** Largest output buffer kept for reuse. */
-const SCRATCH_MAX = 2 * 1024 * 1024;
+const SCRATCH_MAX = 5 * 1024 * 1024;
 
 /** Options of {@link connectEngine}: hello builder plus the validation policy. */
 export interface EngineConnectOptions {
