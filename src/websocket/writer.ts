@@ -9,7 +9,7 @@ import { PoolBlock, frameArena, writeMaskKey } from "./frame-memory.js";
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
 export const FRAGMENT_SIZE = 64 * 1024;
 const SMALL_FRAME = 4 * 1024;
-/** Writes at least this large are not worth corking for. */
+/** Items at least this large are "large": not capped per turn, written with a completion callback. */
 const LARGE_WRITE = 64 * 1024;
 /**
  * Keep handing buffers to the socket while it holds less than this many unwritten bytes. Waiting
@@ -23,7 +23,7 @@ const SMALL_BATCH_BUDGET = 512 * 1024;
 interface OutItem {
   /** Ready frame bytes; undefined while the payload is still being compressed. */
   buf: Buffer | undefined;
-  /** Set when the bytes live in the shared frame arena: frees the region once written. */
+  /** Set when the bytes live in shared memory (arena region or pool block): frees it once written. */
   release: (() => void) | undefined;
   /** Application messages in this item (0 for control frames). */
   count: number;
@@ -58,26 +58,27 @@ export interface WriterOptions {
  * The send side: a bounded queue of messages that are framed and masked at `send()` time (so the
  * caller's buffer is free as soon as `send()` resolves) and handed to the socket in batches.
  *
- * Small frames are written back to back into a pooled buffer, so a burst of small messages leaves
- * as one slice in one write; larger messages are framed into one buffer each (all their 64 KiB
- * fragments contiguous, so nothing can interleave with them). Hand-off to the socket happens on
- * the next turn of the event loop, or at once when the queue is full, and stops while the socket
- * holds more than WRITE_BUDGET unwritten bytes (its own backpressure; resumed on 'drain').
- * A pooled region is never written twice: a used-up pool is replaced, not recycled, so a buffer
- * the socket still holds is never overwritten. Larger frames are built in the shared wasm frame
- * arena (see frame-memory.ts) whose regions are released by the write callbacks.
+ * Small frames are written back to back into a 64 KiB pool block, so a burst of small messages
+ * leaves as one slice in one write; larger messages are framed into one buffer each (all their
+ * 64 KiB fragments contiguous, so nothing can interleave with them), in the shared wasm frame arena
+ * when it has room. Blocks and arena regions are reused only after the socket has written them
+ * (their write callbacks release them), so a buffer the socket still holds is never overwritten.
  *
- * The socket stays corked from the first hand-off of an event-loop turn until the scheduled
- * hand-off at the end of it, so everything a burst of `send()` calls produced leaves in one
- * writev, however often the full queue forced a hand-off in between.
+ * Hand-off to the socket happens at the end of the event-loop turn, or at once when the queue is
+ * full. The socket stays corked until the end of the turn, so everything a burst of `send()` calls
+ * produced leaves in one writev; a turn hands over at most 512 KiB of small frames (senders then
+ * wait a turn), and the writer stops while the socket holds more than WRITE_BUDGET unwritten bytes
+ * (resumed by 'drain' or by the write callbacks of large items).
  */
 export class Writer {
   readonly #socket: Duplex;
   readonly #opts: WriterOptions;
   #items: OutItem[] = [];
   #itemHead = 0;
-  /** Control frames that go before queued data (pongs, pings). */
-  /** Arrays start as the shared NONE (an idle connection allocates none) and are replaced on first use. */
+  /**
+   * Control frames that go before queued data (pongs, pings). This and the waiter arrays start as
+   * the shared NONE (an idle connection allocates none) and are replaced on first use.
+   */
   #urgent: Buffer[] = NONE;
   /** Allocated on the first small message, so an idle connection holds none. */
   #pool: Buffer = EMPTY;
