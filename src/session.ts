@@ -137,7 +137,7 @@ export class AsyncSession implements AsyncDisposable {
       let target = startUrl;
       for (let hop = 0; ; hop++) {
         const sameOrigin = target.origin === startUrl.origin;
-        const step = await this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin);
+        const step = await settleOnAbort(this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin), ac.signal);
         if ("ws" in step) {
           return step.ws;
         }
@@ -197,6 +197,11 @@ export class AsyncSession implements AsyncDisposable {
         proxy,
       },
     );
+    if (signal.aborted) {
+      // Aborted (timeout, user signal, session closed) while the transport was finishing.
+      socket.destroy();
+      throw signal.reason;
+    }
     try {
       const alpn = (socket as Duplex & { alpnProtocol?: string | false }).alpnProtocol;
       if (alpn === "h2") {
@@ -283,6 +288,39 @@ export class AsyncSession implements AsyncDisposable {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Rejects with the signal's reason as soon as it aborts, whatever stage the attempt is in (every
+ * stage also watches the signal and cleans up; this guarantees the caller is never left waiting
+ * on one that missed it). A connection the abandoned attempt still produces is terminated.
+ */
+function settleOnAbort<T>(attempt: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    attempt.then(dispose, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      attempt.then(dispose, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    attempt.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function dispose(step: unknown): void {
+  if (step && typeof step === "object" && "ws" in step) (step as { ws: AsyncWebSocket }).ws.terminate();
+}
 
 /** The options that shape a connection (a per-call value for any of them needs its own resolved set). */
 const CONNECTION_KEYS: ReadonlyArray<keyof ConnectionOptions> = [
