@@ -25,7 +25,7 @@ export interface SessionOptions extends ConnectionOptions {
   auth?: [user: string, password: string];
   /** Query parameters appended to the URL. */
   params?: ParamsInit;
-  /** Bounds connect + TLS + proxy + handshake (all redirects included). Default: none. */
+  /** Bounds DNS + connect + proxy + TLS + handshake, all redirects included (ms; default 30 000; Infinity: no bound). */
   timeout?: number;
   /** Verify TLS certificates (default true). */
   verify?: boolean;
@@ -123,14 +123,16 @@ export class AsyncSession implements AsyncDisposable {
       throw new WebSocketError(`maxRedirects must be an integer >= 0, got ${maxRedirects}`, 0);
     }
 
-    const timeout = o.timeout;
+    // Like curl_cffi's requests, a connect is bounded by default; Infinity waits forever.
+    const timeout = o.timeout ?? DEFAULT_CONNECT_TIMEOUT;
+    if (!(timeout > 0)) throw new WebSocketError(`timeout must be a positive number of milliseconds or Infinity, got ${timeout}`, 0);
     const ac = new AbortController();
     this.#pending.add(ac);
     const onUserAbort = (): void => ac.abort(o.signal!.reason);
     if (o.signal?.aborted) throw o.signal.reason;
     o.signal?.addEventListener("abort", onUserAbort, { once: true });
     const timer =
-      timeout !== undefined && timeout !== Infinity
+      timeout <= MAX_TIMER_MS // larger (or Infinity) would overflow setTimeout: treat as unbounded
         ? setTimeout(() => ac.abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms`, 1006)), timeout)
         : undefined;
     try {
@@ -288,6 +290,8 @@ export class AsyncSession implements AsyncDisposable {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const DEFAULT_CONNECT_TIMEOUT = 30_000;
+const MAX_TIMER_MS = 0x7fffffff;
 
 /**
  * Rejects with the signal's reason as soon as it aborts, whatever stage the attempt is in (every

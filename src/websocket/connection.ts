@@ -588,7 +588,8 @@ function toBytes(data: SendData): Uint8Array {
 /** Waits for `p` up to `ms`; true when the time ran out first. */
 function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => resolve(true), ms);
+    // Beyond setTimeout's range (or Infinity) there is no bound.
+    const t = ms <= 0x7fffffff ? setTimeout(() => resolve(true), ms) : undefined;
     p.then(
       () => {
         clearTimeout(t);

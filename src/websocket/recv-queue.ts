@@ -164,7 +164,7 @@ export class RecvQueue {
     return new Promise<Received>((resolve, reject) => {
       const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, live: true };
       const timeout = opts?.timeout;
-      if (timeout !== undefined && timeout !== Infinity) {
+      if (timeout !== undefined && timeout <= 0x7fffffff /* larger overflows setTimeout: no bound */) {
         w.timer = setTimeout(() => {
           if (!w.live) return;
           settle(w);

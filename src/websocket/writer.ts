@@ -172,7 +172,7 @@ export class Writer {
         if (signal && w.onAbort) signal.removeEventListener("abort", w.onAbort);
       };
       const timeout = opts?.timeout;
-      if (timeout !== undefined && timeout !== Infinity) {
+      if (timeout !== undefined && timeout <= 0x7fffffff /* larger overflows setTimeout: no bound */) {
         w.timer = setTimeout(() => {
           drop();
           reject(new WebSocketTimeout(`send timed out after ${timeout} ms: the send queue stayed full`));
@@ -291,7 +291,7 @@ export class Writer {
     if (this.#handedSeq >= seq && this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const w: FlushWaiter = { seq, resolve, reject, timer: undefined };
-      if (timeout !== undefined && timeout !== Infinity) {
+      if (timeout !== undefined && timeout <= 0x7fffffff /* larger overflows setTimeout: no bound */) {
         w.timer = setTimeout(() => {
           const i = this.#flushWaiters.indexOf(w);
           if (i >= 0) this.#flushWaiters.splice(i, 1);
