@@ -136,6 +136,37 @@ export class FrameParser {
   }
 
   /**
+   * Where the next input bytes may be written in place instead of pushed: the unfilled rest of a
+   * frame payload that is being assembled, when no other input is queued and at least `min`
+   * bytes of it remain. An I/O layer can read from its socket straight into this view (saving a
+   * copy per byte of large messages) and must then call {@link commitDirect} with the count
+   * before anything else is pushed. Null when input must go through {@link push}.
+   */
+  directTarget(min: number): Buffer | null {
+    const buf = this.#frameBuf;
+    if (buf === null || this.#queued !== 0 || this.#error !== null) return null;
+    const fill = this.#frameFill;
+    return buf.length - fill >= min ? buf.subarray(fill) : null;
+  }
+
+  /**
+   * Records that `n` bytes were written at the start of the last {@link directTarget} view.
+   * A UTF-8 violation in them fails the parser: the next {@link next} call throws it.
+   */
+  commitDirect(n: number): void {
+    if (this.#error !== null) return;
+    const buf = this.#frameBuf;
+    const from = this.#frameFill;
+    if (buf === null || this.#queued !== 0 || !(n > 0) || from + n > buf.length) {
+      throw new RangeError("commitDirect without a matching directTarget");
+    }
+    this.#frameFill = from + n;
+    if (this.#frameText && !this.#utf8().push(buf.subarray(from, from + n))) {
+      this.#fail(1007, "invalid UTF-8 in a text message");
+    }
+  }
+
+  /**
    * The next event, or null when more input is needed. Throws {@link ProtocolError} (code 1002,
    * 1007 or 1009) on a violation, and the same error on every later call. The returned object
    * may be reused by the next call (its `data` never is): read what you need from it first.

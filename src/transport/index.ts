@@ -66,7 +66,7 @@ export async function openTransport(target: ConnectTarget, opts: TransportOption
     socket = await openTunnel(proxy, host, port, opts);
   } else {
     try {
-      socket = await connectTcp(host, port, signal);
+      socket = await connectTcp(host, port, signal, { directRead: !target.secure });
     } catch (err) {
       if (isAbort(signal, err)) throw err;
       throw connectError(err, host, port);

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { attachDirectRead, directReadOption, type DirectReadPort } from "./direct-read.js";
 
 /** `[::1]` -> `::1`; anything else unchanged. */
 export function stripBrackets(host: string): string {
@@ -11,14 +12,26 @@ export function stripBrackets(host: string): string {
  * Rejects with the raw system error (ECONNREFUSED, ENOTFOUND, ...) or, when `signal` aborts first,
  * with the signal's reason; the socket is destroyed in both cases. Callers map the system error to
  * the right masq error class (the target's WebSocketError or the proxy's ProxyError).
+ * `directRead`: read through a {@link DirectReadPort} (see direct-read.ts) so that a WebSocket
+ * reader can receive large payloads in place; bytes still arrive as 'data' until one attaches.
  */
-export function connectTcp(host: string, port: number, signal?: AbortSignal): Promise<net.Socket> {
+export function connectTcp(host: string, port: number, signal?: AbortSignal, opts?: { directRead?: boolean }): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
-    const socket = net.connect({ host: stripBrackets(host), port, autoSelectFamily: true, noDelay: true });
+    // Direct reads only for a socket that carries WebSocket frames itself: a TLS layer or a proxy
+    // handshake on top reads it through the stream API, which `onread` bypasses.
+    const direct = opts?.directRead === true ? directReadOption() : undefined;
+    const socket = net.connect({
+      host: stripBrackets(host),
+      port,
+      autoSelectFamily: true,
+      noDelay: true,
+      ...(direct ? { onread: direct.onread } : {}),
+    });
+    if (direct) attachDirectRead(socket, direct.port);
     const cleanup = () => {
       socket.removeListener("connect", onConnect);
       socket.removeListener("error", onError);

@@ -7,6 +7,7 @@ import type { RecvQueue } from "./recv-queue.js";
 import type { PerMessageDeflate } from "./deflate.js";
 import type { WebSocketRetryStrategy } from "./retry.js";
 import { WsFlag } from "./flags.js";
+import { directReadPort, type DirectReadPort, type DirectReadSink } from "../transport/direct-read.js";
 
 /**
  * What the reader reports to its host (the connection). Module-level functions taking the host,
@@ -45,6 +46,11 @@ const PAUSE_SLICE = 2;
 /** Bytes the parser may hold unparsed while the reader yields a time slice before the socket is paused. */
 const SLICE_BACKLOG = 4 * 1024 * 1024;
 const PAUSE_INFLATE = 4;
+/**
+ * Smallest rest of a frame payload worth a read of its own into the message buffer; shorter
+ * rests come with the next frames in an ordinary chunk.
+ */
+const DIRECT_MIN = 8 * 1024;
 const PAUSE_RETRY = 8;
 
 /**
@@ -54,8 +60,10 @@ const PAUSE_RETRY = 8;
  * message is being inflated (order is kept), and when it has worked longer than `recvTimeSlice`
  * (it yields to the event loop and carries on in a later turn).
  */
-export class Reader<H> {
+export class Reader<H> implements DirectReadSink {
   readonly #socket: ReadableSocket;
+  /** Set when the socket reads through a direct-read port (plain TCP): large payloads land in place. */
+  #port: DirectReadPort | undefined;
   readonly #queue: RecvQueue;
   readonly #events: ReaderEvents<H>;
   readonly #host: H;
@@ -86,6 +94,19 @@ export class Reader<H> {
     }
   }
 
+  /** @internal direct-read: where the socket may put its next read (a frame payload's rest). */
+  readTarget(): Uint8Array | undefined {
+    if (this.#stopped) return undefined;
+    return this.#parser.directTarget(DIRECT_MIN) ?? undefined;
+  }
+
+  /** @internal direct-read: `n` bytes landed in the last target. */
+  onDirect(n: number): void {
+    if (this.#stopped) return;
+    this.#parser.commitDirect(n);
+    if (this.#paused === 0) this.#pump();
+  }
+
   /** @internal the turn boundary scheduled by #pump. */
   endSlice(): void {
     this.#sliceArmed = false;
@@ -113,6 +134,8 @@ export class Reader<H> {
     if (rest.length > 0) this.#parser.push(rest);
     this.#socket[kReader] = this as Reader<unknown>;
     this.#socket.on("data", onSocketData);
+    this.#port = directReadPort(this.#socket);
+    if (this.#port) this.#port.sink = this;
     // The handshake left the socket paused so that no byte was lost before we listened.
     this.#socketPaused = true;
     this.#pump();
@@ -123,6 +146,7 @@ export class Reader<H> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#socket.off("data", onSocketData);
+    if (this.#port) this.#port.sink = undefined;
     // Let the socket flow again (discarding data) so that the peer's FIN and 'close' arrive.
     this.#socketPaused = false;
     this.#socket.resume();

@@ -430,3 +430,60 @@ test("large multi-byte text frames and fragments split at every chunk offset ins
   const bad = frame(1, cut);
   assert.equal(run([bad.subarray(0, 3000), bad.subarray(3000)]).error, 1007);
 });
+
+// ---------------------------------------------------------------- direct targets (read in place)
+
+test("directTarget: offered only mid-payload with nothing queued; commitDirect completes the frame", () => {
+  const payload = Buffer.from(Array.from({ length: 5000 }, (_, i) => i & 0xff));
+  const wire = encodeFrame({ opcode: Opcode.BINARY, payload, maskKey: null });
+  const p = new FrameParser({ maxMessageSize: 1 << 20 });
+  assert.equal(p.directTarget(1), null, "no frame open");
+  p.push(wire.subarray(0, 1004)); // 4-byte header + 1000 payload bytes
+  assert.equal(p.directTarget(1), null, "input still queued");
+  assert.equal(p.next(), null);
+  assert.equal(p.directTarget(4001), null, "less than min left");
+  const t = p.directTarget(4000)!;
+  assert.equal(t.length, 4000);
+  wire.copy(t, 0, 1004, 3004); // a partial read in place
+  p.commitDirect(2000);
+  assert.equal(p.next(), null);
+  assert.equal(p.directTarget(1)!.length, 2000);
+  const t2 = p.directTarget(1)!;
+  wire.copy(t2, 0, 3004);
+  p.commitDirect(2000);
+  const ev = p.next();
+  assert.ok(ev && ev.kind === "message");
+  assert.deepEqual(ev.data, payload);
+  assert.equal(p.directTarget(1), null);
+  assert.throws(() => p.commitDirect(1), RangeError);
+});
+
+test("commitDirect: UTF-8 is checked across in-place pieces; a bad byte fails the next call with 1007", () => {
+  const good = Buffer.from("€".repeat(1000)); // 3000 bytes
+  const wire = encodeFrame({ opcode: Opcode.TEXT, payload: good, maskKey: null });
+  const p = new FrameParser({ maxMessageSize: 1 << 20 });
+  p.push(wire.subarray(0, 5)); // header + 1 byte (splits the first code point)
+  assert.equal(p.next(), null);
+  for (let off = 5; off < wire.length; ) {
+    const t = p.directTarget(1)!;
+    const n = Math.min(7, t.length); // 7-byte pieces split code points everywhere
+    wire.copy(t, 0, off, off + n);
+    p.commitDirect(n);
+    off += n;
+  }
+  const ev = p.next();
+  assert.ok(ev && ev.kind === "message");
+  assert.equal(ev.data.toString(), good.toString());
+
+  const bad = Buffer.from(good);
+  bad[1500] = 0xff;
+  const wire2 = encodeFrame({ opcode: Opcode.TEXT, payload: bad, maskKey: null });
+  const q = new FrameParser({ maxMessageSize: 1 << 20 });
+  q.push(wire2.subarray(0, 10));
+  assert.equal(q.next(), null);
+  const t = q.directTarget(1)!;
+  wire2.copy(t, 0, 10);
+  q.commitDirect(t.length);
+  assert.throws(() => q.next(), (e: unknown) => e instanceof ProtocolError && e.code === 1007);
+  assert.equal(q.directTarget(1), null, "a failed parser offers nothing");
+});

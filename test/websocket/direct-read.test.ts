@@ -1,0 +1,182 @@
+// Direct reads (src/transport/direct-read.ts): on plain ws:// the socket reads the rest of a large
+// frame straight into the message buffer. A raw server writes frames in pieces with pauses so
+// that the client really reads partial payloads in place; every byte is checked afterwards.
+import { afterEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { AsyncSession, WsFlag, WebSocketError, type SessionOptions } from "../../src/index.js";
+import { directReadBytes } from "../../src/transport/direct-read.js";
+import { OP, serverFrame, startRawServer, type RawConn, type RawServer } from "../helpers/raw-server.js";
+import { startWsServer } from "../helpers/ws-server.js";
+
+const KiB = 1024;
+
+const unhandled: unknown[] = [];
+process.on("unhandledRejection", (reason) => {
+  unhandled.push(reason);
+});
+afterEach(() => {
+  assert.deepEqual(unhandled.splice(0).map(String), [], "unhandled rejections");
+});
+
+async function withRaw(
+  handler: (c: RawConn) => Promise<void>,
+  body: (server: RawServer, session: AsyncSession) => Promise<void>,
+  session: SessionOptions = {},
+): Promise<void> {
+  const server = await startRawServer(handler);
+  const s = new AsyncSession({ timeout: 5000, ...session });
+  try {
+    await body(server, s);
+  } finally {
+    for (const ws of s.connections) ws.terminate();
+    await s.close();
+    await server.close();
+  }
+}
+
+/** Writes `bytes` in pieces of `piece` bytes, yielding to the loop (and the wire) between them. */
+async function writeInPieces(c: RawConn, bytes: Buffer, piece: number, pauseMs = 2): Promise<void> {
+  for (let o = 0; o < bytes.length; o += piece) {
+    await c.write(bytes.subarray(o, Math.min(bytes.length, o + piece)));
+    await sleep(pauseMs);
+  }
+}
+
+const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+test("large binary frames written in pieces arrive intact, with small frames around them, read in place", async () => {
+  const big = [randomBytes(300 * KiB), randomBytes(64 * KiB + 3), randomBytes(1024 * KiB)];
+  const before = directReadBytes();
+  await withRaw(
+    async (c) => {
+      await c.nextFrame(); // the client's go
+      const wire = Buffer.concat([
+        serverFrame(OP.TEXT, "first"),
+        serverFrame(OP.BINARY, big[0]),
+        serverFrame(OP.TEXT, "between"),
+        serverFrame(OP.BINARY, big[1]),
+        serverFrame(OP.BINARY, big[2]),
+        serverFrame(OP.TEXT, "last"),
+      ]);
+      // Odd piece sizes: headers and payload ends fall anywhere inside a piece.
+      await writeInPieces(c, wire, 40_001);
+    },
+    async (server, s) => {
+      const ws = await s.wsConnect(`${server.url}/`);
+      await ws.send("go");
+      assert.equal(await ws.recvStr(), "first");
+      assert.equal(sha(await ws.recvBytes()), sha(big[0]!));
+      assert.equal(await ws.recvStr(), "between");
+      assert.equal(sha(await ws.recvBytes()), sha(big[1]!));
+      assert.equal(sha(await ws.recvBytes()), sha(big[2]!));
+      assert.equal(await ws.recvStr(), "last");
+    },
+  );
+  // At 40 KB pieces with pauses, most of the 1.3 MiB went straight into message buffers.
+  assert.ok(directReadBytes() - before > 900 * KiB, `read in place: ${directReadBytes() - before} bytes`);
+});
+
+test("a large TEXT frame read in place is UTF-8 checked across reads (split code points pass)", async () => {
+  // 3- and 4-byte sequences: pieces of 10_007 bytes split many of them.
+  const text = "añ€😀".repeat(40_000);
+  const payload = Buffer.from(text, "utf8");
+  await withRaw(
+    async (c) => {
+      await c.nextFrame();
+      await writeInPieces(c, serverFrame(OP.TEXT, payload), 10_007, 1);
+    },
+    async (server, s) => {
+      const ws = await s.wsConnect(`${server.url}/`);
+      await ws.send("go");
+      assert.equal(await ws.recvStr(), text);
+    },
+  );
+});
+
+test("invalid UTF-8 deep inside a large TEXT frame read in place fails with 1007; earlier messages stay readable", async () => {
+  const payload = Buffer.alloc(200 * KiB, 0x61);
+  payload[150 * KiB] = 0xff;
+  await withRaw(
+    async (c) => {
+      await c.nextFrame();
+      await c.write(serverFrame(OP.TEXT, "ok before"));
+      await writeInPieces(c, serverFrame(OP.TEXT, payload), 30_000);
+      await c.closeFrame(2000).catch(() => null);
+    },
+    async (server, s) => {
+      const ws = await s.wsConnect(`${server.url}/`, { drainOnError: true });
+      await ws.send("go");
+      assert.equal(await ws.recvStr(), "ok before");
+      await assert.rejects(ws.recv(), (e: unknown) => e instanceof WebSocketError && e.code === 1007);
+      const conn = await server.connection(0);
+      const close = await conn.closeFrame(2000);
+      assert.equal(close?.code, 1007);
+    },
+  );
+});
+
+test("a fragmented large message (continuations read in place) is reassembled in order", async () => {
+  const parts = [randomBytes(100 * KiB), randomBytes(5), randomBytes(200 * KiB)];
+  await withRaw(
+    async (c) => {
+      await c.nextFrame();
+      const wire = Buffer.concat([
+        serverFrame(OP.BINARY, parts[0], { fin: false }),
+        serverFrame(OP.PING, "p"), // a control frame between fragments
+        serverFrame(OP.CONT, parts[1], { fin: false }),
+        serverFrame(OP.CONT, parts[2], { fin: true }),
+      ]);
+      await writeInPieces(c, wire, 33_333);
+    },
+    async (server, s) => {
+      const ws = await s.wsConnect(`${server.url}/`);
+      await ws.send("go");
+      const m = await ws.recv();
+      assert.equal(m.flags & WsFlag.BINARY, WsFlag.BINARY);
+      assert.equal(sha(m.data), sha(Buffer.concat(parts)));
+    },
+  );
+});
+
+test("a full receive queue pauses a socket in the middle of direct reads and loses nothing", async () => {
+  const server = await startWsServer();
+  const s = new AsyncSession({ timeout: 10_000 });
+  try {
+    // /send pattern messages of 300 KiB: with a queue of 2 the reader stops mid-stream many times.
+    const count = 24;
+    const size = 300 * KiB;
+    const ws = await s.wsConnect(`${server.url}/send?count=${count}&size=${size}&type=binary`, { recvQueueSize: 2 });
+    for (let i = 0; i < count; i++) {
+      if (i % 6 === 0) await sleep(20); // let the queue fill and the socket pause
+      const data = await ws.recvBytes();
+      assert.equal(data.length, size);
+      const expect = Buffer.alloc(size, 0x61 + (i % 26));
+      Buffer.from(`${i}:`).copy(expect, 0);
+      assert.ok(data.equals(expect), `message ${i} intact`);
+    }
+  } finally {
+    for (const ws of s.connections) ws.terminate();
+    await s.close();
+    await server.close();
+  }
+});
+
+test("messages received in place are never overwritten by later reads", async () => {
+  // Keep every message until the end, then compare: a buffer reused too early would show here.
+  const msgs = Array.from({ length: 12 }, (_, i) => randomBytes(i % 3 === 0 ? 50 : 90 * KiB + i));
+  await withRaw(
+    async (c) => {
+      await c.nextFrame();
+      await writeInPieces(c, Buffer.concat(msgs.map((m) => serverFrame(OP.BINARY, m))), 20_000, 1);
+    },
+    async (server, s) => {
+      const ws = await s.wsConnect(`${server.url}/`);
+      await ws.send("go");
+      const got: Buffer[] = [];
+      for (let i = 0; i < msgs.length; i++) got.push(await ws.recvBytes());
+      for (let i = 0; i < msgs.length; i++) assert.ok(got[i]!.equals(msgs[i]!), `message ${i}`);
+    },
+  );
+});
