@@ -1,5 +1,6 @@
 /**
- * One benchmark run in a fresh process: `node --expose-gc --import tsx bench/child.ts '<RunSpec JSON>'`.
+ * One benchmark run in a fresh process: `node --expose-gc bench/.build/child.mjs '<RunSpec JSON>'` (run.ts compiles
+ * this file and the clients with esbuild first, so that no loader runs beside the client).
  * Loads only the client under test, runs the case (warm-up included) and prints one
  * RESULT_PREFIX line with a RunResult. The orchestrator enforces the timeout by killing us.
  */

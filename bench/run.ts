@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import {
@@ -45,7 +45,31 @@ const { values: opts } = parseArgs({
 });
 
 const RESULTS_DIR = join(BENCH_DIR, "results");
-const CHILD = join(BENCH_DIR, "child.ts");
+const CHILD_SOURCE = join(BENCH_DIR, "child.ts");
+const CHILD = join(BENCH_DIR, ".build", "child.mjs");
+
+/**
+ * Compiles the child (and the client modules it imports on demand, one chunk each) to plain JS,
+ * so that every client runs the way users run it: `node`, no loader. Under `--import tsx` each
+ * child carried tsx's modules in its heap (about 3 MiB), which pushed it past V8's 8 MiB
+ * threshold for incremental marking; receiving 1 MiB messages then ran ~30 full GCs per GiB
+ * and halved the throughput of whichever client had the bigger heap.
+ */
+async function buildChild(): Promise<void> {
+  const { build } = await import("esbuild");
+  await build({
+    entryPoints: [CHILD_SOURCE],
+    outdir: dirname(CHILD),
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "error",
+  });
+}
 const quick = opts.quick!;
 const runs = opts.runs ? Number(opts.runs) : quick ? 3 : 5;
 /** Processes we started and must not leave behind. */
@@ -88,7 +112,7 @@ function specFor(env: Env, def: CaseDef, client: ClientId): RunSpec | string {
 
 /** One child process; never throws, a timeout or crash becomes a failed RunResult. */
 function runChild(env: Env, spec: RunSpec, timeoutMs: number, nodeFlags: string[] = [], extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  const [cmd, ...args] = [...launcher(env.clientCore), process.execPath, "--expose-gc", ...nodeFlags, "--import", "tsx", CHILD, JSON.stringify(spec)];
+  const [cmd, ...args] = [...launcher(env.clientCore), process.execPath, "--expose-gc", ...nodeFlags, CHILD, JSON.stringify(spec)];
   return new Promise((resolve) => {
     const proc = spawn(cmd!, args, { cwd: REPO_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...extraEnv } });
     live.add(proc);
@@ -305,7 +329,9 @@ if (opts.render) {
   writeReport(JSON.parse(readFileSync(join(RESULTS_DIR, "latest.json"), "utf8")) as Saved);
 } else if (opts.profile) {
   if (!opts.client) throw new Error("--profile needs --client");
+  await buildChild();
   await profile(opts.profile, opts.client);
 } else {
+  await buildChild();
   await bench();
 }
