@@ -103,7 +103,14 @@ export class Reader<H> implements DirectReadSink {
   /** @internal direct-read: `n` bytes landed in the last target. */
   onDirect(n: number): void {
     if (this.#stopped) return;
-    this.#parser.commitDirect(n);
+    try {
+      this.#parser.commitDirect(n);
+    } catch (err) {
+      // Only a broken invariant lands here (bytes for a target the parser no longer offers):
+      // fail this connection loudly rather than throw inside Node's read callback.
+      this.#fatal(err);
+      return;
+    }
     if (this.#paused === 0) this.#pump();
   }
 
