@@ -1,7 +1,7 @@
 import dns from "node:dns";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { SocksClient, type SocksClientOptions } from "socks";
+import type { SocksClientOptions } from "socks";
 import { ProxyError, WebSocketError } from "../errors.js";
 import { formatHostPort, type ProxyInfo } from "./proxy-url.js";
 import { stripBrackets } from "./tcp.js";
@@ -78,7 +78,9 @@ export function socksTunnel(
       reject(signal!.reason);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    SocksClient.createConnection(options).then(
+    // `socks` (and the address parsing it pulls in, ~1 MB of heap) loads on the first SOCKS
+    // connection, not with masq.
+    import("socks").then(({ SocksClient }) => SocksClient.createConnection(options)).then(
       (info) => {
         signal?.removeEventListener("abort", onAbort);
         if (settled) {
