@@ -205,16 +205,25 @@ export class TlsClientEngine {
     return this.#opts.keyShare ? this.#opts.keyShare(group) : createKeyShare(group);
   }
 
-  /** Feed bytes from the server. Throws TlsError (after handing the alert to `sink.send`). */
-  receive(chunk: Buffer): void {
+  /**
+   * Feed bytes from the server. Throws TlsError (after handing the alert to `sink.send`).
+   * `transient`: `chunk`'s memory is reused after the call; what is left of it is copied.
+   */
+  receive(chunk: Buffer, transient = false): void {
     if (this.#failure) throw this.#failure;
     if (this.#state === State.CLOSED) return;
     this.#reader.push(chunk);
-    this.#guard(() => {
-      for (let rec = this.#reader.next(); rec; rec = this.#state === State.CLOSED ? null : this.#reader.next()) {
-        this.#onRecord(rec.type, rec.header, rec.fragment);
-      }
-    });
+    try {
+      this.#guard(() => {
+        // Once records are protected, each is decrypted (into fresh memory) before the next is
+        // read, so a record straddling chunks may be gathered into the reader's shared scratch.
+        for (let rec = this.#reader.next(this.#dec !== undefined); rec; rec = this.#state === State.CLOSED ? null : this.#reader.next(this.#dec !== undefined)) {
+          this.#onRecord(rec.type, rec.header, rec.fragment);
+        }
+      });
+    } finally {
+      if (transient) this.#reader.settle();
+    }
   }
 
   /**

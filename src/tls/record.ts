@@ -15,6 +15,9 @@ export interface RawRecord {
   fragment: Buffer;
 }
 
+/** Largest record on the wire (header + 2^14 + 256), gathered here when the caller allows it. */
+const GATHER_SCRATCH = Buffer.allocUnsafeSlow(5 + MAX_CIPHERTEXT);
+
 /**
  * Splits a byte stream into TLS records. Records that lie inside one pushed chunk are returned as
  * views of that chunk; only a record straddling chunks is copied (once) into its own buffer.
@@ -34,8 +37,35 @@ export class RecordReader {
     return this.#total;
   }
 
-  /** The next complete record, or null. Throws TlsError(record_overflow / decode_error). */
-  next(): RawRecord | null {
+  /**
+   * Copies whatever is still unread (at most a partial record) into memory of its own, so that
+   * the caller may reuse the memory of the chunks it pushed.
+   */
+  settle(): void {
+    const n = this.#total;
+    if (n === 0) {
+      this.#chunks = [];
+      this.#offset = 0;
+      return;
+    }
+    const rest = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let off = this.#offset;
+    for (const c of this.#chunks) {
+      filled += c.copy(rest, filled, off);
+      off = 0;
+    }
+    this.#chunks = [rest];
+    this.#offset = 0;
+  }
+
+  /**
+   * The next complete record, or null. Throws TlsError(record_overflow / decode_error).
+   * `transient`: the caller is done with the record before it calls `next` again (it decrypts
+   * it at once), so a record that straddles chunks may be gathered into a shared scratch
+   * buffer instead of fresh memory.
+   */
+  next(transient = false): RawRecord | null {
     if (this.#total < 5) return null;
     const first = this.#chunks[0]!;
     let header: Buffer;
@@ -65,14 +95,14 @@ export class RecordReader {
         this.#offset = 0;
       }
     } else {
-      record = this.#gather(5 + length, true);
+      record = this.#gather(5 + length, true, transient);
     }
     return { type, version, header: record.subarray(0, 5), fragment: record.subarray(5) };
   }
 
-  /** Copy the next `n` bytes into a fresh buffer, consuming them if `consume`. */
-  #gather(n: number, consume: boolean): Buffer {
-    const out = Buffer.allocUnsafe(n);
+  /** Copy the next `n` bytes into a fresh buffer (or the shared scratch), consuming them if `consume`. */
+  #gather(n: number, consume: boolean, transient = false): Buffer {
+    const out = transient ? GATHER_SCRATCH.subarray(0, n) : Buffer.allocUnsafe(n);
     let filled = 0;
     let i = 0;
     let off = this.#offset;

@@ -41,6 +41,12 @@ export class MasqTlsSocket extends Duplex {
   /** Output buffer reused across writes (net.Socket only, see #send). */
   #scratch: Buffer | undefined;
   readonly #reuseOutput: boolean;
+  /**
+   * @internal Feeds server bytes whose memory is reused after the call (a shared read buffer):
+   * the engine decrypts what it can and copies only a trailing partial record. Set by
+   * {@link connectEngine}; a transport that reads the raw socket itself calls it once connected.
+   */
+  feedTransient: (view: Buffer) => void = () => {};
 
   /** @internal Use {@link masqTlsConnect}. */
   constructor(socket: Duplex, engineFactory: (self: MasqTlsSocket) => TlsClientEngine) {
@@ -276,16 +282,18 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     );
 
     let broken = false;
-    socket.on("data", (chunk: Buffer) => {
+    const feed = (chunk: Buffer, transient: boolean): void => {
       if (broken || tls.destroyed) return;
       try {
-        tls.engine.receive(chunk);
+        tls.engine.receive(chunk, transient);
       } catch (e) {
         broken = true;
         closeAfterFlush(socket);
         fail(e);
       }
-    });
+    };
+    tls.feedTransient = (view) => feed(view, true);
+    socket.on("data", (chunk: Buffer) => feed(chunk, false));
     socket.on("end", () => {
       if (!settled) {
         fail(new TlsError("the server closed the connection during the TLS handshake", { alert: "ECONNRESET" }));

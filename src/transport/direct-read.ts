@@ -25,6 +25,12 @@ export interface DirectReadSink {
   readTarget(): Uint8Array | undefined;
   /** `n` bytes were read into the start of the last target handed out. */
   onDirect(n: number): void;
+  /**
+   * Optional: take ordinary reads as a view of the shared bounce buffer, valid only during the
+   * call (no copy, no allocation). A consumer that keeps bytes must copy them (the masq TLS
+   * engine keeps at most a partial record).
+   */
+  onTransient?(view: Buffer): void;
 }
 
 const BOUNCE_SIZE = 64 * 1024;
@@ -49,10 +55,16 @@ function copyOut(n: number): Buffer {
 
 const kPort = Symbol("masq.directRead");
 let directBytes = 0;
+let transientBytes = 0;
 
 /** Bytes read in place by every direct-read socket of the process so far (tests, diagnostics). */
 export function directReadBytes(): number {
   return directBytes;
+}
+
+/** Bytes handed to `onTransient` consumers so far (tests, diagnostics). */
+export function transientReadBytes(): number {
+  return transientBytes;
 }
 
 /** The per-socket state: who consumes, and which target the socket currently holds. */
@@ -80,7 +92,12 @@ function onRead(this: PortSocket, n: number, buf: Uint8Array): void {
     port.sink!.onDirect(n);
     return;
   }
-  this.emit("data", copyOut(n));
+  const sink = port.sink;
+  if (sink?.onTransient !== undefined) {
+    transientBytes += n;
+    sink.onTransient(Buffer.from(BOUNCE.buffer, BOUNCE.byteOffset, n));
+  }
+  else this.emit("data", copyOut(n));
 }
 
 /** The `onread` option for `net.connect`, plus the port to attach with {@link attachDirectRead}. */

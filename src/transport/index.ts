@@ -16,6 +16,7 @@ import { nativeTlsConnect, type CaOption } from "./native-tls.js";
 import { formatHostPort, parseProxyUrl, type ProxyInfo } from "./proxy-url.js";
 import { socksDestination, socksTunnel } from "./socks-proxy.js";
 import { abortable, connectTcp, stripBrackets } from "./tcp.js";
+import { directReadPort } from "./direct-read.js";
 import { loadMasqTls, type MasqTlsModule } from "./masq-tls.js";
 
 export { selectProxy, matchesNoProxy, type ProxyMap, type SelectProxyOptions } from "./select-proxy.js";
@@ -47,6 +48,9 @@ export interface TransportOptions {
   proxy?: string;
 }
 
+const noReadTarget = (): undefined => undefined;
+const noDirect = (): void => {};
+
 function isAbort(signal: AbortSignal | undefined, err: unknown): boolean {
   return signal !== undefined && signal.aborted && err === signal.reason;
 }
@@ -66,7 +70,9 @@ export async function openTransport(target: ConnectTarget, opts: TransportOption
     socket = await openTunnel(proxy, host, port, opts);
   } else {
     try {
-      socket = await connectTcp(host, port, signal, { directRead: !target.secure });
+      // Direct reads where nothing else reads the socket through the stream API: plain ws://, and
+      // masq's TLS engine (Node's TLS reads the socket's handle itself).
+      socket = await connectTcp(host, port, signal, { directRead: !target.secure || opts.tlsEngine === "masq" });
     } catch (err) {
       if (isAbort(signal, err)) throw err;
       throw connectError(err, host, port);
@@ -151,7 +157,7 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
     try {
       // ALPN: the caller's list; else the profile's own (impersonation); else http/1.1.
       const alpn = opts.alpn ?? (opts.tlsProfile === undefined ? ["http/1.1"] : undefined);
-      return await mod.masqTlsConnect(socket, {
+      const tls = await mod.masqTlsConnect(socket, {
         host,
         ...(opts.servername !== undefined ? { servername: opts.servername === "" ? false : opts.servername } : {}),
         ...(alpn ? { alpn } : {}),
@@ -160,6 +166,12 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
         ...(opts.tlsProfile !== undefined ? { profile: opts.tlsProfile } : {}),
         ...(signal ? { signal } : {}),
       });
+      // A direct TCP socket: from now on the engine takes reads straight from the shared bounce
+      // buffer (records are decrypted at once, only a partial record is copied), so reading
+      // allocates nothing.
+      const port = directReadPort(socket);
+      if (port && tls.feedTransient) port.sink = { readTarget: noReadTarget, onDirect: noDirect, onTransient: tls.feedTransient };
+      return tls;
     } catch (err) {
       socket.destroy();
       if (isAbort(signal, err) || err instanceof WebSocketError) throw err;

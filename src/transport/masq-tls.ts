@@ -15,7 +15,7 @@ export interface MasqTlsModule {
       profile?: unknown;
       signal?: AbortSignal;
     },
-  ): Promise<Duplex>;
+  ): Promise<Duplex & { feedTransient?: (view: Buffer) => void }>;
 }
 
 /** Where the engine is imported from (relative to this file). Tests may point it elsewhere. */

@@ -113,3 +113,40 @@ test("record: decrypted content is a fresh buffer per record (callers keep slice
   assert.equal(buffers.size, outs.length);
   outs.forEach((b, i) => assert.deepEqual(b, Buffer.from([i, i, i])));
 });
+
+test("RecordReader: transient chunks — straddling records gathered into the scratch, the unread tail copied by settle()", () => {
+  const secret = randomBytes(32);
+  const enc = new RecordEncryptor(suite128, secret);
+  const dec = new RecordDecryptor(suite128, secret);
+  const payloads = Array.from({ length: 40 }, (_, i) => randomBytes(i % 7 === 0 ? 16384 : 1 + ((i * 977) % 9000)));
+  const wire = Buffer.concat(payloads.map((p) => enc.seal(23, p)));
+  const r = new RecordReader();
+  const out: Buffer[] = [];
+  // One reusable "read buffer", overwritten after every push like a shared bounce buffer.
+  const bounce = Buffer.alloc(6000);
+  for (let off = 0; off < wire.length; ) {
+    const n = Math.min(bounce.length, wire.length - off, 1 + ((off * 31) % bounce.length));
+    wire.copy(bounce, 0, off, off + n);
+    off += n;
+    r.push(bounce.subarray(0, n));
+    for (let rec = r.next(true); rec; rec = r.next(true)) out.push(dec.open(rec.header, rec.fragment).data);
+    r.settle();
+    bounce.fill(0xee); // the next read overwrites it
+  }
+  assert.equal(r.bufferedBytes, 0);
+  assert.equal(out.length, payloads.length);
+  for (let i = 0; i < payloads.length; i++) assert.ok(out[i]!.equals(payloads[i]!), `record ${i}`);
+});
+
+test("RecordReader: settle() keeps a partial record across an overwritten chunk", () => {
+  const r = new RecordReader();
+  const rec = Buffer.concat([Buffer.from([23, 3, 3, 0, 20]), randomBytes(20)]);
+  const chunk = Buffer.from(rec.subarray(0, 12));
+  r.push(chunk);
+  assert.equal(r.next(true), null);
+  r.settle();
+  chunk.fill(0);
+  r.push(Buffer.from(rec.subarray(12)));
+  const got = r.next(true)!;
+  assert.deepEqual(Buffer.concat([got.header, got.fragment]), rec);
+});

@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { openTransport, type TransportOptions } from "../../src/transport/index.js";
 import { TlsError, WebSocketError } from "../../src/errors.js";
 import { masqTlsLoader } from "../../src/transport/masq-tls.js";
+import { transientReadBytes } from "../../src/transport/direct-read.js";
+import { createHash, randomBytes } from "node:crypto";
+import tls from "node:tls";
 import { testCerts } from "../helpers/certs.js";
 import { hasBinary, startHttpProxy, startNodeSocks, startTinyproxy, type RunningProxy } from "../helpers/proxies.js";
 import { rejection, roundTrip, startRaw, startTlsEcho, type EchoServer, waitFor } from "./util.js";
@@ -51,6 +54,44 @@ describe("masq TLS engine over transport", { skip: engineMissing }, () => {
     const d = await openTransport({ host: "localhost", port: expired.port, secure: true }, { ...base, verify: false });
     assert.equal(await roundTrip(d, "unverified"), "unverified");
     d.destroy();
+  });
+
+  test("direct: reads go straight from the shared read buffer into the engine; 3 MiB in odd pieces arrive intact", async () => {
+    // A server that writes odd-sized pieces with pauses, so that records straddle reads.
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const server = tls.createServer({ cert: certs.leaf.cert, key: certs.leaf.key }, (s) => {
+      s.on("error", () => {});
+      s.once("data", async () => {
+        for (let o = 0, i = 0; o < data.length; i++) {
+          const n = Math.min(data.length - o, [1, 5, 300, 16_389, 70_000, 123_457][i % 6]!);
+          if (!s.write(data.subarray(o, o + n))) await new Promise((r) => s.once("drain", r));
+          o += n;
+          if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+        s.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const before = transientReadBytes();
+      const d = await openTransport({ host: "localhost", port, secure: true }, base);
+      const got: Buffer[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        d.on("data", (c: Buffer) => got.push(Buffer.from(c)));
+        d.on("end", () => resolve());
+        d.on("error", reject);
+      });
+      d.write("go");
+      await ended;
+      d.destroy();
+      const all = Buffer.concat(got);
+      assert.equal(all.length, data.length);
+      assert.equal(createHash("sha256").update(all).digest("hex"), createHash("sha256").update(data).digest("hex"));
+      assert.ok(transientReadBytes() - before > data.length, "read through the shared buffer");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   for (const kind of ["http", "https", "socks5h", "tinyproxy"]) {
