@@ -11,6 +11,9 @@
  *   --profile CASE --client C   one run under the CPU profiler (timed part only; add --whole for the
  *                           whole process via `node --cpu-prof`); .cpuprofile + summary in bench/results/
  *
+ * Diagnostics (environment): CHILD_FLAGS="--trace-gc ..." adds node flags to every client process;
+ * DUMP_CHILD=1 keeps each client's stdout (where V8 traces go) in /tmp/child-out-<pid>.
+ *
  * Every run is a fresh `node` process pinned to core 0 (peers on core 1) that does the same
  * warm-up, then the timed part; the table shows medians, ranges and ratios vs ws, and is written
  * to bench/results/latest.md (+ latest.json with every run).
@@ -112,7 +115,7 @@ function specFor(env: Env, def: CaseDef, client: ClientId): RunSpec | string {
 
 /** One child process; never throws, a timeout or crash becomes a failed RunResult. */
 function runChild(env: Env, spec: RunSpec, timeoutMs: number, nodeFlags: string[] = [], extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  const [cmd, ...args] = [...launcher(env.clientCore), process.execPath, "--expose-gc", ...nodeFlags, CHILD, JSON.stringify(spec)];
+  const [cmd, ...args] = [...launcher(env.clientCore), process.execPath, "--expose-gc", ...(process.env.CHILD_FLAGS ?? "").split(" ").filter(Boolean), ...nodeFlags, CHILD, JSON.stringify(spec)];
   return new Promise((resolve) => {
     const proc = spawn(cmd!, args, { cwd: REPO_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...extraEnv } });
     live.add(proc);
@@ -128,6 +131,7 @@ function runChild(env: Env, spec: RunSpec, timeoutMs: number, nodeFlags: string[
     proc.on("close", (code, signal) => {
       live.delete(proc);
       clearTimeout(timer);
+      if (process.env.DUMP_CHILD) writeFileSync(`/tmp/child-out-${proc.pid}`, out);
       const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
       if (timedOut) return resolve({ ok: false, error: `timed out after ${timeoutMs / 1000} s` });
       if (line) return resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult);
