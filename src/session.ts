@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import { HandshakeError, WebSocketError, WebSocketTimeout, headersFromRaw } from "./errors.js";
-import { buildRequestHeaders, generateKey, serializeRequest, validateUpgradeResponse, type HeaderList } from "./protocol/handshake.js";
+import { buildRequestHeaders, generateKey, parseResponseHead, serializeRequest, validateUpgradeResponse, type HeaderList } from "./protocol/handshake.js";
 import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
 import { getProfile, type BrowserProfile } from "./impersonate/index.js";
 import { openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
@@ -269,7 +269,7 @@ export class AsyncSession implements AsyncDisposable {
         options: connOpts,
         protocol: accepted.protocol,
         extensions: accepted.extensions,
-        response: new UpgradeResponse(head.status, head.statusText, head.rawHeaders, target.href),
+        response: new UpgradeResponse(head.status, head.statusText, head.text, target.href),
         deflate,
         owner: this.#owner,
       });
@@ -346,15 +346,25 @@ const CONNECTION_KEYS: ReadonlyArray<keyof ConnectionOptions> = [
 class UpgradeResponse implements HandshakeResponse {
   readonly status: number;
   readonly statusText: string;
-  readonly rawHeaders: string[];
   readonly url: string;
+  /**
+   * The head as received, parsed again on first access: an open connection keeps one flat
+   * string instead of a header array of substrings (about 300 bytes less per idle connection).
+   */
+  readonly #text: string;
+  #rawHeaders: string[] | undefined;
   #headers: Record<string, string> | undefined;
 
-  constructor(status: number, statusText: string, rawHeaders: string[], url: string) {
+  constructor(status: number, statusText: string, text: string, url: string) {
     this.status = status;
     this.statusText = statusText;
-    this.rawHeaders = rawHeaders;
+    this.#text = text;
     this.url = url;
+  }
+
+  /** `[name, value, name, value, ...]` in received order and case. */
+  get rawHeaders(): string[] {
+    return (this.#rawHeaders ??= parseResponseHead(this.#text).rawHeaders);
   }
 
   get headers(): Record<string, string> {

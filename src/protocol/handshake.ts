@@ -164,6 +164,8 @@ export interface ResponseHead {
   rawHeaders: string[];
   /** Lower-cased names; repeated headers joined with ", " (set-cookie with "\n"). */
   headers: Record<string, string>;
+  /** The head as received (latin1), without the final CR LF CR LF: {@link parseResponseHead} gives the rest back. */
+  text: string;
 }
 
 const HTTP_PREFIX = Buffer.from("HTTP/", "latin1");
@@ -223,6 +225,11 @@ export class ResponseHeadParser {
   }
 }
 
+/** Parses a response head's text (as in {@link ResponseHead.text}). Throws {@link HandshakeError}. */
+export function parseResponseHead(text: string): ResponseHead {
+  return parseHead(text);
+}
+
 function parseHead(text: string): ResponseHead {
   const lines = text.split("\r\n");
   const m = STATUS_LINE.exec(lines[0]!);
@@ -241,7 +248,7 @@ function parseHead(text: string): ResponseHead {
     }
     rawHeaders.push(line.slice(0, colon), line.slice(colon + 1).trim());
   }
-  return { status: Number(m[1]), statusText: m[2] ?? "", rawHeaders, headers: headersFromRaw(rawHeaders) };
+  return { status: Number(m[1]), statusText: m[2] ?? "", rawHeaders, headers: headersFromRaw(rawHeaders), text };
 }
 
 /** Comma-separated list elements, trimmed and lower-cased, empties dropped (RFC 7230 §7). */

@@ -126,7 +126,9 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     if (init.deflate) this.#reader.setDeflate(init.deflate);
     const socket = init.socket as ConnSocket;
     socket[kConnection] = this;
-    socket.once("close", onSocketClose);
+    // `on`, not `once`: 'close' comes once anyway, and once() costs a wrapper object and a bound
+    // function per connection for as long as it lives.
+    socket.on("close", onSocketClose);
     socket.on("error", onSocketError);
     socket.on("end", onSocketEnd);
     this.#reader.start(init.rest);
