@@ -7,6 +7,15 @@ import { TlsError } from "../errors.js";
 import { TlsClientEngine, type EngineOptions, type HelloBuilder } from "./engine.js";
 import { validateChain } from "./certificate.js";
 
+/** Output buffers up to this size stay with the socket even when it goes idle. */
+const SCRATCH_KEEP = 64 * 1024;
+/** A larger one is given back after the socket had nothing to write for this long. */
+const SCRATCH_IDLE_MS = 250;
+
+function releaseScratch(socket: MasqTlsSocket): void {
+  socket.releaseScratch();
+}
+
 /** Largest output buffer kept for reuse. */
 const SCRATCH_MAX = 5 * 1024 * 1024;
 
@@ -41,6 +50,7 @@ export class MasqTlsSocket extends Duplex {
   /** Output buffer reused across writes (net.Socket only, see #send). */
   #scratch: Buffer | undefined;
   readonly #reuseOutput: boolean;
+  #scratchTimer: NodeJS.Timeout | undefined;
   /**
    * @internal Feeds server bytes whose memory is reused after the call (a shared read buffer):
    * the engine decrypts what it can and copies only a trailing partial record. Set by
@@ -60,6 +70,11 @@ export class MasqTlsSocket extends Duplex {
   /** @internal */
   get engine(): TlsClientEngine {
     return this.#engine;
+  }
+
+  /** @internal Bytes of the output buffer kept for reuse (0 when none). */
+  get scratchBytes(): number {
+    return this.#scratch?.length ?? 0;
   }
 
   /** @internal */
@@ -149,6 +164,8 @@ export class MasqTlsSocket extends Duplex {
   }
 
   #send(list: Buffer[], cb: (err?: Error | null) => void): void {
+    let total = 0;
+    for (let i = 0; i < list.length; i++) total += list[i]!.length;
     let out: Buffer;
     try {
       out = this.#engine.encrypt(list, this.#scratch);
@@ -169,8 +186,30 @@ export class MasqTlsSocket extends Duplex {
       // call _write again before that: the next batch can reuse this buffer (less GC at 1 MiB).
       if (out.buffer !== this.#scratch?.buffer && out.length <= SCRATCH_MAX) this.#scratch = Buffer.allocUnsafeSlow(Math.max(out.length, 64 * 1024));
       else if (out.length > SCRATCH_MAX) this.#scratch = undefined;
+      if (this.#scratch !== undefined && this.#scratch.length > SCRATCH_KEEP) {
+        // Keep a large scratch while writes follow each other; once the socket has had nothing
+        // to write for SCRATCH_IDLE_MS, give it back, so an idle connection holds no megabytes.
+        const batch = total;
+        this.#socket.write(out, (err?: Error | null) => {
+          if (this.writableLength <= batch) this.#armScratchRelease();
+          cb(err);
+        });
+        return;
+      }
     }
     this.#socket.write(out, cb);
+  }
+
+  #armScratchRelease(): void {
+    if (this.#scratchTimer === undefined) {
+      this.#scratchTimer = setTimeout(releaseScratch, SCRATCH_IDLE_MS, this);
+      this.#scratchTimer.unref?.();
+    } else this.#scratchTimer.refresh();
+  }
+
+  /** @internal the idle timer's end: drop a large output buffer unless writes are pending. */
+  releaseScratch(): void {
+    if (this.writableLength === 0 && (this.#scratch?.length ?? 0) > SCRATCH_KEEP) this.#scratch = undefined;
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -189,6 +228,8 @@ export class MasqTlsSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.#scratchTimer !== undefined) clearTimeout(this.#scratchTimer);
+    this.#scratch = undefined;
     this.#socket.destroy();
     cb(err);
   }

@@ -8,6 +8,7 @@ import { masqTlsLoader } from "../../src/transport/masq-tls.js";
 import { transientReadBytes } from "../../src/transport/direct-read.js";
 import { createHash, randomBytes } from "node:crypto";
 import tls from "node:tls";
+import type { Duplex } from "node:stream";
 import { testCerts } from "../helpers/certs.js";
 import { hasBinary, startHttpProxy, startNodeSocks, startTinyproxy, type RunningProxy } from "../helpers/proxies.js";
 import { rejection, roundTrip, startRaw, startTlsEcho, type EchoServer, waitFor } from "./util.js";
@@ -92,6 +93,21 @@ describe("masq TLS engine over transport", { skip: engineMissing }, () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+
+  test("direct: a large output buffer is reused while writes follow each other and given back once idle", async () => {
+    const d = (await openTransport({ host: "localhost", port: good.port, secure: true }, base)) as Duplex & { scratchBytes: number };
+    let echoed = 0;
+    d.on("data", (c: Buffer) => (echoed += c.length));
+    const chunk = Buffer.alloc(1024 * 1024, 1);
+    for (let i = 0; i < 4; i++) d.write(chunk);
+    await new Promise<void>((resolve) => d.write(chunk, () => resolve()));
+    await waitFor(() => echoed === 5 * chunk.length, "the echo of 5 MiB");
+    // Given back a short while (250 ms) after the last write, not at once: streaming keeps it.
+    const t0 = Date.now();
+    await waitFor(() => d.scratchBytes <= 64 * 1024, "the output buffer to be given back");
+    assert.ok(Date.now() - t0 < 3000);
+    d.destroy();
   });
 
   for (const kind of ["http", "https", "socks5h", "tinyproxy"]) {
