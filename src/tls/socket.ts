@@ -164,8 +164,6 @@ export class MasqTlsSocket extends Duplex {
   }
 
   #send(list: Buffer[], cb: (err?: Error | null) => void): void {
-    let total = 0;
-    for (let i = 0; i < list.length; i++) total += list[i]!.length;
     let out: Buffer;
     try {
       out = this.#engine.encrypt(list, this.#scratch);
@@ -189,7 +187,8 @@ export class MasqTlsSocket extends Duplex {
       if (this.#scratch !== undefined && this.#scratch.length > SCRATCH_KEEP) {
         // Keep a large scratch while writes follow each other; once the socket has had nothing
         // to write for SCRATCH_IDLE_MS, give it back, so an idle connection holds no megabytes.
-        const batch = total;
+        let batch = 0; // plaintext bytes of this write, as counted in writableLength
+        for (let i = 0; i < list.length; i++) batch += list[i]!.length;
         this.#socket.write(out, (err?: Error | null) => {
           if (this.writableLength <= batch) this.#armScratchRelease();
           cb(err);

@@ -22,9 +22,9 @@ import type net from "node:net";
 /** Receives what a direct-read socket reads once a consumer is attached. */
 export interface DirectReadSink {
   /** Memory the next read may fill in place, or undefined for an ordinary chunk. */
-  readTarget(): Uint8Array | undefined;
-  /** `n` bytes were read into the start of the last target handed out. */
-  onDirect(n: number): void;
+  readTarget?(): Uint8Array | undefined;
+  /** `n` bytes were read into the start of the last target handed out (required with `readTarget`). */
+  onDirect?(n: number): void;
   /**
    * Optional: take ordinary reads as a view of the shared bounce buffer, valid only during the
    * call (no copy, no allocation). A consumer that keeps bytes must copy them (the masq TLS
@@ -75,7 +75,7 @@ export class DirectReadPort {
 
   /** Node's buffer generator: called after every read for the memory of the next one. */
   readonly next = (): Uint8Array => {
-    const t = this.sink?.readTarget();
+    const t = this.sink?.readTarget?.();
     this.pending = t;
     return t ?? BOUNCE;
   };
@@ -89,15 +89,16 @@ function onRead(this: PortSocket, n: number, buf: Uint8Array): void {
   if (buf === port.pending) {
     port.pending = undefined;
     directBytes += n;
-    port.sink!.onDirect(n);
+    port.sink!.onDirect!(n);
     return;
   }
   const sink = port.sink;
   if (sink?.onTransient !== undefined) {
     transientBytes += n;
     sink.onTransient(Buffer.from(BOUNCE.buffer, BOUNCE.byteOffset, n));
+  } else {
+    this.emit("data", copyOut(n));
   }
-  else this.emit("data", copyOut(n));
 }
 
 /** The `onread` option for `net.connect`, plus the port to attach with {@link attachDirectRead}. */

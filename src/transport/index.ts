@@ -48,9 +48,6 @@ export interface TransportOptions {
   proxy?: string;
 }
 
-const noReadTarget = (): undefined => undefined;
-const noDirect = (): void => {};
-
 function isAbort(signal: AbortSignal | undefined, err: unknown): boolean {
   return signal !== undefined && signal.aborted && err === signal.reason;
 }
@@ -170,7 +167,7 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
       // buffer (records are decrypted at once, only a partial record is copied), so reading
       // allocates nothing.
       const port = directReadPort(socket);
-      if (port && tls.feedTransient) port.sink = { readTarget: noReadTarget, onDirect: noDirect, onTransient: tls.feedTransient };
+      if (port && tls.feedTransient) port.sink = { onTransient: tls.feedTransient };
       return tls;
     } catch (err) {
       socket.destroy();
