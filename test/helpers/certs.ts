@@ -101,25 +101,7 @@ function expiredLeaf(dir: string): void {
   const ext = leafExtensions(dir, name, LOCAL_SAN);
   writeFileSync(join(dir, "index.txt"), "");
   writeFileSync(join(dir, "serial"), "1000\n");
-  writeFileSync(
-    join(dir, "ca.cnf"),
-    [
-      "[ ca ]",
-      "default_ca = test_ca",
-      "[ test_ca ]",
-      `dir = ${dir}`,
-      "database = $dir/index.txt",
-      "new_certs_dir = $dir",
-      "serial = $dir/serial",
-      "default_md = sha256",
-      "policy = policy_any",
-      "unique_subject = no",
-      "copy_extensions = none",
-      "[ policy_any ]",
-      "commonName = supplied",
-      "",
-    ].join("\n"),
-  );
+  writeCaConfig(dir);
   openssl(
     ["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`,
      "-out", `${name}.pem`, "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
@@ -159,4 +141,27 @@ export function testCerts(): TestCerts {
     selfSigned: pair(dir, "self-signed"),
   };
   return cached;
+}
+
+/** The `openssl ca` configuration both test PKIs sign with: `dir/ca.cnf`, database and serial in `dir`. */
+export function writeCaConfig(dir: string): void {
+  writeFileSync(
+    join(dir, "ca.cnf"),
+    [
+      "[ ca ]",
+      "default_ca = test_ca",
+      "[ test_ca ]",
+      `dir = ${dir}`,
+      "database = $dir/index.txt",
+      "new_certs_dir = $dir",
+      "serial = $dir/serial",
+      "default_md = sha256",
+      "policy = policy_any",
+      "unique_subject = no",
+      "copy_extensions = none",
+      "[ policy_any ]",
+      "commonName = supplied",
+      "",
+    ].join("\n"),
+  );
 }

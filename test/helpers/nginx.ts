@@ -21,10 +21,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testCerts } from "./certs.js";
+import { canConnect, freePort } from "./ports.js";
 
 export interface NginxOptions {
   /** Path prefix → upstream base URL (`http://127.0.0.1:PORT`). Must contain "/". */
@@ -66,27 +66,6 @@ export function nginxBinary(): string | undefined {
   return r.status === 0 && p ? p : undefined;
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 function config(dir: string, port: number, o: NginxOptions): string {
   if (!("/" in o.upstreams)) throw new Error('startNginx: upstreams must contain "/"');

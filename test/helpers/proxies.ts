@@ -35,6 +35,7 @@ import { join } from "node:path";
 import { createProxy } from "proxy";
 import { testCerts } from "./certs.js";
 import { startSocksServer, type SocksServerOptions } from "./socks-server.js";
+import { canConnect, freePort } from "./ports.js";
 
 export interface Credentials {
   username: string;
@@ -120,28 +121,6 @@ function proxyRecord(
   };
 }
 
-/** A port that was free a moment ago (for daemons that need a port number in their config). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 /**
  * Spawns a daemon and waits (at most 10 s, polling) until it accepts connections on `port`.

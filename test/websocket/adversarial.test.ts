@@ -1,11 +1,10 @@
 // A scripted raw TCP server sends each protocol violation of RFC 6455; the client must answer
 // with a close frame carrying the right code (§7.1.7, asserted on the bytes the server received)
 // and fail with a WebSocketError of that code, with no unhandled rejection and no crash.
-import { afterEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  AsyncSession,
   WsFlag,
   WebSocketError,
   WebSocketClosed,
@@ -14,34 +13,11 @@ import {
   type AsyncWebSocket,
   type SessionOptions,
 } from "../../src/index.js";
-import { OP, acceptKey, closePayload, startRawServer, type RawConn, type RawServer, type RawServerOptions } from "../helpers/raw-server.js";
+import { OP, acceptKey, closePayload, type RawConn, type RawServerOptions } from "../helpers/raw-server.js";
+import { withRawSession as withRaw } from "../helpers/raw-session.js";
+import { failOnUnhandledRejections } from "../helpers/unhandled.js";
 
-const unhandled: unknown[] = [];
-process.on("unhandledRejection", (reason) => {
-  unhandled.push(reason);
-});
-
-afterEach(async () => {
-  await sleep(30);
-  const seen = unhandled.splice(0);
-  assert.deepEqual(seen.map(String), [], "unhandled rejections");
-});
-
-async function withRaw(
-  handler: (c: RawConn) => void | Promise<void>,
-  body: (server: RawServer, session: AsyncSession) => Promise<void>,
-  opts: { server?: RawServerOptions; session?: SessionOptions } = {},
-): Promise<void> {
-  const server = await startRawServer(handler, opts.server);
-  const session = new AsyncSession({ timeout: 5000, ...opts.session });
-  try {
-    await body(server, session);
-  } finally {
-    for (const ws of session.connections) ws.terminate();
-    await session.close();
-    await server.close();
-  }
-}
+const unhandled = failOnUnhandledRejections(30);
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(

@@ -1,7 +1,7 @@
 // Backpressure (issue 3): a server that reads nothing fills the send queue (bounded memory,
 // timeouts and aborts that do not corrupt the stream); a server that floods is held back by
 // the blocking receive queue, or makes the non-blocking queue fail loudly with a prefix kept.
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -12,18 +12,12 @@ import {
   type AsyncWebSocket,
 } from "../../src/index.js";
 import { seqOf, startWsServer, testCerts, type ConnRecord, type TestWsServer } from "../helpers/ws-server.js";
+import { failOnUnhandledRejections } from "../helpers/unhandled.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-const unhandled: unknown[] = [];
-process.on("unhandledRejection", (reason) => {
-  unhandled.push(reason);
-});
-afterEach(async () => {
-  await sleep(20);
-  assert.deepEqual(unhandled.splice(0).map(String), [], "unhandled rejections");
-});
+failOnUnhandledRejections(20);
 
 let plain: TestWsServer;
 let secure: TestWsServer;

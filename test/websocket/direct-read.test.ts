@@ -1,40 +1,20 @@
 // Direct reads (src/transport/direct-read.ts): on plain ws:// the socket reads the rest of a large
 // frame straight into the message buffer. A raw server writes frames in pieces with pauses so
 // that the client really reads partial payloads in place; every byte is checked afterwards.
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AsyncSession, WsFlag, WebSocketError, type SessionOptions } from "../../src/index.js";
+import { AsyncSession, WsFlag, WebSocketError } from "../../src/index.js";
 import { directReadBytes } from "../../src/transport/direct-read.js";
-import { OP, serverFrame, startRawServer, type RawConn, type RawServer } from "../helpers/raw-server.js";
+import { OP, serverFrame, type RawConn } from "../helpers/raw-server.js";
+import { withRawSession as withRaw } from "../helpers/raw-session.js";
+import { failOnUnhandledRejections } from "../helpers/unhandled.js";
 import { startWsServer } from "../helpers/ws-server.js";
 
 const KiB = 1024;
 
-const unhandled: unknown[] = [];
-process.on("unhandledRejection", (reason) => {
-  unhandled.push(reason);
-});
-afterEach(() => {
-  assert.deepEqual(unhandled.splice(0).map(String), [], "unhandled rejections");
-});
-
-async function withRaw(
-  handler: (c: RawConn) => Promise<void>,
-  body: (server: RawServer, session: AsyncSession) => Promise<void>,
-  session: SessionOptions = {},
-): Promise<void> {
-  const server = await startRawServer(handler);
-  const s = new AsyncSession({ timeout: 5000, ...session });
-  try {
-    await body(server, s);
-  } finally {
-    for (const ws of s.connections) ws.terminate();
-    await s.close();
-    await server.close();
-  }
-}
+failOnUnhandledRejections(20);
 
 /** Writes `bytes` in pieces of `piece` bytes, yielding to the loop (and the wire) between them. */
 async function writeInPieces(c: RawConn, bytes: Buffer, piece: number, pauseMs = 2): Promise<void> {

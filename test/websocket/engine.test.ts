@@ -2,7 +2,7 @@
 // fragmentation on the wire, coalescing, timeouts and aborts, close/terminate, sticky errors,
 // autoclose, typed receives. Backpressure and floods: backpressure.test.ts; event-loop
 // liveness: liveness.test.ts.
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,15 +17,9 @@ import {
 } from "../../src/index.js";
 import { startWsServer, type TestWsServer } from "../helpers/ws-server.js";
 import { OP, closePayload, startRawServer, type RawConn, type RawServer } from "../helpers/raw-server.js";
+import { failOnUnhandledRejections } from "../helpers/unhandled.js";
 
-const unhandled: unknown[] = [];
-process.on("unhandledRejection", (reason) => {
-  unhandled.push(reason);
-});
-afterEach(async () => {
-  await sleep(20);
-  assert.deepEqual(unhandled.splice(0).map(String), [], "unhandled rejections");
-});
+failOnUnhandledRejections(20);
 
 let echo: TestWsServer;
 let session: AsyncSession;

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeCaConfig } from "../../helpers/certs.js";
 
 export type KeyKind = "ec256" | "ec384" | "rsa" | "rsapss" | "ed25519";
 
@@ -97,25 +98,7 @@ export class Pki {
     if (san) ext.push(`subjectAltName = ${san}`);
     writeFileSync(join(d, `${n}.ext`), ["[ v3 ]", ...ext, ""].join("\n"));
     writeFileSync(join(d, "serial"), (this.#serial++).toString(16) + "\n");
-    writeFileSync(
-      join(d, "ca.cnf"),
-      [
-        "[ ca ]",
-        "default_ca = test_ca",
-        "[ test_ca ]",
-        `dir = ${d}`,
-        "database = $dir/index.txt",
-        "new_certs_dir = $dir",
-        "serial = $dir/serial",
-        "default_md = sha256",
-        "policy = policy_any",
-        "unique_subject = no",
-        "copy_extensions = none",
-        "[ policy_any ]",
-        "commonName = supplied",
-        "",
-      ].join("\n"),
-    );
+    writeCaConfig(d);
     const cn = o.cn ?? (o.ca ? `masq tls test ${n}` : "localhost");
     this.#run(["req", "-new", ...keyArgs(o.key ?? "ec256"), "-nodes", "-keyout", `${n}.key`, "-out", `${n}.csr`, "-subj", `/CN=${cn}`]);
     const now = Date.now();

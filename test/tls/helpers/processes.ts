@@ -1,21 +1,11 @@
 /** External TLS peers (openssl s_server, gnutls-serv) on a loopback port, killed on cleanup. */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import net from "node:net";
+import { canConnect, freePort } from "../../helpers/ports.js";
+
+export { freePort };
 
 export function hasBinary(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
-}
-
-/** A currently free loopback port (bind 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Wait until something accepts on 127.0.0.1:port (bounded). */
@@ -23,15 +13,7 @@ export async function waitForPort(port: number, child: ChildProcess, timeoutMs =
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`peer exited early with code ${child.exitCode}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.destroy();
-        r(true);
-      });
-      s.once("error", () => r(false));
-    });
-    if (ok) return;
+    if (await canConnect(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
