@@ -1,4 +1,5 @@
 import type net from "node:net";
+import { bufferView } from "../protocol/buffer-view.js";
 
 /**
  * Reads from a plain TCP socket through Node's `onread` option, so that the bytes of a large
@@ -48,7 +49,7 @@ function copyOut(n: number): Buffer {
     slabPos = 0;
   }
   BOUNCE.copy(slab, slabPos, 0, n);
-  const out = Buffer.from(slabAb, slabPos, n);
+  const out = bufferView(slabAb, slabPos, n);
   slabPos = (slabPos + n + 7) & ~7; // keep slices 8-byte aligned
   return out;
 }
