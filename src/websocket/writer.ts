@@ -87,6 +87,11 @@ export class Writer {
   #poolStart = 0;
   #poolOffset = 0;
   #corked = false;
+  /**
+   * A message already went out uncorked in this turn of the event loop (see #kick): the rest of
+   * the turn's messages are batched as usual. Cleared by the end-of-turn hand-off.
+   */
+  #turnWritten = false;
   /** This turn's corked batch of small frames is full: hand off more in the next turn. */
   #waitingTurn = false;
   /** Bytes of frames queued and not yet handed to the socket. */
@@ -127,6 +132,7 @@ export class Writer {
   runScheduled(): void {
     this.#scheduled = false;
     this.#waitingTurn = false;
+    this.#turnWritten = false;
     this.#pump();
     if (this.#corked) {
       this.#corked = false;
@@ -203,6 +209,7 @@ export class Writer {
    * `payload` is read synchronously and not retained.
    */
   enqueue(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
+    const idle = this.#queued === 0 && !this.#turnWritten && !this.#corked && this.#itemHead === this.#items.length;
     const seq = ++this.#seq;
     this.#queued++;
     const len = payload.length;
@@ -245,7 +252,21 @@ export class Writer {
     } else {
       this.#pushItem({ ...this.#fragment(opcode, payload, fin, rsv1), count: 1, seq });
     }
+    if (idle) this.#writeThrough();
     this.#schedule();
+  }
+
+  /**
+   * The first message of a turn on an idle writer leaves at once, uncorked: a request/response
+   * exchange then pays no wait for the end of the turn (the write happens inside `send()`, as
+   * with an event-style client). Whatever follows in the same turn is batched into one corked
+   * writev as before, so a burst still costs one syscall more at most.
+   */
+  #writeThrough(): void {
+    if (this.#error !== undefined || this.#waitingDrain || this.#waitingTurn || this.#urgent.length > 0) return;
+    if (this.#socket.writableLength !== 0) return; // the socket is still busy: batch behind it
+    this.#turnWritten = true;
+    this.#pump(false);
   }
 
   /**
@@ -413,7 +434,7 @@ export class Writer {
   }
 
   /** Hands queued frames to the socket: urgent control frames first, then data in order. */
-  #pump(): void {
+  #pump(cork = true): void {
     if (this.#error !== undefined || this.#waitingDrain || this.#waitingTurn) return;
     const socket = this.#socket;
     if (socket.destroyed || socket.writableEnded) return;
@@ -428,7 +449,7 @@ export class Writer {
     const batchMax = this.#opts.maxSendBatchSize;
     // The socket stays corked until the end of this turn, so that everything handed over in it
     // leaves in one writev (measured: ~2x the throughput of writing 1 MiB frames uncorked).
-    if (!this.#corked) {
+    if (cork && !this.#corked) {
       this.#corked = true;
       socket.cork();
       this.#schedule(); // the scheduled hand-off uncorks at the end of this turn
