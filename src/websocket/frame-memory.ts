@@ -137,9 +137,10 @@ export function frameArena(): FrameArena {
 
 /**
  * Masking keys (RFC 6455 §5.3: fresh and unpredictable for every frame) come from the CSPRNG,
- * 4 KiB at a time, shared by all connections of the process so an idle connection holds none.
+ * 16 KiB at a time (one fill costs 3.8 µs against 1.9 µs for 4 KiB: 0.9 instead of 1.9 ns per key),
+ * shared by all connections of the process so an idle connection holds none.
  */
-const RANDOM = Buffer.allocUnsafeSlow(4096);
+const RANDOM = Buffer.allocUnsafeSlow(16 * 1024);
 let randomPos = RANDOM.length;
 
 /** Copies a fresh 4-byte key into `dst[off..off+4)` and returns `off + 4`. */
