@@ -141,19 +141,25 @@ export function frameArena(): FrameArena {
  * shared by all connections of the process so an idle connection holds none.
  */
 const RANDOM = Buffer.allocUnsafeSlow(16 * 1024);
-let randomPos = RANDOM.length;
+/** The same bytes as 32-bit words: a key is one load (the byte order does not matter). */
+const RANDOM_WORDS = new Int32Array(RANDOM.buffer, RANDOM.byteOffset, RANDOM.length >> 2);
+let randomWord = RANDOM_WORDS.length;
+
+/** A fresh 32-bit masking key; its four bytes in little-endian order are the key on the wire. */
+export function nextMaskKey(): number {
+  if (randomWord === RANDOM_WORDS.length) {
+    randomFillSync(RANDOM);
+    randomWord = 0;
+  }
+  return RANDOM_WORDS[randomWord++]!;
+}
 
 /** Copies a fresh 4-byte key into `dst[off..off+4)` and returns `off + 4`. */
 export function writeMaskKey(dst: Uint8Array, off: number): number {
-  if (randomPos + 4 > RANDOM.length) {
-    randomFillSync(RANDOM);
-    randomPos = 0;
-  }
-  const p = randomPos;
-  dst[off] = RANDOM[p]!;
-  dst[off + 1] = RANDOM[p + 1]!;
-  dst[off + 2] = RANDOM[p + 2]!;
-  dst[off + 3] = RANDOM[p + 3]!;
-  randomPos = p + 4;
+  const key = nextMaskKey();
+  dst[off] = key & 0xff;
+  dst[off + 1] = (key >>> 8) & 0xff;
+  dst[off + 2] = (key >>> 16) & 0xff;
+  dst[off + 3] = key >>> 24;
   return off + 4;
 }

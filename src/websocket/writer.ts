@@ -4,7 +4,7 @@ import { WebSocketTimeout } from "../errors.js";
 import { frameHeaderLength, writeFrameHeader } from "../protocol/frame.js";
 import { maskRange } from "../protocol/mask.js";
 import type { WaitOptions } from "./recv-queue.js";
-import { PoolBlock, frameArena, writeMaskKey } from "./frame-memory.js";
+import { PoolBlock, frameArena, nextMaskKey, writeMaskKey } from "./frame-memory.js";
 
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
 export const FRAGMENT_SIZE = 64 * 1024;
@@ -209,6 +209,7 @@ export class Writer {
    * `payload` is read synchronously and not retained.
    */
   enqueue(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
+    // Write-through candidate (#writeThrough): nothing pending, nothing written yet in this turn.
     const idle = this.#queued === 0 && !this.#turnWritten && !this.#corked && this.#itemHead === this.#items.length;
     const seq = ++this.#seq;
     this.#queued++;
@@ -220,8 +221,12 @@ export class Writer {
       const pool = this.#pool;
       pool[o] = (fin ? 0x80 : 0) | opcode;
       pool[o + 1] = 0x80 | len;
-      writeMaskKey(pool, o + 2);
-      const k0 = pool[o + 2]!, k1 = pool[o + 3]!, k2 = pool[o + 4]!, k3 = pool[o + 5]!;
+      const key = nextMaskKey();
+      const k0 = key & 0xff, k1 = (key >>> 8) & 0xff, k2 = (key >>> 16) & 0xff, k3 = key >>> 24;
+      pool[o + 2] = k0;
+      pool[o + 3] = k1;
+      pool[o + 4] = k2;
+      pool[o + 5] = k3;
       o += 6;
       let i = 0;
       for (; i + 4 <= len; i += 4) {

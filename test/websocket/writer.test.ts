@@ -140,3 +140,23 @@ test("writer: mixed sizes across write-through and batches arrive complete and i
     assert.ok(got[i]![1].equals(want), `message ${i} (${want.length} B)`);
   }
 });
+
+test("writer: masking keys stay fresh across refills of the shared random pool (no period)", async () => {
+  const { socket, calls } = recordingSocket();
+  const w = new Writer(socket, { ...OPTS, sendQueueSize: 1 << 20 });
+  const n = 10_000; // > 2 refills of the 4096-key pool
+  for (let i = 0; i < n; i++) w.enqueue(2, Buffer.from([i & 0xff, i >> 8]), true);
+  await nextTurn();
+  await nextTurn();
+  const wire = Buffer.concat(calls.map((c) => c.bytes));
+  const keys: number[] = [];
+  for (let o = 0; o < wire.length; o += 2 + 4 + 2) keys.push(wire.readUInt32LE(o + 2));
+  assert.equal(keys.length, n);
+  assert.ok(new Set(keys).size > n * 0.99, "keys repeat");
+  let samePeriod = 0;
+  for (let i = 0; i + 4096 < n; i++) if (keys[i] === keys[i + 4096]) samePeriod++;
+  assert.equal(samePeriod, 0, "the key sequence repeats after a refill");
+  // And every payload unmasks to what was sent.
+  const frames = decodeFrames(wire);
+  for (let i = 0; i < n; i++) assert.deepEqual([...frames[i]![1]], [i & 0xff, i >> 8]);
+});
