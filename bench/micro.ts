@@ -9,8 +9,16 @@
  * - one 16 KiB AES-128-GCM TLS record through node:crypto (cipher object, AAD, update, final,
  *   tag) and the cipher object alone: what masq's own TLS engine pays per record
  *   (compare `openssl speed -evp aes-128-gcm -bytes 16384`).
+ *
+ * Then masq's own small-message paths with no socket (from dist/ when built, as users run them):
+ * framing + masking + queueing one 16 B message and awaiting it, over a stream that discards; and
+ * parsing + queueing + one `for await` step per 16 B message from prebuilt chunks. The gap between
+ * these and the `npm run bench` figures is the socket, the event loop and the reader/writer
+ * hand-offs; the gap between them and the first two floors is masq's own per-message work.
  */
 import { createCipheriv, createSecretKey, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { Duplex } from "node:stream";
 
 function report(name: string, ns: number): void {
   console.log(`${name.padEnd(44)} ${ns.toFixed(1).padStart(8)} ns`);
@@ -45,6 +53,8 @@ await timeAsync("for await step (next() = Promise.resolve)", 5e6, async (n) => {
 
 const chunk = Buffer.allocUnsafe(65536);
 timeSync("Buffer.from(arrayBuffer, offset, 16)", 5e6, (i) => Buffer.from(chunk.buffer, chunk.byteOffset + ((i * 16) & 0xffef), 16));
+const FastBuffer = (Buffer as unknown as Record<symbol, new (ab: ArrayBufferLike, o: number, n: number) => Buffer>)[Symbol.species]!;
+timeSync("new Buffer[Symbol.species](ab, offset, 16)", 5e6, (i) => new FastBuffer(chunk.buffer, chunk.byteOffset + ((i * 16) & 0xffef), 16));
 
 const key = createSecretKey(randomBytes(16));
 const iv = randomBytes(12);
@@ -58,3 +68,49 @@ timeSync("AES-128-GCM record of 16 KiB (node:crypto)", 2e4, () => {
   return c.getAuthTag();
 });
 timeSync("createCipheriv alone", 2e4, () => createCipheriv("aes-128-gcm", key, iv));
+
+// ---- masq's own paths, no socket -------------------------------------------------------------
+const built = existsSync(new URL("../dist/index.js", import.meta.url));
+const from = (m: string): string => new URL(`../${built ? "dist" : "src"}/${m}.js`, import.meta.url).href;
+const { Writer } = (await import(from("websocket/writer"))) as typeof import("../src/websocket/writer.js");
+const { FrameParser } = (await import(from("protocol/parser"))) as typeof import("../src/protocol/parser.js");
+const { RecvQueue } = (await import(from("websocket/recv-queue"))) as typeof import("../src/websocket/recv-queue.js");
+
+const discard = new Duplex({ read() {}, write: (_c, _e, cb) => cb(), writev: (_c, cb) => cb() });
+const writer = new Writer(discard, { sendQueueSize: 128, maxSendQueueBytes: 16 << 20, coalesceFrames: false, maxSendBatchSize: 64, sendTimeSlice: 5 });
+const small = Buffer.alloc(16, 7);
+await timeAsync(`masq: frame+mask+queue 16 B, awaited (${built ? "dist" : "src"})`, 2e6, async (n) => {
+  for (let i = 0; i < n; i++) {
+    if (!writer.hasSpace()) await writer.waitForSpace();
+    writer.enqueue(2, small, true);
+    await resolved;
+  }
+});
+
+const frames = Buffer.allocUnsafe(65536 - (65536 % 18));
+for (let o = 0; o < frames.length; o += 18) {
+  frames[o] = 0x82;
+  frames[o + 1] = 16;
+}
+await timeAsync("masq: parse+queue+for-await step, 16 B", 2e6, async (n) => {
+  const parser = new FrameParser({ maxMessageSize: 1 << 26 });
+  const queue = new RecvQueue(128);
+  const refill = (): void => {
+    while (!queue.isFull) {
+      const ev = parser.next();
+      if (ev === null) parser.push(Buffer.from(frames));
+      else if (ev.kind === "message") queue.push(ev.data, 2, true);
+    }
+  };
+  queue.onSpace = refill;
+  const it = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        if (queue.length === 0) refill();
+        return Promise.resolve({ value: queue.shift(), done: false as const });
+      },
+    }),
+  };
+  let i = 0;
+  for await (const v of it) if (++i >= n || v.length !== 16) break;
+});
