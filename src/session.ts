@@ -6,7 +6,7 @@ import { getProfile, type BrowserProfile } from "./impersonate/index.js";
 import { openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
 import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
-import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
+import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
 import { CookieJar } from "./cookies.js";
 
@@ -291,7 +291,6 @@ export class AsyncSession implements AsyncDisposable {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
-const MAX_TIMER_MS = 0x7fffffff;
 
 /**
  * Rejects with the signal's reason as soon as it aborts, whatever stage the attempt is in (every

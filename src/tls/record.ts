@@ -126,10 +126,10 @@ export class RecordReader {
   }
 }
 
-/** Per-record nonce: the IV XORed with the 64-bit sequence number (RFC 8446 §5.3). */
 /** Per-record nonce scratch: createCipheriv/createDecipheriv copy the IV, so one buffer serves all. */
 const NONCE = Buffer.alloc(12);
 
+/** Per-record nonce: the IV XORed with the 64-bit sequence number (RFC 8446 §5.3). */
 function nonceFor(iv: Buffer, seq: number): Buffer {
   const nonce = iv.length === NONCE.length ? NONCE : Buffer.alloc(iv.length);
   iv.copy(nonce);

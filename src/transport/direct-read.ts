@@ -96,7 +96,7 @@ function onRead(this: PortSocket, n: number, buf: Uint8Array): void {
   const sink = port.sink;
   if (sink?.onTransient !== undefined) {
     transientBytes += n;
-    sink.onTransient(Buffer.from(BOUNCE.buffer, BOUNCE.byteOffset, n));
+    sink.onTransient(bufferView(BOUNCE.buffer, BOUNCE.byteOffset, n));
   } else {
     this.emit("data", copyOut(n));
   }

@@ -7,7 +7,7 @@ import { WsFlag } from "./flags.js";
 import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
 import { Reader, type ReaderEvents } from "./reader.js";
 import { Writer } from "./writer.js";
-import type { ResolvedConnectionOptions } from "./options.js";
+import { MAX_TIMER_MS, type ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
 
 /** The server's answer to the upgrade request. */
@@ -591,7 +591,7 @@ function toBytes(data: SendData): Uint8Array {
 function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     // Beyond setTimeout's range (or Infinity) there is no bound.
-    const t = ms <= 0x7fffffff ? setTimeout(() => resolve(true), ms) : undefined;
+    const t = ms <= MAX_TIMER_MS ? setTimeout(() => resolve(true), ms) : undefined;
     p.then(
       () => {
         clearTimeout(t);

@@ -51,6 +51,9 @@ export interface ResolvedConnectionOptions {
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 
+/** Longest delay setTimeout honours (2^31 - 1 ms); a larger timeout (or Infinity) means no bound. */
+export const MAX_TIMER_MS = 0x7fffffff;
+
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v < 1) throw new WebSocketError(`${name} must be a positive integer, got ${v}`, 0);

@@ -43,15 +43,15 @@ function endSlice(reader: Reader<unknown>): void {
 
 const PAUSE_QUEUE = 1;
 const PAUSE_SLICE = 2;
+const PAUSE_INFLATE = 4;
+const PAUSE_RETRY = 8;
 /** Bytes the parser may hold unparsed while the reader yields a time slice before the socket is paused. */
 const SLICE_BACKLOG = 4 * 1024 * 1024;
-const PAUSE_INFLATE = 4;
 /**
  * Smallest rest of a frame payload worth a read of its own into the message buffer; shorter
  * rests come with the next frames in an ordinary chunk.
  */
 const DIRECT_MIN = 8 * 1024;
-const PAUSE_RETRY = 8;
 
 /**
  * The receive side: socket chunks go into the sans-I/O parser, whose events go into the receive

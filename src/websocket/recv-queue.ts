@@ -1,4 +1,5 @@
 import { WebSocketError, WebSocketTimeout } from "../errors.js";
+import { MAX_TIMER_MS } from "./options.js";
 
 /** One received message as the application sees it. */
 export interface Received {
@@ -196,7 +197,7 @@ export class RecvQueue {
     return new Promise<Received>((resolve, reject) => {
       const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, live: true };
       const timeout = opts?.timeout;
-      if (timeout !== undefined && timeout <= 0x7fffffff /* larger overflows setTimeout: no bound */) {
+      if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
         w.timer = setTimeout(() => {
           if (!w.live) return;
           settle(w);

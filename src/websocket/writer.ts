@@ -4,6 +4,7 @@ import { WebSocketTimeout } from "../errors.js";
 import { frameHeaderLength, writeFrameHeader } from "../protocol/frame.js";
 import { maskRange } from "../protocol/mask.js";
 import type { WaitOptions } from "./recv-queue.js";
+import { MAX_TIMER_MS } from "./options.js";
 import { PoolBlock, frameArena, nextMaskKey, writeMaskKey } from "./frame-memory.js";
 
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
@@ -88,7 +89,7 @@ export class Writer {
   #poolOffset = 0;
   #corked = false;
   /**
-   * A message already went out uncorked in this turn of the event loop (see #kick): the rest of
+   * A message already went out uncorked in this turn of the event loop (see #writeThrough): the rest of
    * the turn's messages are batched as usual. Cleared by the end-of-turn hand-off.
    */
   #turnWritten = false;
@@ -178,7 +179,7 @@ export class Writer {
         if (signal && w.onAbort) signal.removeEventListener("abort", w.onAbort);
       };
       const timeout = opts?.timeout;
-      if (timeout !== undefined && timeout <= 0x7fffffff /* larger overflows setTimeout: no bound */) {
+      if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
         w.timer = setTimeout(() => {
           drop();
           reject(new WebSocketTimeout(`send timed out after ${timeout} ms: the send queue stayed full`));
@@ -317,7 +318,7 @@ export class Writer {
     if (this.#handedSeq >= seq && this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const w: FlushWaiter = { seq, resolve, reject, timer: undefined };
-      if (timeout !== undefined && timeout <= 0x7fffffff /* larger overflows setTimeout: no bound */) {
+      if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
         w.timer = setTimeout(() => {
           const i = this.#flushWaiters.indexOf(w);
           if (i >= 0) this.#flushWaiters.splice(i, 1);

@@ -32,6 +32,44 @@ export interface ClientFrame {
   payload: Buffer;
 }
 
+/**
+ * Reads one client frame from the start of `bytes` (RFC 6455 §5.2) and unmasks its payload:
+ * the frame and its size on the wire, null when more bytes are needed, or why the bytes are not
+ * a client frame (unmasked, absurd length).
+ */
+export function readClientFrame(bytes: Buffer): { frame: ClientFrame; size: number } | { error: string } | null {
+  const h = clientFrameHeader(bytes);
+  if (h === null || "error" in h) return h;
+  const size = h.off + 4 + h.len;
+  if (bytes.length < size) return null;
+  const b0 = bytes[0]!;
+  const key = bytes.subarray(h.off, h.off + 4);
+  const payload = Buffer.from(bytes.subarray(h.off + 4, size));
+  for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
+  return { frame: { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked: true, length: h.len, maskKey: Buffer.from(key), payload }, size };
+}
+
+/** The header fields of a client frame at the start of `bytes` (at most 14 bytes are read). */
+function clientFrameHeader(bytes: Buffer): { off: number; len: number } | { error: string } | null {
+  if (bytes.length < 2) return null;
+  const b1 = bytes[1]!;
+  let len = b1 & 0x7f;
+  let off = 2;
+  if (len === 126) {
+    if (bytes.length < 4) return null;
+    len = bytes.readUInt16BE(2);
+    off = 4;
+  } else if (len === 127) {
+    if (bytes.length < 10) return null;
+    const big = bytes.readBigUInt64BE(2);
+    if (big > BigInt(1) << BigInt(40)) return { error: `frame length ${big} is absurd` };
+    len = Number(big);
+    off = 10;
+  }
+  if ((b1 & 0x80) === 0) return { error: "client frame is not masked (RFC 6455 §5.3)" };
+  return { off, len };
+}
+
 export interface RequestHead {
   method: string;
   target: string;
@@ -318,40 +356,22 @@ function makeConn(socket: Socket, request: RequestHead, rest: Buffer): RawConn {
 
   const parse = (): void => {
     while (conn.parseError === undefined && buffered >= 2) {
+      // Look at the header alone first: a large frame arriving in many chunks is joined once.
       const head = chunks.length === 1 || chunks[0]!.length >= 14 ? chunks[0]! : Buffer.concat(chunks).subarray(0, 14);
-      const b0 = head[0]!;
-      const b1 = head[1]!;
-      const masked = (b1 & 0x80) !== 0;
-      let len = b1 & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (head.length < 4) return;
-        len = head.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (head.length < 10) return;
-        const big = head.readBigUInt64BE(2);
-        if (big > BigInt(1) << BigInt(40)) {
-          conn.parseError = `frame length ${big} is absurd`;
-          return;
-        }
-        len = Number(big);
-        off = 10;
-      }
-      if (!masked) {
-        conn.parseError = "client frame is not masked (RFC 6455 §5.3)";
+      const h = clientFrameHeader(head);
+      if (h === null) return;
+      if ("error" in h) {
+        conn.parseError = h.error;
         return;
       }
-      const total = off + 4 + len;
-      if (buffered < total) return;
+      if (buffered < h.off + 4 + h.len) return;
       const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      const key = all.subarray(off, off + 4);
-      const payload = Buffer.from(all.subarray(off + 4, total));
-      for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-      conn.frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, length: len, maskKey: Buffer.from(key), payload });
+      const r = readClientFrame(all);
+      if (r === null || "error" in r) return; // not reached: the header was checked above
+      conn.frames.push(r.frame);
       chunks.length = 0;
-      buffered = all.length - total;
-      if (buffered > 0) chunks.push(all.subarray(total));
+      buffered = all.length - r.size;
+      if (buffered > 0) chunks.push(all.subarray(r.size));
     }
   };
   const onData = (chunk: Buffer): void => {

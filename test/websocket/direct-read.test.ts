@@ -4,9 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AsyncSession, WsFlag, WebSocketError } from "../../src/index.js";
+import { FrameParser } from "../../src/protocol/parser.js";
 import { directReadBytes } from "../../src/transport/direct-read.js";
+import { Reader } from "../../src/websocket/reader.js";
+import { RecvQueue } from "../../src/websocket/recv-queue.js";
 import { OP, serverFrame, type RawConn } from "../helpers/raw-server.js";
 import { withRawSession as withRaw } from "../helpers/raw-session.js";
 import { failOnUnhandledRejections } from "../helpers/unhandled.js";
@@ -159,4 +163,24 @@ test("messages received in place are never overwritten by later reads", async ()
       for (let i = 0; i < msgs.length; i++) assert.ok(got[i]!.equals(msgs[i]!), `message ${i}`);
     },
   );
+});
+
+test("bytes reported for a target the parser never offered fail the connection with a typed 1002, not a throw", () => {
+  // The sans-I/O contract: commitDirect without a matching directTarget is a RangeError.
+  assert.throws(() => new FrameParser({ maxMessageSize: 1024 }).commitDirect(5), RangeError);
+  // The reader turns it into a failed connection (Node's read callback must never throw).
+  const fatal: Array<{ error: WebSocketError; code: number }> = [];
+  const reader = new Reader(new PassThrough(), new RecvQueue(8), {
+    onPing() {},
+    onClose() {},
+    onFatal: (_host, error, code) => fatal.push({ error, code }),
+  }, null, { maxMessageSize: 1024, blockOnRecvQueueFull: true, recvTimeSlice: 5, wsRetry: undefined });
+  reader.start(Buffer.alloc(0));
+  assert.doesNotThrow(() => reader.onDirect(5));
+  assert.equal(fatal.length, 1);
+  assert.ok(fatal[0]!.error instanceof WebSocketError);
+  assert.equal(fatal[0]!.code, 1002);
+  assert.match(fatal[0]!.error.message, /commitDirect without a matching directTarget/);
+  reader.onDirect(5); // stopped: ignored
+  assert.equal(fatal.length, 1);
 });

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Duplex } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Writer } from "../../src/websocket/writer.js";
+import { readClientFrame } from "../helpers/raw-server.js";
 
 interface Call {
   kind: "write" | "writev";
@@ -41,33 +42,18 @@ function recordingSocket(): { socket: Duplex; calls: Call[]; hold: (on: boolean)
   return { socket, calls, hold };
 }
 
-/** Client frames -> [opcode, unmasked payload] (RFC 6455 §5.2-5.3). */
+/** Client frames -> [opcode, unmasked payload] per message (fragments joined). */
 function decodeFrames(wire: Buffer): Array<[number, Buffer]> {
   const out: Array<[number, Buffer]> = [];
-  let o = 0;
   let msg: Buffer[] = [];
   let op = 0;
-  while (o < wire.length) {
-    const b0 = wire[o]!;
-    const b1 = wire[o + 1]!;
-    assert.ok(b1 & 0x80, "client frames are masked");
-    let len = b1 & 0x7f;
-    o += 2;
-    if (len === 126) {
-      len = wire.readUInt16BE(o);
-      o += 2;
-    } else if (len === 127) {
-      len = Number(wire.readBigUInt64BE(o));
-      o += 8;
-    }
-    const key = wire.subarray(o, o + 4);
-    o += 4;
-    const p = Buffer.from(wire.subarray(o, o + len));
-    for (let i = 0; i < len; i++) p[i]! ^= key[i & 3]!;
-    o += len;
-    if ((b0 & 0x0f) !== 0) op = b0 & 0x0f;
-    msg.push(p);
-    if (b0 & 0x80) {
+  for (let o = 0; o < wire.length; ) {
+    const r = readClientFrame(wire.subarray(o));
+    assert.ok(r !== null && !("error" in r), `a whole client frame at ${o}: ${r && "error" in r ? r.error : "truncated"}`);
+    o += r.size;
+    if (r.frame.opcode !== 0) op = r.frame.opcode;
+    msg.push(r.frame.payload);
+    if (r.frame.fin) {
       out.push([op, Buffer.concat(msg)]);
       msg = [];
     }
