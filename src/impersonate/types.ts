@@ -22,4 +22,38 @@ export interface BrowserProfile {
    * (Chrome: after Accept-Language; Firefox: after Connection). Undefined: append at the end.
    */
   cookieAfter?: string;
+  /** The browser's HTTP/2 fingerprint, for profiles that speak h2 (see {@link Http2Fingerprint}). */
+  http2?: Http2Fingerprint;
+}
+
+/**
+ * How a browser opens an HTTP/2 connection and a WebSocket stream on it (RFC 9113, RFC 8441),
+ * as data: the Akamai fingerprint plus what it cannot say (stream WINDOW_UPDATE, header list).
+ */
+export interface Http2Fingerprint {
+  /** SETTINGS parameters in the order the browser sends them: `[identifier, value]`. */
+  settings: Array<[id: number, value: number]>;
+  /** Increment of the connection-level WINDOW_UPDATE sent right after SETTINGS (0: none). */
+  connectionWindowUpdate: number;
+  /** Increment of the stream-level WINDOW_UPDATE sent after a WebSocket stream's HEADERS (0: none). */
+  streamWindowUpdate: number;
+  /** Priority fields on HEADERS (`weight` is the wire byte, 0–255), or null: no PRIORITY flag. */
+  priority: { exclusive: boolean; dependency: number; weight: number } | null;
+  /** PRIORITY frames sent after SETTINGS on a fresh connection (old Firefox), in order. */
+  priorityFrames?: Array<{ streamId: number; exclusive: boolean; dependency: number; weight: number }>;
+  /** Stream id of the first stream the browser opens on a fresh connection (Firefox 153: 3). */
+  firstStreamId: number;
+  /** Pseudo-header order, e.g. `[":method", ":protocol", ":scheme", ":authority", ":path"]`. */
+  pseudoHeaderOrder: string[];
+  /**
+   * Regular headers of the extended CONNECT in the browser's order (lower-case names). Empty
+   * values are filled in like the HTTP/1.1 template's (`origin`, `sec-websocket-key`, …).
+   */
+  headers: HeaderTemplate;
+  /**
+   * When the browser carries a WebSocket over h2: `"fresh"` offers h2 in ALPN and uses extended
+   * CONNECT on a new connection (Firefox); `"existing"` only on an h2 connection it already holds
+   * to that origin and offers http/1.1 alone for a fresh wss (Chromium).
+   */
+  websocket: "fresh" | "existing";
 }
