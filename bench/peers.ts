@@ -1,7 +1,7 @@
 /**
- * The servers every client talks to: the shared C WebSocket peer (../shared/bench-peer/cserver.c,
- * built here with gcc) and, for wss cases, nginx's `stream {}` module terminating TLS in front of
- * it with a self-signed certificate made at bench time. Both are pinned to the peer core.
+ * The servers every client talks to: the C WebSocket peer (bench/peer/cserver.c, built here with
+ * gcc) and, for wss cases, nginx's `stream {}` module terminating TLS in front of it with a
+ * self-signed certificate made at bench time. Both are pinned to the peer core.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = resolve(BENCH_DIR, "..");
 export const BIN_DIR = join(BENCH_DIR, "bin");
-const PEER_SRC = resolve(REPO_DIR, "../shared/bench-peer/cserver.c");
+const PEER_SRC = join(BENCH_DIR, "peer", "cserver.c");
 const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /** The hard open-files limit (raising the soft one to it needs no privilege), or null if unknown. */

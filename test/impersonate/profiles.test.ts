@@ -7,8 +7,8 @@ import { chrome, chrome156, firefox, firefox153, getProfile, masqDefault, profil
 import { buildClientHello, clientHelloRecord, masqDefaultHello } from "../../src/tls/client-hello.js";
 import { ja3, ja4, ja4o, ja4r, parseClientHello } from "../../src/tls/ja4.js";
 
-// shared/ sits beside the repository (in CI too): <repo>/../shared/reference.
-const REF_DIR = fileURLToPath(new URL("../../../shared/reference", import.meta.url));
+// Copies of the browser captures (test/fixtures/reference/README.md says where they come from).
+const REF_DIR = fileURLToPath(new URL("../fixtures/reference", import.meta.url));
 const doc = readFileSync(`${REF_DIR}/browser-fingerprints.md`, "utf8");
 
 /** Header names whose values the handshake builder fills in per connection. */

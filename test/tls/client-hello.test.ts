@@ -31,8 +31,8 @@ import {
 } from "../../src/tls/ja4.js";
 import { chrome156 } from "../../src/impersonate/chrome.js";
 
-// shared/ sits beside the repository (in CI too): <repo>/../shared/reference.
-const REF_DIR = fileURLToPath(new URL("../../../shared/reference", import.meta.url));
+// Copies of the browser captures (test/fixtures/reference/README.md says where they come from).
+const REF_DIR = fileURLToPath(new URL("../fixtures/reference", import.meta.url));
 const chromeHex = readFileSync(`${REF_DIR}/chromium-156-wss-clienthello.hex`, "utf8").trim();
 const chromeRef = parseClientHello(chromeHex);
 const CHROME_JA4 = "t13d1516h1_8daaf6152771_5b37b36a67c0";
