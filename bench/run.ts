@@ -270,7 +270,7 @@ async function bench(): Promise<void> {
       `Pinning: ${layout.text}`,
       `Runs: ${runs} per case and client, each a fresh process (same warm-up for all: a smaller untimed transfer on its own connection, or untimed round trips), interleaved across clients; medians shown`,
       `Clients: ${versions.join("; ")}; ${build}`,
-      `Peer: ../shared/bench-peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
+      `Peer: bench/peer/cserver.c (gcc -O2); wss through nginx ${env.tls ? nginxVersion() : "(unavailable)"} \`stream\` + \`ssl\` (self-signed P-256, TLS 1.3) in front of it`,
       `Load average (1 min) at start / end: ${load0[0]!.toFixed(2)} / ${load1[0]!.toFixed(2)} — the machine is shared (other agents run on the same 2 cores), so absolute figures are noisy; compare ratios within one run`,
     ];
     const saved: Saved = { header, clients, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs })) };
