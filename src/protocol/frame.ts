@@ -10,7 +10,7 @@
  * ```
  */
 import { WebSocketError } from "../errors.js";
-import { MaskKeySource, maskRange } from "./mask.js";
+import { maskRange, nextMaskKey } from "./mask.js";
 import { isControlOpcode } from "./opcodes.js";
 
 /** Largest payload a 64-bit length field may carry here: lengths are JS numbers. */
@@ -24,9 +24,10 @@ export function frameHeaderLength(payloadLength: number, masked: boolean): numbe
 
 /**
  * Writes a frame header at `target[offset]` and returns the offset just after it (where the
- * payload goes). With a `maskKey` the MASK bit is set and the 4 key bytes are written; the
- * caller masks the payload (see {@link writeMaskedFrame} for both in one call). The caller
- * guarantees room for {@link frameHeaderLength} bytes.
+ * payload goes). With a `maskKey` (a 32-bit key, see {@link nextMaskKey}: its bytes in
+ * little-endian order are the key on the wire) the MASK bit is set and the 4 key bytes are
+ * written; `null` writes an unmasked (server-side) header. The caller guarantees room for
+ * {@link frameHeaderLength} bytes. No allocation.
  */
 export function writeFrameHeader(
   target: Uint8Array,
@@ -35,11 +36,11 @@ export function writeFrameHeader(
   rsv1: boolean,
   opcode: number,
   payloadLength: number,
-  maskKey: Uint8Array | null,
+  maskKey: number | null,
 ): number {
   let o = offset;
   target[o++] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (opcode & 0x0f);
-  const maskBit = maskKey ? 0x80 : 0;
+  const maskBit = maskKey === null ? 0 : 0x80;
   if (payloadLength < 126) {
     target[o++] = maskBit | payloadLength;
   } else if (payloadLength < 0x10000) {
@@ -59,40 +60,65 @@ export function writeFrameHeader(
     target[o++] = (lo >>> 8) & 0xff;
     target[o++] = lo & 0xff;
   }
-  if (maskKey) {
-    target[o++] = maskKey[0]!;
-    target[o++] = maskKey[1]!;
-    target[o++] = maskKey[2]!;
-    target[o++] = maskKey[3]!;
+  if (maskKey !== null) {
+    target[o++] = maskKey & 0xff;
+    target[o++] = (maskKey >>> 8) & 0xff;
+    target[o++] = (maskKey >>> 16) & 0xff;
+    target[o++] = maskKey >>> 24;
   }
   return o;
 }
 
 /**
- * Writes a complete client frame — header, a fresh key from `keys`, and `payload` masked with
- * it — at `target[offset]`, and returns the offset after it. Room needed:
- * `frameHeaderLength(payload.length, true) + payload.length`. No allocation.
+ * Writes a complete client frame (RFC 6455 §5.2-5.3): header, `key` and `src[start..start+n)`
+ * masked with it, at `target[offset]`; returns the offset after it. Room needed:
+ * `frameHeaderLength(n, true) + n`. This is what the writer puts on the wire for every frame that
+ * is not a small one (see {@link writeSmallClientFrame}); large payloads are masked by the wasm
+ * kernel, in place when `target` lies in wasm memory. No allocation.
  */
-export function writeMaskedFrame(
+export function writeClientFrame(
   target: Uint8Array,
   offset: number,
   fin: boolean,
   rsv1: boolean,
   opcode: number,
-  payload: Uint8Array,
-  keys: MaskKeySource,
+  src: Uint8Array,
+  start: number,
+  n: number,
+  key: number,
 ): number {
-  const len = payload.length;
-  // Header with a placeholder key, then the key written straight from the pool.
-  const keyAt = writeFrameHeader(target, offset, fin, rsv1, opcode, len, null);
-  target[offset + 1] = target[offset + 1]! | 0x80;
-  keys.writeKey(target, keyAt);
-  const payloadAt = keyAt + 4;
-  if (len > 0) maskRange(payload, 0, len, target, keyAt, target, payloadAt);
-  return payloadAt + len;
+  const payloadAt = writeFrameHeader(target, offset, fin, rsv1, opcode, n, key);
+  // The key is read back from the header just written: no 4-byte view to allocate.
+  if (n > 0) maskRange(src, start, start + n, target, payloadAt - 4, target, payloadAt);
+  return payloadAt + n;
 }
 
-let defaultKeys: MaskKeySource | undefined;
+/**
+ * The hot path for small messages: a whole client frame whose payload is under 126 bytes and
+ * carries no RSV1 (so a 6-byte header), with the payload masked by an unrolled word loop that
+ * needs no typed-array views (cheaper than {@link maskRange} at this size). Returns the offset after
+ * the frame; room needed: `6 + payload.length`. No allocation.
+ */
+export function writeSmallClientFrame(target: Uint8Array, offset: number, fin: boolean, opcode: number, payload: Uint8Array, key: number): number {
+  const len = payload.length;
+  target[offset] = (fin ? 0x80 : 0) | opcode;
+  target[offset + 1] = 0x80 | len;
+  const k0 = key & 0xff, k1 = (key >>> 8) & 0xff, k2 = (key >>> 16) & 0xff, k3 = key >>> 24;
+  target[offset + 2] = k0;
+  target[offset + 3] = k1;
+  target[offset + 4] = k2;
+  target[offset + 5] = k3;
+  const o = offset + 6;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    target[o + i] = payload[i]! ^ k0;
+    target[o + i + 1] = payload[i + 1]! ^ k1;
+    target[o + i + 2] = payload[i + 2]! ^ k2;
+    target[o + i + 3] = payload[i + 3]! ^ k3;
+  }
+  for (; i < len; i++) target[o + i] = payload[i]! ^ target[offset + 2 + (i & 3)]!;
+  return o + len;
+}
 
 /**
  * Encodes one frame into a new Buffer. `maskKey` omitted: a fresh random key (client frames are
@@ -117,11 +143,16 @@ export function encodeFrame(opts: {
     throw new WebSocketError("control frames must be final and carry at most 125 bytes", 0);
   }
   if (len > MAX_PAYLOAD) throw new WebSocketError("payload too large", 0);
-  let key = opts.maskKey;
-  if (key === undefined) key = (defaultKeys ??= new MaskKeySource()).next();
-  const out = Buffer.allocUnsafe(frameHeaderLength(len, key !== null) + len);
-  const at = writeFrameHeader(out, 0, fin, opts.rsv1 ?? false, opcode, len, key);
-  if (key === null) out.set(payload, at);
-  else if (len > 0) maskRange(payload, 0, len, key, 0, out, at);
+  const bytes = opts.maskKey;
+  const rsv1 = opts.rsv1 ?? false;
+  if (bytes === null) {
+    const out = Buffer.allocUnsafe(frameHeaderLength(len, false) + len);
+    out.set(payload, writeFrameHeader(out, 0, fin, rsv1, opcode, len, null));
+    return out;
+  }
+  // A given key's bytes, in wire order, as the 32-bit number the frame writers take.
+  const key = bytes === undefined ? nextMaskKey() : (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+  const out = Buffer.allocUnsafe(frameHeaderLength(len, true) + len);
+  writeClientFrame(out, 0, fin, rsv1, opcode, payload, 0, len, key);
   return out;
 }

@@ -117,56 +117,25 @@ export function maskRange(
   maskJs(src, srcStart, len, key, keyOffset, dst, dstOffset);
 }
 
-/** Size of one refill of the key pool: 1024 keys per call into the CSPRNG. */
-const POOL_BYTES = 4096;
+/**
+ * Masking keys (RFC 6455 §5.3: fresh and unpredictable for every frame, so from the CSPRNG),
+ * fetched 16 KiB at a time (one fill costs 3.8 µs against 1.9 µs for 4 KiB: 0.9 instead of
+ * 1.9 ns per key) and shared by all connections of the process, so an idle connection holds none.
+ */
+const RANDOM = Buffer.allocUnsafeSlow(16 * 1024);
+/** The same bytes as 32-bit words: a key is one load (the byte order does not matter). */
+const RANDOM_WORDS = new Int32Array(RANDOM.buffer, RANDOM.byteOffset, RANDOM.length >> 2);
+let randomWord = RANDOM_WORDS.length;
 
 /**
- * Source of masking keys. RFC 6455 §5.3 requires each key to be fresh and unpredictable, so keys
- * come from the CSPRNG (`crypto.randomFillSync`), fetched 4 KiB at a time to amortise the call.
- * Pass `fill` to make keys deterministic in tests.
+ * A fresh 32-bit masking key; its four bytes in little-endian order (`key & 0xff` first) are the
+ * key on the wire. The one key source of the library: the frame writers in frame.ts take it as a
+ * number so that no per-frame key buffer is needed.
  */
-export class MaskKeySource {
-  readonly #fill: (b: Buffer) => void;
-  #pool: Buffer;
-  #offset: number;
-
-  constructor(fill?: (b: Buffer) => void) {
-    this.#fill = fill ?? defaultFill;
-    this.#pool = Buffer.alloc(0);
-    this.#offset = 0;
+export function nextMaskKey(): number {
+  if (randomWord === RANDOM_WORDS.length) {
+    randomFillSync(RANDOM);
+    randomWord = 0;
   }
-
-  /**
-   * 4 fresh random bytes, as a view into the pool. A refill allocates a new pool, so a key
-   * returned earlier never changes.
-   */
-  next(): Buffer {
-    if (this.#offset + 4 > this.#pool.length) this.#refill();
-    const off = this.#offset;
-    this.#offset = off + 4;
-    return this.#pool.subarray(off, off + 4);
-  }
-
-  /** Writes 4 fresh random bytes into `target` at `offset` (no allocation). */
-  writeKey(target: Uint8Array, offset: number): void {
-    if (this.#offset + 4 > this.#pool.length) this.#refill();
-    const pool = this.#pool;
-    const off = this.#offset;
-    target[offset] = pool[off]!;
-    target[offset + 1] = pool[off + 1]!;
-    target[offset + 2] = pool[off + 2]!;
-    target[offset + 3] = pool[off + 3]!;
-    this.#offset = off + 4;
-  }
-
-  #refill(): void {
-    const pool = Buffer.allocUnsafeSlow(POOL_BYTES);
-    this.#fill(pool);
-    this.#pool = pool;
-    this.#offset = 0;
-  }
-}
-
-function defaultFill(b: Buffer): void {
-  randomFillSync(b);
+  return RANDOM_WORDS[randomWord++]!;
 }

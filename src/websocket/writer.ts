@@ -1,11 +1,11 @@
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocketTimeout } from "../errors.js";
-import { frameHeaderLength, writeFrameHeader } from "../protocol/frame.js";
-import { maskRange } from "../protocol/mask.js";
+import { frameHeaderLength, writeClientFrame, writeSmallClientFrame } from "../protocol/frame.js";
+import { nextMaskKey } from "../protocol/mask.js";
 import type { WaitOptions } from "./recv-queue.js";
 import { MAX_TIMER_MS } from "./options.js";
-import { PoolBlock, frameArena, nextMaskKey, writeMaskKey } from "./frame-memory.js";
+import { PoolBlock, frameArena } from "./frame-memory.js";
 
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
 export const FRAGMENT_SIZE = 64 * 1024;
@@ -219,25 +219,7 @@ export class Writer {
       // Hot path for small messages: header, key and masked payload straight into the pool.
       let o = this.#poolOffset;
       if (o + 6 + len > this.#pool.length) o = this.#newPool();
-      const pool = this.#pool;
-      pool[o] = (fin ? 0x80 : 0) | opcode;
-      pool[o + 1] = 0x80 | len;
-      const key = nextMaskKey();
-      const k0 = key & 0xff, k1 = (key >>> 8) & 0xff, k2 = (key >>> 16) & 0xff, k3 = key >>> 24;
-      pool[o + 2] = k0;
-      pool[o + 3] = k1;
-      pool[o + 4] = k2;
-      pool[o + 5] = k3;
-      o += 6;
-      let i = 0;
-      for (; i + 4 <= len; i += 4) {
-        pool[o + i] = payload[i]! ^ k0;
-        pool[o + i + 1] = payload[i + 1]! ^ k1;
-        pool[o + i + 2] = payload[i + 2]! ^ k2;
-        pool[o + i + 3] = payload[i + 3]! ^ k3;
-      }
-      for (; i < len; i++) pool[o + i] = payload[i]! ^ pool[o - 4 + (i & 3)]!;
-      this.#poolOffset = o + len;
+      this.#poolOffset = writeSmallClientFrame(this.#pool, o, fin, opcode, payload, nextMaskKey());
       this.#poolCount++;
       this.#poolSeq = seq;
       this.#queuedBytes += 6 + len;
@@ -432,11 +414,7 @@ export class Writer {
 
   /** Writes header + masked payload at `off`; returns the offset after the frame. */
   #frameInto(dst: Buffer, off: number, fin: boolean, rsv1: boolean, opcode: number, src: Uint8Array, start: number, n: number): number {
-    const key = KEY_SCRATCH;
-    writeMaskKey(key, 0);
-    off = writeFrameHeader(dst, off, fin, rsv1, opcode, n, key);
-    maskRange(src, start, start + n, key, 0, dst, off);
-    return off + n;
+    return writeClientFrame(dst, off, fin, rsv1, opcode, src, start, n, nextMaskKey());
   }
 
   /** Hands queued frames to the socket: urgent control frames first, then data in order. */
@@ -578,5 +556,3 @@ function onSocketDrain(this: WritableSocket): void {
 function runScheduled(writer: Writer): void {
   writer.runScheduled();
 }
-/** The current frame's key; filled and used within one synchronous call, so shared by all writers. */
-const KEY_SCRATCH = Buffer.alloc(4);

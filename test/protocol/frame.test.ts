@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import {
   encodeFrame,
   frameHeaderLength,
+  writeClientFrame,
   writeFrameHeader,
-  writeMaskedFrame,
+  writeSmallClientFrame,
 } from "../../src/protocol/frame.js";
-import { MaskKeySource } from "../../src/protocol/mask.js";
 import { Opcode } from "../../src/protocol/opcodes.js";
 import { WebSocketError } from "../../src/errors.js";
 
@@ -48,7 +48,7 @@ test("header length boundaries 125/126/65535/65536", () => {
     assert.equal(frameHeaderLength(len, true), expected.length, `length ${len}`);
     assert.equal(frameHeaderLength(len, false), expected.length - 4, `length ${len}`);
     const out = Buffer.alloc(20, 0xee);
-    const end = writeFrameHeader(out, 3, true, false, Opcode.BINARY, len, KEY);
+    const end = writeFrameHeader(out, 3, true, false, Opcode.BINARY, len, KEY.readUInt32LE(0));
     assert.equal(end, 3 + expected.length);
     assert.deepEqual(out.subarray(3, end), expected, `length ${len}`);
     assert.equal(out[2], 0xee);
@@ -84,23 +84,34 @@ test("encodeFrame rejects invalid control frames and opcodes", () => {
   assert.doesNotThrow(() => encodeFrame({ opcode: Opcode.PING, payload: Buffer.alloc(125) }));
 });
 
-test("writeMaskedFrame writes header, pool key and masked payload back to back", () => {
-  let n = 0;
-  const keys = new MaskKeySource((b) => {
-    for (let i = 0; i < b.length; i++) b[i] = (n++ * 37 + 11) & 0xff;
-  });
-  const ref = new MaskKeySource((b) => {
-    let m = 0;
-    for (let i = 0; i < b.length; i++) b[i] = (m++ * 37 + 11) & 0xff;
-  });
-  for (const len of [0, 1, 5, 125, 126, 300, 65535, 65536, 70000]) {
-    const payload = Buffer.alloc(len);
-    for (let i = 0; i < len; i++) payload[i] = (i * 13) & 0xff;
-    const target = Buffer.alloc(len + 20, 0xaa);
-    const end = writeMaskedFrame(target, 1, true, false, Opcode.BINARY, payload, keys);
-    const want = encodeFrame({ opcode: Opcode.BINARY, payload, maskKey: ref.next() });
-    assert.equal(end, 1 + want.length);
-    assert.deepEqual(target.subarray(1, end), want, `len ${len}`);
-    assert.equal(target[0], 0xaa);
+test("writeClientFrame and writeSmallClientFrame (the writer's framers) equal encodeFrame byte for byte", () => {
+  const keyBytes = [KEY, hex("00000000"), hex("ffffffff"), hex("80010203")];
+  for (const kb of keyBytes) {
+    const key = kb.readInt32LE(0); // wire order is little-endian; signed like nextMaskKey()
+    for (const len of [0, 1, 3, 4, 5, 125, 126, 300, 65535, 65536, 70000]) {
+      const payload = Buffer.alloc(len);
+      for (let i = 0; i < len; i++) payload[i] = (i * 13) & 0xff;
+      for (const [fin, rsv1, opcode] of [[true, false, Opcode.BINARY], [false, true, Opcode.TEXT], [true, false, Opcode.CONT]] as const) {
+        const want = encodeFrame({ opcode, payload, fin, rsv1, maskKey: kb });
+        const target = Buffer.alloc(len + 20, 0xaa);
+        const end = writeClientFrame(target, 1, fin, rsv1, opcode, payload, 0, len, key);
+        assert.equal(end, 1 + want.length);
+        assert.deepEqual(target.subarray(1, end), want, `len ${len}`);
+        assert.equal(target[0], 0xaa);
+        assert.equal(target[end], 0xaa);
+        if (len < 126 && !rsv1) {
+          const small = Buffer.alloc(len + 9, 0xaa);
+          assert.equal(writeSmallClientFrame(small, 2, fin, opcode, payload, key), 2 + want.length);
+          assert.deepEqual(small.subarray(2, 2 + want.length), want, `small len ${len}`);
+          assert.equal(small[1], 0xaa);
+          assert.equal(small[2 + want.length], 0xaa);
+        }
+      }
+    }
   }
+  // A slice of a larger source: the writer's fragments.
+  const src = Buffer.from("0123456789abcdef");
+  const out = Buffer.alloc(32);
+  const end = writeClientFrame(out, 0, false, false, Opcode.CONT, src, 5, 7, KEY.readInt32LE(0));
+  assert.deepEqual(out.subarray(0, end), encodeFrame({ opcode: Opcode.CONT, payload: src.subarray(5, 12), fin: false, maskKey: KEY }));
 });

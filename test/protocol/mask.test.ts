@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MaskArena, MaskKeySource, WASM_MASK_MIN, mask, maskRange, unmask, wasmSimdAvailable } from "../../src/protocol/mask.js";
+import { MaskArena, WASM_MASK_MIN, mask, maskRange, nextMaskKey, unmask, wasmSimdAvailable } from "../../src/protocol/mask.js";
 import { maskJs } from "../../src/protocol/mask-js.js";
-import { writeMaskedFrame, encodeFrame } from "../../src/protocol/frame.js";
+import { writeClientFrame, encodeFrame } from "../../src/protocol/frame.js";
 
 function naive(src: Uint8Array, key: Uint8Array): Buffer {
   const out = Buffer.alloc(src.length);
@@ -89,28 +89,15 @@ test("maskRange: key read from inside the destination buffer", () => {
   }
 });
 
-test("MaskKeySource: injectable fill, 4 KiB refills, earlier keys stay unchanged", () => {
-  let calls = 0;
-  const src = new MaskKeySource((b) => {
-    calls++;
-    assert.equal(b.length, 4096);
-    for (let i = 0; i < b.length; i++) b[i] = (i + calls) & 0xff;
-  });
-  const first = src.next();
-  assert.deepEqual(first, Buffer.from([1, 2, 3, 4]));
-  const keys: Buffer[] = [first];
-  for (let i = 1; i < 1025; i++) keys.push(src.next());
-  assert.equal(calls, 2);
-  assert.deepEqual(first, Buffer.from([1, 2, 3, 4]), "refill does not overwrite handed-out keys");
-  assert.deepEqual(keys[1024], Buffer.from([2, 3, 4, 5]));
-  const t = Buffer.alloc(6);
-  src.writeKey(t, 1);
-  assert.deepEqual(t, Buffer.from([0, 6, 7, 8, 9, 0]));
-  // Default source: random, 4 bytes, not all equal over many draws.
-  const d = new MaskKeySource();
-  const seen = new Set<string>();
-  for (let i = 0; i < 2000; i++) seen.add(d.next().toString("hex"));
-  assert.ok(seen.size > 1990);
+test("nextMaskKey: 32-bit keys from the shared CSPRNG pool, fresh across refills", () => {
+  // 5000 draws cross at least one 16 KiB refill (4096 keys per fill).
+  const seen = new Set<number>();
+  for (let i = 0; i < 5000; i++) {
+    const k = nextMaskKey();
+    assert.ok(Number.isInteger(k) && k >= -(2 ** 31) && k < 2 ** 31);
+    seen.add(k);
+  }
+  assert.ok(seen.size > 4990);
 });
 
 test("the JS kernel alone (the fallback without wasm SIMD): every length 0-300, alignments 0-7, and large", () => {
@@ -174,12 +161,10 @@ test("MaskArena: masking into wasm memory at every offset 0-7, every length arou
 
 test("MaskArena: frames built in wasm memory equal encodeFrame's", () => {
   const arena = MaskArena.create(1 << 20)!;
-  const fill = (b: Buffer) => b.fill(0x5c);
-  const keys = new MaskKeySource(fill);
   for (const len of [0, 10, 600, 70000, 200000]) {
     const payload = pattern(len, 1);
     for (let off = 0; off < 4; off++) {
-      const end = writeMaskedFrame(arena.buffer, off, true, false, 2, payload, keys);
+      const end = writeClientFrame(arena.buffer, off, true, false, 2, payload, 0, len, 0x5c5c5c5c);
       const want = encodeFrame({ opcode: 2, payload, maskKey: Buffer.from([0x5c, 0x5c, 0x5c, 0x5c]) });
       assert.ok(arena.buffer.subarray(off, end).equals(want), `len ${len} off ${off}`);
     }
