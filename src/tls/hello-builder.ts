@@ -1,5 +1,4 @@
 import { isIP } from "node:net";
-import { buildBasicClientHello, BASIC_DEFAULTS, type BasicHelloOptions } from "./basic-hello.js";
 import { buildClientHello, type ClientHelloProfile, type ClientHelloState } from "./client-hello.js";
 import type { HelloBuilder } from "./engine.js";
 
@@ -28,14 +27,5 @@ export function profileHelloBuilder(profile: ClientHelloProfile, servername: str
         retry: p.retry,
         ...(p.cookie ? { cookie: p.cookie } : {}),
       }),
-  };
-}
-
-/** A HelloBuilder for masq's plain (GREASE-free) hello with explicit suites / groups. */
-export function basicHelloBuilder(o: BasicHelloOptions): HelloBuilder {
-  return {
-    keyShareGroups: o.keyShareGroups ?? BASIC_DEFAULTS.keyShareGroups,
-    recordVersion: 0x0301,
-    build: (p) => buildBasicClientHello(o, { ...p }),
   };
 }

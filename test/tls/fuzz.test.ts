@@ -8,7 +8,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { TlsError } from "../../src/errors.js";
 import { TlsClientEngine } from "../../src/tls/engine.js";
-import { basicHelloBuilder } from "../../src/tls/hello-builder.js";
+import { basicHelloBuilder } from "../helpers/basic-hello.js";
 import { NamedGroup } from "../../src/tls/constants.js";
 import { FakeServerCore, type FakeServerOptions } from "./helpers/fake-server.js";
 import { tlsTestPki, type TlsTestPki } from "./helpers/pki.js";

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { TlsError } from "../../src/errors.js";
 import { masqTlsConnect, type MasqTlsSocket } from "../../src/tls/index.js";
 import { connectEngine } from "../../src/tls/socket.js";
-import { basicHelloBuilder } from "../../src/tls/hello-builder.js";
+import { basicHelloBuilder } from "../helpers/basic-hello.js";
 import { NamedGroup } from "../../src/tls/constants.js";
 import { tlsTestPki, type Issued, type TlsTestPki } from "./helpers/pki.js";
 import { roundTrip, startNodeTlsEcho, tcp, type RunningServer } from "./helpers/servers.js";

@@ -126,7 +126,7 @@ test("gnutls-serv: each suite x each group, 16 B and 1 MiB echoed", { skip: !has
 
 test("openssl s_server / gnutls-serv: FFDHE groups (RFC 7919, offered by the Firefox profile) via HelloRetryRequest", { skip: !hasBinary("openssl") }, async () => {
   const { connectEngine } = await import("../../src/tls/socket.js");
-  const { basicHelloBuilder } = await import("../../src/tls/hello-builder.js");
+  const { basicHelloBuilder } = await import("../helpers/basic-hello.js");
   const runs: Array<[string, string[], number]> = [
     ["openssl", ["s_server", "-accept", "127.0.0.1:{port}", "-cert", pki.leaf.certPath, "-key", pki.leaf.keyPath, "-tls1_3", "-groups", "ffdhe2048", "-rev"], NamedGroup.FFDHE2048],
     ["openssl", ["s_server", "-accept", "127.0.0.1:{port}", "-cert", pki.leaf.certPath, "-key", pki.leaf.keyPath, "-tls1_3", "-groups", "ffdhe3072", "-rev"], NamedGroup.FFDHE3072],

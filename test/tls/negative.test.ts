@@ -2,7 +2,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { TlsError } from "../../src/errors.js";
 import { connectEngine } from "../../src/tls/socket.js";
-import { basicHelloBuilder } from "../../src/tls/hello-builder.js";
+import { basicHelloBuilder } from "../helpers/basic-hello.js";
 import { masqTlsConnect } from "../../src/tls/index.js";
 import { AlertDescription, DOWNGRADE_TLS12 } from "../../src/tls/constants.js";
 import type { RecordEncryptor } from "../../src/tls/record.js";

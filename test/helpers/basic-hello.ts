@@ -1,9 +1,11 @@
-import { CipherSuite, ExtensionType, NamedGroup, SignatureScheme, TLS13 } from "./constants.js";
-import { handshakeMessage, u16, withLength } from "./reader.js";
+import { CipherSuite, ExtensionType, NamedGroup, SignatureScheme, TLS13 } from "../../src/tls/constants.js";
+import type { HelloBuilder } from "../../src/tls/engine.js";
+import { handshakeMessage, u16, withLength } from "../../src/tls/reader.js";
 
 /**
- * A plain, GREASE-free ClientHello (RFC 8446 §4.1.2) for masq's TLS engine when no browser
- * profile is given, and for tests that need to force suites or groups.
+ * A plain, GREASE-free TLS 1.3 ClientHello (RFC 8446 §4.1.2) for tests that need to force
+ * suites, groups or key shares on masq's TLS engine. Test-only: the library always sends a
+ * browser profile's hello (src/tls/hello-builder.ts), so this lives under test/helpers.
  */
 export interface BasicHelloOptions {
   servername?: string;
@@ -16,6 +18,7 @@ export interface BasicHelloOptions {
   certCompression?: number[];
 }
 
+/** What the basic hello offers when an option is left out. */
 export const BASIC_DEFAULTS = {
   cipherSuites: [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384, CipherSuite.TLS_CHACHA20_POLY1305_SHA256],
   groups: [NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1],
@@ -43,6 +46,7 @@ function list16(values: readonly number[]): Buffer {
   return withLength(2, ...values.map(u16));
 }
 
+/** The handshake message (type 1, with its 4-byte header) of a basic ClientHello. */
 export function buildBasicClientHello(
   o: BasicHelloOptions,
   p: { random: Buffer; sessionId: Buffer; keyShares: Array<{ group: number; key: Buffer }>; cookie?: Buffer },
@@ -74,4 +78,13 @@ export function buildBasicClientHello(
     withLength(2, ...exts),
   ]);
   return handshakeMessage(1, body);
+}
+
+/** A HelloBuilder for the plain (GREASE-free) hello with explicit suites / groups. */
+export function basicHelloBuilder(o: BasicHelloOptions): HelloBuilder {
+  return {
+    keyShareGroups: o.keyShareGroups ?? BASIC_DEFAULTS.keyShareGroups,
+    recordVersion: 0x0301,
+    build: (p) => buildBasicClientHello(o, { ...p }),
+  };
 }
