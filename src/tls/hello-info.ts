@@ -18,6 +18,8 @@ export interface OfferedHello {
   certCompression: number[];
   /** record_size_limit offered (RFC 8449), or undefined. */
   recordSizeLimit: number | undefined;
+  /** supported_versions offered (RFC 8446 §4.2.1); empty when the hello has none. */
+  versions: number[];
 }
 
 /** Parse a ClientHello handshake message (type 1 + length + body) that we built ourselves. */
@@ -42,6 +44,7 @@ export function readOfferedHello(message: Buffer): OfferedHello {
     alpn: [],
     certCompression: [],
     recordSizeLimit: undefined,
+    versions: [],
   };
   if (body.remaining === 0) return offered;
   const exts = body.sub(2);
@@ -81,6 +84,11 @@ export function readOfferedHello(message: Buffer): OfferedHello {
       case ExtensionType.RECORD_SIZE_LIMIT:
         offered.recordSizeLimit = data.u16();
         break;
+      case ExtensionType.SUPPORTED_VERSIONS: {
+        const l = data.sub(1);
+        while (l.remaining > 0) offered.versions.push(l.u16());
+        break;
+      }
     }
   }
   return offered;

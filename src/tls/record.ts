@@ -126,6 +126,32 @@ export class RecordReader {
   }
 }
 
+/**
+ * Write protection of one direction, whatever the version and cipher: TLS 1.3 AEAD
+ * ({@link RecordEncryptor}), TLS 1.2 AEAD and TLS 1.2 CBC (record12.ts). The engine only seals.
+ */
+export interface RecordSealer {
+  /** Records sealed with the current key (the 64-bit sequence number, RFC 5246 §6.1). */
+  readonly seq: number;
+  /** Most bytes one record adds to its plaintext, header included. */
+  readonly recordOverhead: number;
+  /** Protect `length` bytes taken in order from `parts` as one record written into `out` at `offset`; returns the end. */
+  sealInto(out: Buffer, offset: number, type: number, parts: readonly Buffer[], length: number): number;
+  /** Protect one record into a fresh buffer. */
+  seal(type: number, data: Buffer): Buffer;
+}
+
+/** Read protection of one direction (see {@link RecordSealer}). */
+export interface RecordOpener {
+  /**
+   * True when the outer content type is always application_data and the real one is inside the
+   * protected record (TLS 1.3, RFC 8446 §5.2); false when the header's type is the real one.
+   */
+  readonly hidesType: boolean;
+  /** Verify and decrypt one record: its content type and content (fresh memory). Throws TlsError(bad_record_mac, ...). */
+  open(header: Buffer, fragment: Buffer): { type: number; data: Buffer };
+}
+
 /** Per-record nonce scratch: createCipheriv/createDecipheriv copy the IV, so one buffer serves all. */
 const NONCE = Buffer.alloc(12);
 
@@ -165,7 +191,10 @@ abstract class RecordProtection {
 }
 
 /** Encrypts TLSInnerPlaintext into TLSCiphertext records (RFC 8446 §5.2). */
-export class RecordEncryptor extends RecordProtection {
+export class RecordEncryptor extends RecordProtection implements RecordSealer {
+  /** Header, content type byte and tag. */
+  readonly recordOverhead = 5 + 1 + TAG_LENGTH;
+
   /**
    * Protect `length` bytes taken in order from `parts` (at most 2^14) with content type `type`,
    * writing the whole record into `out` at `offset`. One cipher object per record; the plaintext is
@@ -215,7 +244,9 @@ export class RecordEncryptor extends RecordProtection {
 }
 
 /** Decrypts TLSCiphertext records and strips the TLSInnerPlaintext padding (RFC 8446 §5.2, §5.4). */
-export class RecordDecryptor extends RecordProtection {
+export class RecordDecryptor extends RecordProtection implements RecordOpener {
+  readonly hidesType = true;
+
   /**
    * Returns the inner content type and the content, a view of a buffer freshly allocated by the
    * cipher (safe to hand to callers). Throws TlsError(bad_record_mac / record_overflow /

@@ -1,0 +1,385 @@
+import { timingSafeEqual, type KeyObject } from "node:crypto";
+import { TlsError } from "../errors.js";
+import { ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, TLS12, isGrease } from "./constants.js";
+import { decompressCertificate, parseCertificateBody, toX509, verifyCertificateVerify } from "./certificate.js";
+import { readOfferedHello, type OfferedHello } from "./hello-info.js";
+import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
+import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo } from "./key-schedule.js";
+import { Reader, handshakeMessage } from "./reader.js";
+import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
+import {
+  ExpectServerHello,
+  makeShare,
+  unexpectedMessage,
+  type FirstFlight,
+  type HandshakeContext,
+  type HandshakeState,
+  type RetryInfo,
+  type ServerHelloMessage,
+  type VersionHandlers,
+} from "./handshake.js";
+
+/**
+ * The TLS 1.3 client handshake after ServerHello (RFC 8446 §4): one class per state, each holding
+ * only what it needs, from EncryptedExtensions to the connected state (tickets, KeyUpdate).
+ */
+
+/** Extensions a server may put in EncryptedExtensions (RFC 8446 §4.2 table, companions). */
+const EE_ALLOWED = new Set<number>([
+  ExtensionType.SERVER_NAME,
+  ExtensionType.MAX_FRAGMENT_LENGTH,
+  ExtensionType.SUPPORTED_GROUPS,
+  ExtensionType.USE_SRTP,
+  ExtensionType.HEARTBEAT,
+  ExtensionType.ALPN,
+  ExtensionType.CLIENT_CERTIFICATE_TYPE,
+  ExtensionType.SERVER_CERTIFICATE_TYPE,
+  ExtensionType.EARLY_DATA,
+  ExtensionType.RECORD_SIZE_LIMIT,
+  ExtensionType.APPLICATION_SETTINGS,
+  ExtensionType.ENCRYPTED_CLIENT_HELLO,
+  0xca34, // trust_anchors (draft-ietf-tls-trust-anchor-ids), offered by Chrome
+]);
+
+/** Keys and choices every post-ServerHello 1.3 state carries along. */
+interface Hs13 {
+  readonly suite: SuiteInfo;
+  readonly schedule: KeySchedule;
+  readonly offered: OfferedHello;
+  /** Whether we sent a non-empty legacy_session_id (then a CCS precedes our second flight). */
+  ccsSent: boolean;
+}
+
+/** Middlebox compatibility mode (RFC 8446 §D.4): one CCS before our second flight. */
+function sendCcsOnce(ctx: HandshakeContext, hs: { ccsSent: boolean; offered: OfferedHello }): void {
+  if (hs.ccsSent || hs.offered.sessionId.length === 0) return;
+  hs.ccsSent = true;
+  ctx.send(plaintextRecord(ContentType.CHANGE_CIPHER_SPEC, Buffer.of(1)));
+}
+
+/** ServerHello (or HelloRetryRequest) with version 1.3: checks it and derives the handshake keys. */
+function onServerHello13(ctx: HandshakeContext, flight: FirstFlight, sh: ServerHelloMessage, raw: Buffer, retry: RetryInfo | undefined): HandshakeState {
+  if (sh.legacyVersion !== TLS12) {
+    throw new TlsError("ServerHello.legacy_version is not 0x0303", { alert: "illegal_parameter" });
+  }
+  if (!sh.sessionId.equals(flight.offered.sessionId)) {
+    throw new TlsError("ServerHello does not echo our legacy_session_id", { alert: "illegal_parameter" });
+  }
+  const suite = suiteInfo(sh.suite);
+  if (!suite || !flight.offered.cipherSuites.includes(sh.suite)) {
+    throw new TlsError(`server selected cipher suite 0x${sh.suite.toString(16)} that was not offered`, {
+      alert: "illegal_parameter",
+    });
+  }
+  if (retry && retry.suite !== sh.suite) {
+    throw new TlsError("ServerHello cipher suite differs from the HelloRetryRequest", { alert: "illegal_parameter" });
+  }
+  if (sh.compression !== 0) throw new TlsError("ServerHello with compression", { alert: "illegal_parameter" });
+  for (const t of sh.extensions.keys()) {
+    const allowed = t === ExtensionType.SUPPORTED_VERSIONS || t === ExtensionType.KEY_SHARE || (sh.isHrr && t === ExtensionType.COOKIE);
+    if (!allowed) {
+      const offered = flight.offered.extensions.includes(t);
+      throw new TlsError(`ServerHello carries extension ${t}`, { alert: offered ? "illegal_parameter" : "unsupported_extension" });
+    }
+  }
+  if (sh.isHrr) return onHelloRetryRequest(ctx, flight, suite, sh.extensions, raw, retry);
+
+  const ks = sh.extensions.get(ExtensionType.KEY_SHARE);
+  if (!ks) throw new TlsError("ServerHello without key_share (masq offers no PSK)", { alert: "missing_extension" });
+  const kr = new Reader(ks);
+  const group = kr.u16("key_share group");
+  const serverKey = kr.vec(2, "key_exchange");
+  kr.done("key_share");
+  const share = flight.shares.get(group);
+  if (!share || (retry?.group !== undefined && retry.group !== group)) {
+    throw new TlsError(`server key share for group 0x${group.toString(16)} we did not send`, { alert: "illegal_parameter" });
+  }
+  const shared = share.complete(serverKey);
+  ctx.info.version = 0x0304;
+  ctx.info.negotiatedGroup = group;
+  ctx.info.cipherSuite = suite.name;
+  ctx.transcript.start(suite.hash);
+  ctx.transcript.add(raw);
+  const schedule = new KeySchedule(suite);
+  schedule.handshake(shared, ctx.transcript.digest());
+  ctx.info.schedule = schedule;
+  ctx.dec = new RecordDecryptor(suite, schedule.serverHandshakeTrafficSecret!);
+  ctx.enc = new RecordEncryptor(suite, schedule.clientHandshakeTrafficSecret!);
+  return new ExpectEncryptedExtensions({ suite, schedule, offered: flight.offered, ccsSent: retry !== undefined && flight.offered.sessionId.length > 0 });
+}
+
+function onHelloRetryRequest(
+  ctx: HandshakeContext,
+  flight: FirstFlight,
+  suite: SuiteInfo,
+  exts: Map<number, Buffer>,
+  raw: Buffer,
+  retry: RetryInfo | undefined,
+): HandshakeState {
+  if (retry) throw new TlsError("second HelloRetryRequest", { alert: "unexpected_message" });
+  let group: number | undefined;
+  const ks = exts.get(ExtensionType.KEY_SHARE);
+  if (ks) {
+    const kr = new Reader(ks);
+    group = kr.u16("selected_group");
+    kr.done("HelloRetryRequest key_share");
+    if (!flight.offered.groups.includes(group) || flight.shares.has(group) || isGrease(group)) {
+      throw new TlsError(`HelloRetryRequest asks for group 0x${group.toString(16)}`, { alert: "illegal_parameter" });
+    }
+    if (!isSupportedGroup(group)) {
+      throw new TlsError(`HelloRetryRequest asks for group 0x${group.toString(16)}, which masq cannot compute`, {
+        alert: "handshake_failure",
+      });
+    }
+  }
+  let cookie: Buffer | undefined;
+  const ck = exts.get(ExtensionType.COOKIE);
+  if (ck) {
+    const cr = new Reader(ck);
+    cookie = Buffer.from(cr.vec(2, "cookie"));
+    cr.done("cookie");
+    if (cookie.length === 0) throw new TlsError("empty HelloRetryRequest cookie", { alert: "decode_error" });
+  }
+  if (group === undefined && cookie === undefined) {
+    throw new TlsError("HelloRetryRequest that would not change the ClientHello", { alert: "illegal_parameter" });
+  }
+  ctx.info.helloRetried = true;
+  // §4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1)), then HRR follows.
+  ctx.transcript.replaceWithMessageHash(suite.hash);
+  ctx.transcript.add(raw);
+  let shares: Map<number, KeyShare>;
+  if (group !== undefined) {
+    const share = makeShare(ctx, group);
+    shares = new Map([[group, share]]);
+  } else {
+    shares = flight.shares;
+  }
+  const keyShares = [...shares.values()].map((s) => ({ group: s.group, key: s.key }));
+  const hello2 = ctx.opts.hello.build({
+    random: flight.random,
+    sessionId: flight.sessionId,
+    keyShares,
+    retry: true,
+    ...(cookie ? { cookie } : {}),
+  });
+  const offered2 = readOfferedHello(hello2);
+  ctx.transcript.add(hello2);
+  sendCcsOnce(ctx, { ccsSent: false, offered: flight.offered });
+  for (const r of plaintextRecords(ContentType.HANDSHAKE, hello2)) ctx.send(r);
+  const next: FirstFlight = { random: flight.random, sessionId: flight.sessionId, offered: offered2, shares };
+  return new ExpectServerHello(next, handlers13Only(), { suite: suite.id, group });
+}
+
+/** After a HelloRetryRequest only TLS 1.3 is acceptable (RFC 8446 §4.1.4). */
+function handlers13Only(): VersionHandlers {
+  return {
+    tls13: onServerHello13,
+    tls12: () => {
+      throw new TlsError("server selected TLS 1.2 after a HelloRetryRequest", { alert: "illegal_parameter" });
+    },
+  };
+}
+
+/** Handshake states ignore a CCS (RFC 8446 §5: middlebox compatibility). */
+abstract class Handshaking13 implements HandshakeState {
+  readonly connected = false;
+  protected readonly hs: Hs13;
+  constructor(hs: Hs13) {
+    this.hs = hs;
+  }
+  changeCipherSpec(): HandshakeState {
+    return this;
+  }
+  abstract handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState;
+}
+
+class ExpectEncryptedExtensions extends Handshaking13 {
+  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
+    if (type !== HandshakeType.ENCRYPTED_EXTENSIONS) throw unexpectedMessage(type);
+    onEncryptedExtensions(ctx, this.hs.offered, body);
+    ctx.transcript.add(raw);
+    return new ExpectCertificateOrCertReq(this.hs);
+  }
+}
+
+function onEncryptedExtensions(ctx: HandshakeContext, offered: OfferedHello, body: Buffer): void {
+  const r = new Reader(body);
+  const er = r.sub(2, "extensions");
+  r.done("EncryptedExtensions");
+  const seen = new Set<number>();
+  while (er.remaining > 0) {
+    const t = er.u16("extension type");
+    const d = er.vec(2, "extension data");
+    if (seen.has(t)) throw new TlsError(`duplicate extension ${t} in EncryptedExtensions`, { alert: "illegal_parameter" });
+    seen.add(t);
+    if (!offered.extensions.includes(t)) {
+      throw new TlsError(`EncryptedExtensions carries unrequested extension ${t}`, { alert: "unsupported_extension" });
+    }
+    if (!EE_ALLOWED.has(t)) {
+      throw new TlsError(`extension ${t} is not allowed in EncryptedExtensions`, { alert: "illegal_parameter" });
+    }
+    if (t === ExtensionType.ALPN) {
+      ctx.info.alpnProtocol = readAlpnChoice(d, offered);
+    } else if (t === ExtensionType.RECORD_SIZE_LIMIT) {
+      // RFC 8449 §4: in TLS 1.3 the limit counts the content type byte.
+      ctx.info.sendLimit = Math.min(MAX_PLAINTEXT, readRecordSizeLimit(d) - 1);
+    }
+  }
+}
+
+/** The server's ALPN choice (RFC 7301 §3.1): exactly one protocol, one we offered. */
+export function readAlpnChoice(d: Buffer, offered: OfferedHello): string {
+  const ar = new Reader(d);
+  const list = ar.sub(2, "ALPN list");
+  ar.done("ALPN");
+  const name = list.vec(1, "protocol").toString("latin1");
+  list.done("ALPN list");
+  if (!offered.alpn.includes(name)) {
+    throw new TlsError(`server selected ALPN protocol ${JSON.stringify(name)} that was not offered`, {
+      alert: "illegal_parameter",
+    });
+  }
+  return name;
+}
+
+/** record_size_limit (RFC 8449 §4): at least 64. */
+export function readRecordSizeLimit(d: Buffer): number {
+  const lr = new Reader(d);
+  const limit = lr.u16("record_size_limit");
+  lr.done("record_size_limit");
+  if (limit < 64) throw new TlsError("record_size_limit below 64", { alert: "illegal_parameter" });
+  return limit;
+}
+
+/** Certificate (or CompressedCertificate) of the server: the chain is verified at once. */
+function onCertificateMessage(ctx: HandshakeContext, hs: Hs13, type: number, body: Buffer, raw: Buffer, certRequested: Buffer | undefined): HandshakeState {
+  let chainBody: Buffer;
+  if (type === HandshakeType.CERTIFICATE) chainBody = body;
+  else if (type === HandshakeType.COMPRESSED_CERTIFICATE && hs.offered.certCompression.length > 0) {
+    chainBody = decompressCertificate(body, hs.offered.certCompression);
+  } else throw unexpectedMessage(type);
+  const certs = toX509(parseCertificateBody(chainBody));
+  ctx.info.peerCertificates = certs;
+  const leafKey = certs[0]!.publicKey;
+  ctx.opts.verifyChain(certs);
+  ctx.transcript.add(raw);
+  return new ExpectCertificateVerify(hs, leafKey, certRequested);
+}
+
+class ExpectCertificateOrCertReq extends Handshaking13 {
+  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
+    if (type === HandshakeType.CERTIFICATE_REQUEST) {
+      const r = new Reader(body);
+      const context = Buffer.from(r.vec(1, "certificate_request_context"));
+      r.vec(2, "CertificateRequest extensions");
+      r.done("CertificateRequest");
+      ctx.transcript.add(raw);
+      return new ExpectCertificate(this.hs, context);
+    }
+    return onCertificateMessage(ctx, this.hs, type, body, raw, undefined);
+  }
+}
+
+class ExpectCertificate extends Handshaking13 {
+  readonly #certRequested: Buffer;
+  constructor(hs: Hs13, certRequested: Buffer) {
+    super(hs);
+    this.#certRequested = certRequested;
+  }
+  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
+    return onCertificateMessage(ctx, this.hs, type, body, raw, this.#certRequested);
+  }
+}
+
+class ExpectCertificateVerify extends Handshaking13 {
+  readonly #leafKey: KeyObject;
+  readonly #certRequested: Buffer | undefined;
+  constructor(hs: Hs13, leafKey: KeyObject, certRequested: Buffer | undefined) {
+    super(hs);
+    this.#leafKey = leafKey;
+    this.#certRequested = certRequested;
+  }
+  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
+    if (type !== HandshakeType.CERTIFICATE_VERIFY) throw unexpectedMessage(type);
+    const r = new Reader(body);
+    const scheme = r.u16("signature scheme");
+    const sig = r.vec(2, "signature");
+    r.done("CertificateVerify");
+    verifyCertificateVerify(this.#leafKey, scheme, sig, ctx.transcript.digest(), this.hs.offered.signatureAlgorithms);
+    ctx.transcript.add(raw);
+    return new ExpectFinished(this.hs, this.#certRequested);
+  }
+}
+
+class ExpectFinished extends Handshaking13 {
+  readonly #certRequested: Buffer | undefined;
+  constructor(hs: Hs13, certRequested: Buffer | undefined) {
+    super(hs);
+    this.#certRequested = certRequested;
+  }
+  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
+    if (type !== HandshakeType.FINISHED) throw unexpectedMessage(type);
+    const { suite, schedule } = this.hs;
+    const expected = finishedVerifyData(suite, schedule.serverHandshakeTrafficSecret!, ctx.transcript.digest());
+    if (body.length !== expected.length) throw new TlsError("server Finished has the wrong length", { alert: "decode_error" });
+    if (!timingSafeEqual(body, expected)) {
+      throw new TlsError("server Finished does not verify", { alert: "decrypt_error" });
+    }
+    ctx.transcript.add(raw);
+    schedule.application(ctx.transcript.digest());
+    // Our second flight: [CCS] [Certificate (empty, if requested)] Finished (RFC 8446 §4.4).
+    const flight: Buffer[] = [];
+    if (this.#certRequested) {
+      const ctxBytes = this.#certRequested;
+      const cert = handshakeMessage(HandshakeType.CERTIFICATE, Buffer.concat([Buffer.of(ctxBytes.length), ctxBytes, Buffer.of(0, 0, 0)]));
+      ctx.transcript.add(cert);
+      flight.push(cert);
+    }
+    const verify = finishedVerifyData(suite, schedule.clientHandshakeTrafficSecret!, ctx.transcript.digest());
+    const fin = handshakeMessage(HandshakeType.FINISHED, verify);
+    ctx.transcript.add(fin);
+    flight.push(fin);
+    sendCcsOnce(ctx, this.hs);
+    ctx.sendHandshake(Buffer.concat(flight));
+    ctx.enc = new RecordEncryptor(suite, schedule.clientApplicationTrafficSecret!);
+    ctx.dec = new RecordDecryptor(suite, schedule.serverApplicationTrafficSecret!);
+    const next = new Connected13();
+    ctx.connected();
+    return next;
+  }
+}
+
+/** Application data flows; tickets are read and KeyUpdates honoured (RFC 8446 §4.6). */
+class Connected13 implements HandshakeState {
+  readonly connected = true;
+  changeCipherSpec(): HandshakeState {
+    throw new TlsError("unexpected change_cipher_spec record", { alert: "unexpected_message" });
+  }
+  handle(ctx: HandshakeContext, type: number, body: Buffer): HandshakeState {
+    if (type === HandshakeType.NEW_SESSION_TICKET) {
+      // Accepted and ignored: masq does not resume sessions (RFC 8446 §4.6.1).
+      const r = new Reader(body);
+      r.bytes(8, "ticket lifetime/age_add");
+      r.vec(1, "ticket_nonce");
+      if (r.vec(2, "ticket").length === 0) throw new TlsError("empty session ticket", { alert: "decode_error" });
+      r.vec(2, "NewSessionTicket extensions");
+      r.done("NewSessionTicket");
+      return this;
+    }
+    if (type === HandshakeType.KEY_UPDATE) {
+      if (body.length !== 1 || body[0]! > 1) {
+        throw new TlsError("malformed KeyUpdate", { alert: body.length !== 1 ? "decode_error" : "illegal_parameter" });
+      }
+      const dec = ctx.dec;
+      if (!(dec instanceof RecordDecryptor)) throw new TlsError("KeyUpdate without TLS 1.3 keys", { alert: "internal_error" });
+      ctx.dec = new RecordDecryptor(dec.suite, nextTrafficSecret(dec.suite, dec.secret));
+      // §4.6.3: answer update_requested with our own KeyUpdate (update_not_requested).
+      if (body[0] === 1) ctx.send(ctx.keyUpdate(false));
+      return this;
+    }
+    throw unexpectedMessage(type);
+  }
+}
+
+/** The entry point engine.ts dispatches to when ServerHello selects TLS 1.3. */
+export const tls13ServerHello: VersionHandlers["tls13"] = onServerHello13;
