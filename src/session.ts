@@ -9,6 +9,7 @@ import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
 import { CookieJar } from "./cookies.js";
+import { validateConnectArgs, validateOptions } from "./websocket/validate.js";
 
 /** Header input: a plain object or `[name, value]` pairs (order kept). */
 export type HeadersInit = Record<string, string> | Array<[string, string]>;
@@ -87,6 +88,7 @@ export class AsyncSession implements AsyncDisposable {
   #closed = false;
 
   constructor(options: SessionOptions = {}) {
+    validateOptions(options); // every option, by type and range (src/websocket/validate.ts)
     const { cookies, ...rest } = options;
     this.#defaults = rest;
     this.cookies = new CookieJar(cookies);
@@ -105,11 +107,11 @@ export class AsyncSession implements AsyncDisposable {
    * (headers by name, params appended, cookies merged for this request).
    */
   async wsConnect(url: string | URL, options: SessionOptions = {}): Promise<AsyncWebSocket> {
+    validateConnectArgs(url, options); // every option, by type and range (src/websocket/validate.ts)
     if (this.#closed) throw new WebSocketError("the session is closed", 0);
     const o = mergeOptions(this.#defaults, options);
     const connOpts = CONNECTION_KEYS.some((k) => options[k] !== undefined) ? resolveConnectionOptions(o) : this.#connDefaults;
     const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
-    checkProtocols(o.protocols);
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
     if (startUrl.username || startUrl.password) {
       // Userinfo in the URL acts like `auth` for that origin (as curl does), unless `auth` is
@@ -119,13 +121,9 @@ export class AsyncSession implements AsyncDisposable {
       startUrl.password = "";
     }
     const maxRedirects = o.maxRedirects ?? 10;
-    if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
-      throw new WebSocketError(`maxRedirects must be an integer >= 0, got ${maxRedirects}`, 0);
-    }
 
     // Like curl_cffi's requests, a connect is bounded by default; Infinity waits forever.
     const timeout = o.timeout ?? DEFAULT_CONNECT_TIMEOUT;
-    if (!(timeout > 0)) throw new WebSocketError(`timeout must be a positive number of milliseconds or Infinity, got ${timeout}`, 0);
     const ac = new AbortController();
     this.#pending.add(ac);
     const onUserAbort = (): void => ac.abort(o.signal!.reason);
@@ -406,23 +404,6 @@ function hasHeader(h: HeaderList, name: string): boolean {
 function removeHeader(h: HeaderList, name: string): void {
   const lower = name.toLowerCase();
   for (let i = h.length - 1; i >= 0; i--) if (h[i]![0].toLowerCase() === lower) h.splice(i, 1);
-}
-
-/** RFC 7230 §3.2.6 token. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** RFC 6455 §4.1 item 10: the offered subprotocols are unique, non-empty tokens. */
-function checkProtocols(protocols: string[] | undefined): void {
-  if (protocols === undefined) return;
-  if (!Array.isArray(protocols)) throw new WebSocketError("protocols must be an array of strings", 0);
-  const seen = new Set<string>();
-  for (const p of protocols) {
-    if (typeof p !== "string" || !TOKEN.test(p)) {
-      throw new WebSocketError(`invalid subprotocol ${JSON.stringify(p)}: each must be a non-empty RFC 7230 token`, 0);
-    }
-    if (seen.has(p)) throw new WebSocketError(`subprotocol ${JSON.stringify(p)} is offered twice`, 0);
-    seen.add(p);
-  }
 }
 
 /** Moves header `name` to just after header `after` (a browser's fixed position for it). */

@@ -33,10 +33,11 @@ export function truncateUtf8(text: string, maxBytes: number): Buffer {
 }
 
 /**
- * Builds a close payload. `code === undefined` gives an empty payload (the peer then sees 1005);
- * the reason is cut to 123 bytes on a UTF-8 boundary. A code that may not be sent throws
- * {@link WebSocketError} with code 0, as does a reason without a code (§5.5.1 puts the reason
- * after the code).
+ * Builds a close payload. `code === undefined` gives an empty payload (the peer then sees 1005).
+ * A code that may not be sent throws {@link WebSocketError} with code 0, as does a reason without
+ * a code (§5.5.1 puts the reason after the code) and a reason over 123 UTF-8 bytes: a control
+ * frame holds 125 bytes (§5.5), and a cut reason would silently say something else (ws and the
+ * WHATWG API reject it too).
  */
 export function encodeClosePayload(code?: number, reason?: string): Buffer {
   if (code === undefined) {
@@ -46,7 +47,10 @@ export function encodeClosePayload(code?: number, reason?: string): Buffer {
   if (!isValidWireCloseCode(code)) {
     throw new WebSocketError(`invalid close code ${String(code)}: use 1000-1003, 1007-1014 or 3000-4999`, 0);
   }
-  const text = reason ? truncateUtf8(reason, MAX_CLOSE_REASON_BYTES) : undefined;
+  const text = reason ? Buffer.from(reason, "utf8") : undefined;
+  if (text && text.length > MAX_CLOSE_REASON_BYTES) {
+    throw new WebSocketError(`close: reason must be a string of at most ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes, got ${text.length} bytes`, 0);
+  }
   const out = Buffer.allocUnsafe(2 + (text ? text.length : 0));
   out.writeUInt16BE(code, 0);
   if (text) text.copy(out, 2);

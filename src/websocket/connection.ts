@@ -9,6 +9,7 @@ import { Reader, type ReaderEvents } from "./reader.js";
 import { Writer } from "./writer.js";
 import { MAX_TIMER_MS, type ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
+import { closeArgsError, flushArgsError, pingArgsError, recvArgsError, sendArgsError, sendBytesArgsError, sendOptionsError, sendStrArgsError } from "./validate.js";
 
 /** The server's answer to the upgrade request. */
 export interface HandshakeResponse {
@@ -170,6 +171,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
    * while the send queue is full, honouring `timeout` and `signal`.
    */
   send(data: SendData, flags = 0, opts?: OperationOptions): Promise<void> {
+    const invalid = sendArgsError(data, flags, opts); if (invalid) return Promise.reject(invalid);
     const blocked = this.#sendBlocked();
     if (blocked) return Promise.reject(blocked);
     if (opts?.signal?.aborted) return Promise.reject(opts.signal.reason);
@@ -201,17 +203,20 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** Sends a TEXT message. */
   sendStr(text: string, opts?: OperationOptions): Promise<void> {
+    const invalid = sendStrArgsError(text, opts); if (invalid) return Promise.reject(invalid);
     if (typeof text !== "string") return Promise.reject(new WebSocketError("sendStr expects a string", 0));
     return this.send(text, WsFlag.TEXT, opts);
   }
 
   /** Sends a BINARY message. */
   sendBytes(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: OperationOptions): Promise<void> {
+    const invalid = sendBytesArgsError(bytes, opts); if (invalid) return Promise.reject(invalid);
     return this.send(bytes, WsFlag.BINARY, opts);
   }
 
   /** Sends `JSON.stringify(value)` as a TEXT message. */
   sendJson(value: unknown, opts?: OperationOptions): Promise<void> {
+    const invalid = sendOptionsError(opts, "sendJson"); if (invalid) return Promise.reject(invalid);
     let text: string | undefined;
     try {
       text = JSON.stringify(value);
@@ -224,6 +229,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** Sends a PING (payload at most 125 bytes). The PONG is consumed internally. */
   ping(payload: SendData = EMPTY): Promise<void> {
+    const invalid = pingArgsError(payload); if (invalid) return Promise.reject(invalid);
     const blocked = this.#sendBlocked();
     if (blocked) return Promise.reject(blocked);
     return this.#sendSpecial(payload, WsFlag.PING);
@@ -231,6 +237,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** Resolves when everything queued before the call has been written to the socket. */
   flush(opts?: { timeout?: number }): Promise<void> {
+    const invalid = flushArgsError(opts); if (invalid) return Promise.reject(invalid);
     if (this.#writer.failed) return Promise.reject(this.#failure);
     return this.#writer.flush(opts?.timeout);
   }
@@ -316,11 +323,13 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
    * and loses nothing.
    */
   recv(opts?: OperationOptions): Promise<Received> {
+    const invalid = recvArgsError(opts); if (invalid) return Promise.reject(invalid);
     return this.#queue.take(opts);
   }
 
   /** The next TEXT message as a string. A BINARY message rejects with code 1007 (and is consumed). */
   async recvStr(opts?: OperationOptions): Promise<string> {
+    const invalid = recvArgsError(opts, "recvStr"); if (invalid) return Promise.reject(invalid);
     const { data, flags } = await this.#queue.take(opts);
     if (flags & WsFlag.CLOSE) throw this.#closedError();
     if (!(flags & WsFlag.TEXT)) throw new WebSocketError("recvStr: received a BINARY message, expected TEXT", 1007);
@@ -329,6 +338,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** The next message's bytes (TEXT or BINARY). */
   async recvBytes(opts?: OperationOptions): Promise<Buffer> {
+    const invalid = recvArgsError(opts, "recvBytes"); if (invalid) return Promise.reject(invalid);
     const { data, flags } = await this.#queue.take(opts);
     if (flags & WsFlag.CLOSE) throw this.#closedError();
     return data;
@@ -336,6 +346,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** The next TEXT message parsed as JSON. Invalid or empty JSON rejects with code 1007. */
   async recvJson<T = unknown>(opts?: OperationOptions): Promise<T> {
+    const invalid = recvArgsError(opts, "recvJson"); if (invalid) return Promise.reject(invalid);
     const text = await this.recvStr(opts);
     if (text.length === 0) throw new WebSocketError("recvJson: received an empty TEXT message", 1007);
     try {
@@ -383,6 +394,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
    * Idempotent: later calls return the same promise. Never rejects for a peer that does not answer.
    */
   close(code = 1000, reason = "", opts?: { timeout?: number }): Promise<void> {
+    const invalid = closeArgsError(code, reason, opts); if (invalid) return Promise.reject(invalid);
     if (this.#closePromise) return this.#closePromise;
     if (!isValidWireCloseCode(code)) {
       return Promise.reject(new WebSocketError(`close: ${code} is not a close code that may be sent (1000-1003, 1007-1014, 3000-4999)`, 0));

@@ -1,5 +1,5 @@
-import { WebSocketError } from "../errors.js";
 import type { WebSocketRetryStrategy } from "./retry.js";
+import { validateOptions } from "./validate.js";
 
 /** Tuning of one connection's queues, limits and close behaviour (all times in ms). */
 export interface ConnectionOptions {
@@ -54,32 +54,24 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 /** Longest delay setTimeout honours (2^31 - 1 ms); a larger timeout (or Infinity) means no bound. */
 export const MAX_TIMER_MS = 0x7fffffff;
 
-function positiveInt(name: string, v: number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < 1) throw new WebSocketError(`${name} must be a positive integer, got ${v}`, 0);
-  return v;
-}
-
-function nonNegative(name: string, v: number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !(v >= 0)) throw new WebSocketError(`${name} must be a number >= 0, got ${v}`, 0);
-  return v;
-}
-
-/** Applies defaults (the reference's newer values) and rejects nonsense early with a clear error. */
+/**
+ * Applies defaults (the reference's newer values) after the one validation step
+ * (validate.ts: types and ranges, a clear WebSocketError with code 0 naming the option).
+ */
 export function resolveConnectionOptions(o: ConnectionOptions): ResolvedConnectionOptions {
+  validateOptions(o);
   return {
-    recvQueueSize: positiveInt("recvQueueSize", o.recvQueueSize, 128),
-    sendQueueSize: positiveInt("sendQueueSize", o.sendQueueSize, 128),
-    maxSendQueueBytes: positiveInt("maxSendQueueBytes", o.maxSendQueueBytes, 16 * 1024 * 1024),
+    recvQueueSize: o.recvQueueSize ?? 128,
+    sendQueueSize: o.sendQueueSize ?? 128,
+    maxSendQueueBytes: o.maxSendQueueBytes ?? 16 * 1024 * 1024,
     blockOnRecvQueueFull: o.blockOnRecvQueueFull ?? true,
-    maxMessageSize: positiveInt("maxMessageSize", o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
+    maxMessageSize: o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
     coalesceFrames: o.coalesceFrames ?? false,
-    maxSendBatchSize: positiveInt("maxSendBatchSize", o.maxSendBatchSize, 64),
+    maxSendBatchSize: o.maxSendBatchSize ?? 64,
     drainOnError: o.drainOnError ?? false,
     wsRetry: o.wsRetry,
-    recvTimeSlice: nonNegative("recvTimeSlice", o.recvTimeSlice, 10),
-    sendTimeSlice: nonNegative("sendTimeSlice", o.sendTimeSlice, 5),
+    recvTimeSlice: o.recvTimeSlice ?? 10,
+    sendTimeSlice: o.sendTimeSlice ?? 5,
     autoclose: o.autoclose ?? true,
   };
 }

@@ -30,17 +30,20 @@ test("encodeClosePayload", () => {
   assert.throws(() => encodeClosePayload(undefined, "reason"), WebSocketError);
 });
 
-test("reasons are cut to 123 bytes on a UTF-8 boundary", () => {
-  const ascii = "a".repeat(200);
-  assert.equal(encodeClosePayload(1000, ascii).length, 125);
-  // "€" is 3 bytes: 41 of them = 123 bytes exactly; a leading "a" pushes the cut back.
-  const euro = "€".repeat(50);
+test("reasons over 123 UTF-8 bytes are rejected, not cut (issue 14; they used to be truncated)", () => {
+  const rejected = (e: unknown): boolean => e instanceof WebSocketError && e.code === 0 && /at most 123 UTF-8 bytes, got \d+ bytes/.test(e.message);
+  assert.equal(encodeClosePayload(1000, "a".repeat(123)).length, 125);
+  assert.throws(() => encodeClosePayload(1000, "a".repeat(124)), rejected);
+  // "€" is 3 bytes: 41 of them = 123 bytes exactly; one more byte in front is too many.
+  const euro = "€".repeat(41);
   const p = encodeClosePayload(1000, euro);
   assert.equal(p.length, 2 + 123);
-  assert.equal(p.subarray(2).toString(), "€".repeat(41));
-  const p2 = encodeClosePayload(1000, "a" + euro);
-  assert.equal(p2.length, 2 + 121);
-  assert.equal(p2.subarray(2).toString(), "a" + "€".repeat(40));
+  assert.equal(p.subarray(2).toString(), euro);
+  assert.throws(() => encodeClosePayload(1000, "a" + euro), rejected);
+  assert.throws(() => encodeClosePayload(1000, "€".repeat(50)), rejected);
+});
+
+test("truncateUtf8 cuts on a UTF-8 boundary", () => {
   // 4-byte code points at every offset
   for (let pre = 0; pre < 4; pre++) {
     const t = truncateUtf8("x".repeat(pre) + "😀".repeat(40), 123);
