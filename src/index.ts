@@ -7,6 +7,10 @@
 export { AsyncSession } from "./session.js";
 export type { SessionOptions, HeadersInit, ParamsInit } from "./session.js";
 export { AsyncWebSocket } from "./websocket/connection.js";
+export { WebSocket } from "./standard/websocket.js";
+export type { WebSocketOptions, BinaryType, WebSocketSendData } from "./standard/websocket.js";
+export { CloseEvent, ErrorEvent } from "./standard/events.js";
+export type { CloseEventInit, CloseEventLike, ErrorEventInit, BaseEventInit } from "./standard/events.js";
 export type { HandshakeResponse, OperationOptions, SendData } from "./websocket/connection.js";
 export type { ConnectionOptions } from "./websocket/options.js";
 export type { Received, WaitOptions } from "./websocket/recv-queue.js";

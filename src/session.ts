@@ -9,6 +9,18 @@ import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
 import { CookieJar } from "./cookies.js";
+import type { WebSocket as StandardWebSocket } from "./standard/websocket.js";
+
+/**
+ * Builds `session.WebSocket`. Set by src/standard/websocket.ts when it loads (that layer comes
+ * after this one and imports it, so this file only knows its type).
+ */
+let webSocketBinder: ((session: AsyncSession) => typeof StandardWebSocket) | undefined;
+
+/** @internal Called once by src/standard/websocket.ts. */
+export function registerWebSocketBinder(bind: (session: AsyncSession) => typeof StandardWebSocket): void {
+  webSocketBinder = bind;
+}
 import { validateConnectArgs, validateOptions } from "./websocket/validate.js";
 
 /** Header input: a plain object or `[name, value]` pairs (order kept). */
@@ -86,6 +98,7 @@ export class AsyncSession implements AsyncDisposable {
   /** Connection attempts under way, aborted by close(). */
   readonly #pending = new Set<AbortController>();
   #closed = false;
+  #webSocket: typeof StandardWebSocket | undefined;
 
   constructor(options: SessionOptions = {}) {
     validateOptions(options); // every option, by type and range (src/websocket/validate.ts)
@@ -95,6 +108,19 @@ export class AsyncSession implements AsyncDisposable {
     // Reject bad defaults now, not at the first connect; connections that override none of them
     // share this one resolved object.
     this.#connDefaults = resolveConnectionOptions(rest);
+  }
+
+  /**
+   * A WHATWG `WebSocket` class bound to this session (one per session): `new session.WebSocket(url)`
+   * connects with this session's defaults, cookie jar, proxies and impersonation. For libraries
+   * that take a WebSocket class (graphql-ws `webSocketImpl`, partysocket `WebSocket`, ...).
+   */
+  get WebSocket(): typeof StandardWebSocket {
+    if (!this.#webSocket) {
+      if (!webSocketBinder) throw new WebSocketError('session.WebSocket needs masq\'s standard WebSocket: import it from "masq"', 0);
+      this.#webSocket = webSocketBinder(this);
+    }
+    return this.#webSocket;
   }
 
   /** Connections opened by this session and not yet closed. */

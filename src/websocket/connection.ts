@@ -162,6 +162,11 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     return this.#closeReason;
   }
 
+  /** Resolves (never rejects) once the connection has ended and its socket has closed, however it ended. */
+  get ended(): Promise<void> {
+    return this.#whenSocketClosed();
+  }
+
   // ---------------------------------------------------------------- sending
 
   /**
