@@ -2,13 +2,17 @@ import type { Duplex } from "node:stream";
 import { HandshakeError, WebSocketError, WebSocketTimeout, headersFromRaw } from "./errors.js";
 import { buildRequestHeaders, generateKey, parseResponseHead, serializeRequest, validateUpgradeResponse, type HeaderList } from "./protocol/handshake.js";
 import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
-import { getProfile, type BrowserProfile } from "./impersonate/index.js";
-import { openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
+import { applyOriginRules, resolveProfile, siteRelation, type BrowserProfile } from "./impersonate/index.js";
+import type { Http2Fingerprint } from "./impersonate/types.js";
+import type { H2Session } from "./transport/h2-session.js";
+import { abortable, openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
 import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
 import { CookieJar } from "./cookies.js";
+import { H2Pool, h2Phase, openH2, planH2, wsOverH2 } from "./session-h2.js";
+import { validateConnectArgs, validateOptions } from "./websocket/validate.js";
 import type { WebSocket as StandardWebSocket } from "./standard/websocket.js";
 
 /**
@@ -21,7 +25,6 @@ let webSocketBinder: ((session: AsyncSession) => typeof StandardWebSocket) | und
 export function registerWebSocketBinder(bind: (session: AsyncSession) => typeof StandardWebSocket): void {
   webSocketBinder = bind;
 }
-import { validateConnectArgs, validateOptions } from "./websocket/validate.js";
 
 /** Header input: a plain object or `[name, value]` pairs (order kept). */
 export type HeadersInit = Record<string, string> | Array<[string, string]>;
@@ -62,12 +65,24 @@ export interface SessionOptions extends ConnectionOptions {
   compress?: boolean | DeflateOffer;
   /** Messages below this many bytes are sent uncompressed (default 1024). */
   compressThreshold?: number;
-  /** Impersonate a browser: "chrome" (newest Chrome), "chrome156", ... */
-  impersonate?: string;
+  /**
+   * Impersonate a browser: a catalogue name ("chrome" = newest Chrome, "chrome124", "safari17_2_ios",
+   * curl_cffi's spellings; see `profileNames()`), or a profile object (e.g. from `profileFromJa3`),
+   * which is checked before connecting.
+   */
+  impersonate?: string | BrowserProfile;
   /** TLS engine: Node's ("native", default without impersonation) or masq's own ("masq"). */
   tls?: "native" | "masq";
   /** Abort the connection attempt. */
   signal?: AbortSignal;
+  /**
+   * Offer HTTP/2 for wss:// and carry the WebSocket as an RFC 8441 extended CONNECT stream when
+   * the server allows it (HTTP/1.1 on a new connection otherwise). Default: false, or the
+   * profile's choice when impersonating (Firefox offers h2; Chrome only reuses an h2 connection).
+   */
+  http2?: boolean;
+  /** A session's idle HTTP/2 connection is closed this long after its last WebSocket ended (ms; default 60 000). */
+  http2IdleTimeout?: number;
 }
 
 /**
@@ -97,6 +112,8 @@ export class AsyncSession implements AsyncDisposable {
   };
   /** Connection attempts under way, aborted by close(). */
   readonly #pending = new Set<AbortController>();
+  /** HTTP/2 connections shared by this session's WebSockets, by origin (RFC 8441). */
+  readonly #h2 = new H2Pool();
   #closed = false;
   #webSocket: typeof StandardWebSocket | undefined;
 
@@ -137,7 +154,7 @@ export class AsyncSession implements AsyncDisposable {
     if (this.#closed) throw new WebSocketError("the session is closed", 0);
     const o = mergeOptions(this.#defaults, options);
     const connOpts = CONNECTION_KEYS.some((k) => options[k] !== undefined) ? resolveConnectionOptions(o) : this.#connDefaults;
-    const profile = o.impersonate !== undefined ? getProfile(o.impersonate) : undefined;
+    const profile = o.impersonate !== undefined ? resolveProfile(o.impersonate) : undefined;
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
     if (startUrl.username || startUrl.password) {
       // Userinfo in the URL acts like `auth` for that origin (as curl does), unless `auth` is
@@ -157,13 +174,16 @@ export class AsyncSession implements AsyncDisposable {
     o.signal?.addEventListener("abort", onUserAbort, { once: true });
     const timer =
       timeout <= MAX_TIMER_MS // larger (or Infinity) would overflow setTimeout: treat as unbounded
-        ? setTimeout(() => ac.abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms`, 1006)), timeout)
+        ? setTimeout(() => ac.abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms${h2Phase(ac.signal)}`, 1006)), timeout)
         : undefined;
     try {
       let target = startUrl;
       for (let hop = 0; ; hop++) {
         const sameOrigin = target.origin === startUrl.origin;
-        const step = await settleOnAbort(this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin), ac.signal);
+        // Settles as soon as the signal aborts, whatever stage the attempt is in (every stage also
+        // watches the signal; this guarantees the caller is never left waiting on one that missed
+        // it). A connection the abandoned attempt still produces is terminated.
+        const step = await abortable(this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin), ac.signal, { discard: dispose });
         if ("ws" in step) {
           return step.ws;
         }
@@ -191,11 +211,51 @@ export class AsyncSession implements AsyncDisposable {
     this.#pending.clear();
     await Promise.allSettled([...this.#open].map((ws) => ws.close()));
     this.#open.clear();
+    this.#h2.closeAll();
   }
 
   /** `await using` support. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** A WebSocket as an extended CONNECT stream on `h2` (session-h2.ts), registered like any other. */
+  async #overH2(
+    h2: H2Session,
+    fp: Http2Fingerprint,
+    target: URL,
+    o: SessionOptions,
+    connOpts: ResolvedConnectionOptions,
+    profile: BrowserProfile | undefined,
+    signal: AbortSignal,
+    sameOrigin: boolean,
+  ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
+    const compress = o.compress ?? profile?.compress ?? false;
+    const offer: DeflateOffer | undefined =
+      compress === false ? undefined : compress === true ? ((profile as { deflateOffer?: DeflateOffer } | undefined)?.deflateOffer ?? {}) : compress;
+    const user = headerList(o.headers);
+    if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
+      user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);
+    }
+    if (!sameOrigin) {
+      removeHeader(user, "authorization");
+      removeHeader(user, "cookie");
+    }
+    const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
+    if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
+    const origin = o.origin ?? (profile ? `https://${target.host}` : undefined);
+    const step = await wsOverH2(h2, {
+      target, fp, profile, origin, protocols: o.protocols, offer, headers: user, connOpts,
+      compressThreshold: o.compressThreshold, owner: this.#owner, signal,
+    });
+    if ("ws" in step) {
+      if (signal.aborted) {
+        step.ws.terminate();
+        throw signal.reason;
+      }
+      if (!this.#ended.has(step.ws)) this.#open.add(step.ws);
+    }
+    return step;
   }
 
   /** One connection attempt: a WebSocket, or a redirect to follow. */
@@ -211,13 +271,18 @@ export class AsyncSession implements AsyncDisposable {
     const port = target.port ? Number(target.port) : secure ? 443 : 80;
     const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
     const engine = o.tls ?? (profile ? "masq" : "native");
+    // A WebSocket to an origin this session holds an h2 connection to (allowing extended CONNECT)
+    // becomes a new stream on it, as browsers do (RFC 8441).
+    const h2plan = planH2(target, o, profile, engine, proxy);
+    const pooled = this.#h2.get(h2plan.key);
+    if (pooled) return this.#overH2(pooled, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
     const socket: Duplex = await openTransport(
       { host: target.hostname, port, secure },
       {
         signal,
         verify: o.verify ?? true,
         ca: o.ca,
-        alpn: profile?.tls.alpn ?? ["http/1.1"],
+        alpn: h2plan.alpn,
         tlsEngine: engine,
         tlsProfile: profile?.tls,
         proxy,
@@ -231,16 +296,21 @@ export class AsyncSession implements AsyncDisposable {
     try {
       const alpn = (socket as Duplex & { alpnProtocol?: string | false }).alpnProtocol;
       if (alpn === "h2") {
-        // A profile that offers h2 (Firefox does) met a server that took it: WebSocket over
-        // HTTP/2 (RFC 8441) is not implemented, so fail clearly rather than speak HTTP/1.1 to it.
-        throw new WebSocketError(
-          `the server at ${target.host} selected HTTP/2 through ALPN; masq opens WebSockets over HTTP/1.1 only (RFC 8441 is not supported)`,
-          1006,
-        );
+        // Firefox's way (captured): wait for the server's SETTINGS; with ENABLE_CONNECT_PROTOCOL
+        // the WebSocket is an extended CONNECT on this connection, without it the connection is
+        // closed and the WebSocket upgrades over HTTP/1.1 on a new one offering http/1.1 alone.
+        const h2 = await openH2(socket, target, h2plan, signal, o.http2IdleTimeout);
+        if (!h2.extendedConnect) {
+          h2.close();
+          return await this.#attempt(target, { ...o, http2: false }, connOpts, profile, signal, sameOrigin);
+        }
+        this.#h2.add(h2plan.key, h2);
+        return await this.#overH2(h2, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
       }
       const key = generateKey();
       const compress = o.compress ?? profile?.compress ?? false;
-      const offer: DeflateOffer | undefined = compress === false ? undefined : compress === true ? {} : compress;
+      const offer: DeflateOffer | undefined =
+        compress === false ? undefined : compress === true ? (profile?.deflateOffer ?? {}) : compress;
       const extensions = offer ? formatDeflateOffer(offer) : undefined;
       const user = headerList(o.headers);
       // Authorization and per-call cookies belong to the origin the caller named (never forwarded).
@@ -263,7 +333,8 @@ export class AsyncSession implements AsyncDisposable {
         origin,
         extensions,
         headers: user,
-        template: profile?.headers,
+        // Sec-Fetch-Site (and Firefox's Sec-Fetch-Storage-Access) agree with the Origin in use.
+        template: profile ? applyOriginRules(profile.headers, siteRelation(origin ?? "null", target)) : undefined,
       });
       if (profile?.cookieAfter) placeAfter(headers, "cookie", profile.cookieAfter);
       const request = serializeRequest(target.pathname + target.search, headers);
@@ -316,35 +387,7 @@ export class AsyncSession implements AsyncDisposable {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
 
-/**
- * Rejects with the signal's reason as soon as it aborts, whatever stage the attempt is in (every
- * stage also watches the signal and cleans up; this guarantees the caller is never left waiting
- * on one that missed it). A connection the abandoned attempt still produces is terminated.
- */
-function settleOnAbort<T>(attempt: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    attempt.then(dispose, () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      attempt.then(dispose, () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    attempt.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
+/** Terminates the connection an abandoned attempt still produced (a redirect step holds none). */
 function dispose(step: unknown): void {
   if (step && typeof step === "object" && "ws" in step) (step as { ws: AsyncWebSocket }).ws.terminate();
 }
