@@ -12,15 +12,25 @@ export const ContentType = {
 
 /** Handshake message types (RFC 8446 §4, RFC 8879 §4). */
 export const HandshakeType = {
+  /** TLS 1.2 only (RFC 5246 §7.4.1.1). */
+  HELLO_REQUEST: 0,
   CLIENT_HELLO: 1,
   SERVER_HELLO: 2,
   NEW_SESSION_TICKET: 4,
   END_OF_EARLY_DATA: 5,
   ENCRYPTED_EXTENSIONS: 8,
   CERTIFICATE: 11,
+  /** TLS 1.2 only (RFC 5246 §7.4.3). */
+  SERVER_KEY_EXCHANGE: 12,
   CERTIFICATE_REQUEST: 13,
+  /** TLS 1.2 only (RFC 5246 §7.4.5). */
+  SERVER_HELLO_DONE: 14,
   CERTIFICATE_VERIFY: 15,
+  /** TLS 1.2 only (RFC 5246 §7.4.7). */
+  CLIENT_KEY_EXCHANGE: 16,
   FINISHED: 20,
+  /** TLS 1.2 OCSP stapling (RFC 6066 §8). */
+  CERTIFICATE_STATUS: 22,
   KEY_UPDATE: 24,
   COMPRESSED_CERTIFICATE: 25,
   MESSAGE_HASH: 254,
@@ -60,11 +70,25 @@ export const ExtensionType = {
   RENEGOTIATION_INFO: 0xff01,
 } as const;
 
-/** Cipher suites (RFC 8446 §B.4). */
+/** Cipher suites (RFC 8446 §B.4; TLS 1.2: RFC 5246, 5288, 5289, 7905, 8422). */
 export const CipherSuite = {
   TLS_AES_128_GCM_SHA256: 0x1301,
   TLS_AES_256_GCM_SHA384: 0x1302,
   TLS_CHACHA20_POLY1305_SHA256: 0x1303,
+  TLS_RSA_WITH_AES_128_CBC_SHA: 0x002f,
+  TLS_RSA_WITH_AES_256_CBC_SHA: 0x0035,
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 0x009c,
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 0x009d,
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 0xc009,
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 0xc00a,
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 0xc013,
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 0xc014,
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 0xc02b,
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 0xc02c,
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 0xc02f,
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 0xc030,
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 0xcca8,
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 0xcca9,
 } as const;
 
 /** Named groups (RFC 8446 §4.2.7, draft-ietf-tls-ecdhe-mlkem). */
@@ -120,6 +144,8 @@ export const AlertDescription = {
   internal_error: 80,
   inappropriate_fallback: 86,
   user_canceled: 90,
+  /** TLS 1.2 (RFC 5246 §7.2.2), a warning. */
+  no_renegotiation: 100,
   missing_extension: 109,
   unsupported_extension: 110,
   unrecognized_name: 112,

@@ -1,6 +1,6 @@
 import type { X509Certificate } from "node:crypto";
 import { TlsError } from "../errors.js";
-import { AlertDescription, ContentType, HandshakeType, MAX_PLAINTEXT, alertName } from "./constants.js";
+import { AlertDescription, ContentType, HandshakeType, MAX_PLAINTEXT, TLS12, alertName } from "./constants.js";
 import { CertificateError } from "./certificate.js";
 import { Negotiated, startHandshake, unexpectedMessage, type EngineOptions, type EngineSink, type HandshakeContext, type HandshakeState, type VersionHandlers } from "./handshake.js";
 import { tls12ServerHello } from "./handshake12.js";
@@ -23,7 +23,8 @@ const HANDLERS: VersionHandlers = { tls13: tls13ServerHello, tls12: tls12ServerH
 /** A peer alert reported as an error: we must not answer it with an alert of our own. */
 class PeerAlert extends TlsError {
   constructor(message: string, init: { alert: string }) {
-    super(message, init);
+    // close_notify during the handshake is the server hanging up, not a fatal alert.
+    super(message, { ...init, reason: init.alert === "close_notify" ? "connection_closed" : "alert_received" });
     this.name = "TlsError";
   }
 }
@@ -354,7 +355,8 @@ export class TlsClientEngine {
       this.#sink.closed();
       return;
     }
-    if (desc === AlertDescription.user_canceled) {
+    if (desc === AlertDescription.user_canceled || (data[0] === 1 && this.#info.version === TLS12 && desc !== AlertDescription.no_renegotiation)) {
+      // TLS 1.2 warnings (e.g. unrecognized_name after SNI) do not end the connection (RFC 5246 §7.2).
       this.#countEmpty(true);
       return; // followed by close_notify (RFC 8446 §6.1)
     }

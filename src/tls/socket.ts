@@ -32,7 +32,7 @@ export interface EngineConnectOptions {
 }
 
 /**
- * A TLS 1.3 connection over any Duplex, run by masq's own engine. Writes are batched into as few
+ * A TLS 1.3 or 1.2 connection over any Duplex, run by masq's own engine. Writes are batched into as few
  * records and socket writes as possible; every `data` chunk is a fresh Buffer.
  */
 export class MasqTlsSocket extends Duplex {
@@ -113,11 +113,12 @@ export class MasqTlsSocket extends Duplex {
   /** Negotiated cipher suite (`getCipher()`-like). */
   getCipher(): { name: string; standardName: string; version: string } {
     const n = this.#engine.cipherSuite ?? "";
-    return { name: n, standardName: n, version: "TLSv1.3" };
+    return { name: n, standardName: n, version: this.getProtocol() };
   }
 
+  /** "TLSv1.3" or "TLSv1.2", as the server chose. */
   getProtocol(): string {
-    return "TLSv1.3";
+    return this.#engine.version === 0x0303 ? "TLSv1.2" : "TLSv1.3";
   }
 
   /** The server certificate in Node's legacy shape (`{}` before the handshake). */
@@ -176,7 +177,7 @@ export class MasqTlsSocket extends Duplex {
       return;
     }
     if (this.#socket.destroyed || !this.#socket.writable) {
-      cb(new TlsError("TLS socket is closed", { alert: "close_notify" }));
+      cb(new TlsError("TLS socket is closed", { alert: "close_notify", reason: "connection_closed" }));
       return;
     }
     if (this.#reuseOutput) {
@@ -336,7 +337,7 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     socket.on("data", (chunk: Buffer) => feed(chunk, false));
     socket.on("end", () => {
       if (!settled) {
-        fail(new TlsError("the server closed the connection during the TLS handshake", { alert: "ECONNRESET" }));
+        fail(new TlsError("the server closed the connection during the TLS handshake", { alert: "ECONNRESET", reason: "connection_closed" }));
         socket.destroy();
         return;
       }
@@ -344,7 +345,7 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     });
     socket.on("error", (err: Error) => {
       if (!settled) {
-        fail(new TlsError(`socket error during the TLS handshake: ${err.message}`, { cause: err }));
+        fail(new TlsError(`socket error during the TLS handshake: ${err.message}`, { cause: err, reason: "connection_closed" }));
         socket.destroy();
         return;
       }
@@ -352,7 +353,7 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     });
     socket.on("close", () => {
       if (!settled) {
-        fail(new TlsError("the connection closed during the TLS handshake", { alert: "ECONNRESET" }));
+        fail(new TlsError("the connection closed during the TLS handshake", { alert: "ECONNRESET", reason: "connection_closed" }));
         return;
       }
       if (!exposed) return;
