@@ -212,7 +212,7 @@ function describe(v: unknown, echo: boolean | undefined): string {
     case "object":
       if (Array.isArray(v)) return `an array of ${v.length}`;
       if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return `${v.constructor.name} of ${v.byteLength} bytes`;
-      return v.constructor?.name && v.constructor !== Object ? `a ${v.constructor.name}` : "an object";
+      return v.constructor?.name && v.constructor !== Object ? `${/^[AEIOU]/.test(v.constructor.name) ? "an" : "a"} ${v.constructor.name}` : "an object";
     default:
       return typeof v === "undefined" ? "undefined" : `a ${typeof v}`;
   }
