@@ -9,7 +9,7 @@ import { isValidWireCloseCode } from "../protocol/close.js";
 import { AsyncSession } from "../session.js";
 import type { AsyncWebSocket } from "../websocket/connection.js";
 import { WsFlag } from "../websocket/flags.js";
-import { ExitCode, HELP, parseCli, type CliOptions } from "./args.js";
+import { ExitCode, parseCli, type CliOptions } from "./args.js";
 import { exitCodeFor, Output } from "./output.js";
 
 /** How the receive loop ended. */
@@ -23,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.OK;
   }
   if (parsed.kind === "usage") {
-    process.stderr.write(`masq: ${parsed.message}\n\n${HELP}`);
+    process.stderr.write(`masq: ${parsed.message}\nTry "masq --help".\n`);
     return ExitCode.USAGE;
   }
   return run(parsed.options);
@@ -124,6 +124,8 @@ async function receive(ws: AsyncWebSocket, out: Output, count: number | undefine
       return { kind: "failed", error };
     }
     if (item.flags & WsFlag.CLOSE) return { kind: "closed", code: ws.closeCode ?? 1005, reason: ws.closeReason };
+    // Past --count, messages still arriving before the peer's close frame are not printed.
+    if (count !== undefined && n >= count) continue;
     out.received(item.data, (item.flags & WsFlag.TEXT) !== 0);
     if (count !== undefined && ++n === count) onCount();
   }
