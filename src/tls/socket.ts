@@ -27,8 +27,8 @@ export interface EngineConnectOptions {
   rejectUnauthorized: boolean;
   ca?: string | Buffer | Array<string | Buffer>;
   signal?: AbortSignal;
-  /** Test hooks (fixed randomness, key shares). */
-  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare">>;
+  /** Test hooks (fixed randomness, key shares) and the TLS 1.2 session ticket callback. */
+  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare" | "onSessionTicket">>;
 }
 
 /**

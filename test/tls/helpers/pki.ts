@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCaConfig } from "../../helpers/certs.js";
 
-export type KeyKind = "ec256" | "ec384" | "rsa" | "rsapss" | "ed25519";
+export type KeyKind = "ec256" | "ec384" | "rsa" | "rsa1024" | "rsapss" | "ed25519";
 
 export interface Issued {
   name: string;
@@ -50,6 +50,8 @@ function keyArgs(kind: KeyKind): string[] {
       return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1"];
     case "rsa":
       return ["-newkey", "rsa:2048"];
+    case "rsa1024":
+      return ["-newkey", "rsa:1024"];
     case "rsapss":
       return ["-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"];
     case "ed25519":
@@ -126,6 +128,8 @@ export interface TlsTestPki {
   leafP384: Issued;
   leafRsa: Issued;
   leafRsaPss: Issued;
+  /** RSA-1024 leaf (valid chain, key too small for TLS 1.2 per masq's floor). */
+  leafRsa1024: Issued;
   leafEd25519: Issued;
   /** Leaf signed by the intermediate (send `leafViaInter.cert + inter.cert`). */
   leafViaInter: Issued;
@@ -162,6 +166,7 @@ export function tlsTestPki(): TlsTestPki {
     leafP384: pki.issue({ name: "leaf-p384", key: "ec384", issuer: root }),
     leafRsa: pki.issue({ name: "leaf-rsa", key: "rsa", issuer: root }),
     leafRsaPss: pki.issue({ name: "leaf-rsapss", key: "rsapss", issuer: root }),
+    leafRsa1024: pki.issue({ name: "leaf-rsa1024", key: "rsa1024", issuer: root }),
     leafEd25519: pki.issue({ name: "leaf-ed25519", key: "ed25519", issuer: root }),
     leafViaInter: pki.issue({ name: "leaf-via-inter", issuer: inter }),
     expired: pki.issue({ name: "expired", issuer: root, start: "20200101000000Z", end: "20200102000000Z" }),
