@@ -29,6 +29,17 @@ export {
   ProxyError,
   TlsError,
 } from "./errors.js";
-export { profileNames } from "./impersonate/index.js";
+export {
+  profileNames,
+  targetNames,
+  getProfile,
+  profileFromJa3,
+  http2FromAkamai,
+  akamaiOf,
+  chromiumBrands,
+  formatSecChUa,
+} from "./impersonate/index.js";
+export type { BrowserProfile, HeaderTemplate, Http2Fingerprint, Ja3Options, ProfileInfo } from "./impersonate/index.js";
+export type { ClientHelloProfile, ExtensionSpec, EchGreaseSpec } from "./tls/client-hello.js";
 export type { ProxyMap } from "./transport/index.js";
 export type { DeflateOffer } from "./protocol/extensions.js";

@@ -5,7 +5,9 @@
  * JA4 `t13d1516h1_8daaf6152771_5b37b36a67c0`. Everything per connection that Chrome randomises
  * (GREASE values, extension order, ECH GREASE) is drawn by the builder; this file is data only.
  */
-import { GREASE_PLACEHOLDER as G, GROUP, type ClientHelloProfile } from "../tls/client-hello.js";
+import { GREASE_PLACEHOLDER as G, NamedGroup as GROUP } from "../tls/constants.js";
+import type { ClientHelloProfile } from "../tls/client-hello.js";
+import { chromeUa, chromiumProfile } from "./families.js";
 import type { BrowserProfile } from "./types.js";
 
 /**
@@ -51,6 +53,8 @@ export const chrome156Hello: ClientHelloProfile = {
     { kind: "supported_versions", versions: [G, 0x0304, 0x0303] },
     { kind: "cookie" },
     { kind: "compress_certificate", algorithms: [2] },
+    // ALPS (new code point) goes only into an h2 hello; Chromium's wss hello offers http/1.1 alone.
+    { kind: "application_settings", codepoint: 0x44cd, protocols: ["h2"] },
     { kind: "trust_anchors", ids: CHROME_156_TRUST_ANCHOR_IDS },
     { kind: "grease" },
     { kind: "padding" },
@@ -63,33 +67,13 @@ export const chrome156Hello: ClientHelloProfile = {
   grease: true,
 };
 
-/**
- * Chrome's upgrade request, exactly the reference order and case (no sec-ch-ua, no Sec-Fetch-*
- * on a WebSocket upgrade). A normal build says `Chrome/`, the headless one `HeadlessChrome/`.
- */
-export const chrome156Headers: Array<[string, string]> = [
-  ["Host", ""],
-  ["Connection", "Upgrade"],
-  ["Pragma", "no-cache"],
-  ["Cache-Control", "no-cache"],
-  ["User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"],
-  ["Upgrade", "websocket"],
-  ["Origin", ""],
-  ["Sec-WebSocket-Version", "13"],
-  ["Accept-Encoding", "gzip, deflate, br, zstd"],
-  ["Accept-Language", "en-US,en;q=0.9"],
-  ["Sec-WebSocket-Key", ""],
-  ["Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"],
-  // Chromium's handshake stream adds the subprotocols after the extensions (only when asked for).
-  ["Sec-WebSocket-Protocol", ""],
-];
-
-/** Chrome 156 on Linux. */
-export const chrome156: BrowserProfile = {
+/** Chrome 156 on Linux: the upgrade request and hello exactly as captured (UA without "Headless"). */
+export const chrome156: BrowserProfile = chromiumProfile({
   name: "chrome156",
+  family: "chrome",
+  major: 156,
   tls: chrome156Hello,
-  headers: chrome156Headers,
-  compress: true,
-  // The URL request layer adds cookies before the handshake stream adds Sec-WebSocket-Key.
-  cookieAfter: "Accept-Language",
-};
+  userAgent: chromeUa("X11; Linux x86_64", "156.0.0.0"),
+  platform: "Linux",
+  checkedAgainst: "real Chromium 156 capture",
+});

@@ -5,7 +5,9 @@
  * JA4 `t13d1617h2_86a278354501_3cbfd9057e0d`. NSS sends its extensions in a fixed order and no
  * GREASE except the GREASE encrypted_client_hello; data only.
  */
-import { GROUP, type ClientHelloProfile } from "../tls/client-hello.js";
+import { NamedGroup as GROUP } from "../tls/constants.js";
+import type { ClientHelloProfile } from "../tls/client-hello.js";
+import { geckoProfile, geckoUa } from "./families.js";
 import type { BrowserProfile } from "./types.js";
 
 /** Firefox 153's ClientHello. NSS offers h2 even for a WebSocket (RFC 8441 would use it). */
@@ -48,38 +50,15 @@ export const firefox153Hello: ClientHelloProfile = {
   grease: false,
 };
 
-/**
- * Firefox's upgrade request in the reference order and case. `Sec-Fetch-Site` is what the
- * reference page (http://127.0.0.1:8000 → wss://localhost:8443) produced: `cross-site`.
- */
-export const firefox153Headers: Array<[string, string]> = [
-  ["Host", ""],
-  ["User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0"],
-  ["Accept", "*/*"],
-  ["Accept-Language", "en-US,en;q=0.9"],
-  ["Accept-Encoding", "gzip, deflate, br, zstd"],
-  ["Sec-WebSocket-Version", "13"],
-  ["Origin", ""],
-  // WebSocketChannel sets the subprotocols between Origin and the extensions (only when asked for).
-  ["Sec-WebSocket-Protocol", ""],
-  ["Sec-WebSocket-Extensions", "permessage-deflate"],
-  ["Sec-WebSocket-Key", ""],
-  ["Sec-Fetch-Storage-Access", "none"],
-  ["Connection", "Upgrade"],
-  ["Sec-Fetch-Dest", "empty"],
-  ["Sec-Fetch-Mode", "websocket"],
-  ["Sec-Fetch-Site", "cross-site"],
-  ["Pragma", "no-cache"],
-  ["Cache-Control", "no-cache"],
-  ["Upgrade", "websocket"],
-];
-
-/** Firefox ESR 153 on Linux. */
-export const firefox153: BrowserProfile = {
+/** Firefox ESR 153 on Linux, as captured (Sec-Fetch-Site / Storage-Access follow the Origin in use). */
+export const firefox153: BrowserProfile = geckoProfile({
   name: "firefox153",
+  family: "firefox",
+  version: "153",
   tls: firefox153Hello,
-  headers: firefox153Headers,
-  compress: true,
-  // Necko writes cookies right after Connection, before the Sec-Fetch-* group.
-  cookieAfter: "Connection",
-};
+  userAgent: geckoUa("X11; Linux x86_64", "153.0"),
+  platform: "Linux",
+  acceptLanguage: "en-US,en;q=0.9",
+  storageAccess: true,
+  checkedAgainst: "real Firefox ESR 153 capture",
+});

@@ -1,3 +1,4 @@
+import type { DeflateOffer } from "../protocol/extensions.js";
 import type { ClientHelloProfile } from "../tls/client-hello.js";
 
 /** Header list in wire order, names in wire case. */
@@ -24,6 +25,34 @@ export interface BrowserProfile {
   cookieAfter?: string;
   /** The browser's HTTP/2 fingerprint, for profiles that speak h2 (see {@link Http2Fingerprint}). */
   http2?: Http2Fingerprint;
+  /**
+   * The permessage-deflate offer the browser sends when `compress` is on (Firefox:
+   * `{ clientMaxWindowBits: false }`, i.e. a bare `permessage-deflate`). Undefined: masq's default
+   * offer (`permessage-deflate; client_max_window_bits`, as Chromium sends).
+   */
+  deflateOffer?: DeflateOffer;
+  /**
+   * Chromium's User-Agent client hints for this version (`sec-ch-ua` with its GREASE brand,
+   * `sec-ch-ua-mobile`, `sec-ch-ua-platform`). Chromium does not send them on a WebSocket
+   * upgrade (captured), so they are not in `headers`; add them yourself where a page load would.
+   */
+  clientHints?: HeaderTemplate;
+  /** Catalogue facts for `profileInfo()` and the README table. */
+  info?: ProfileInfo;
+}
+
+/** Where a catalogue profile comes from. */
+export interface ProfileInfo {
+  /** Family (`chrome`, `chrome_android`, `edge`, `safari`, `safari_ios`, `firefox`, `tor`). */
+  family: string;
+  /** Browser version (`156`, `17.2`, …). */
+  version: string;
+  /** Platform its User-Agent claims. */
+  platform: string;
+  /** What the ClientHello was checked against. */
+  checkedAgainst: string;
+  /** Where the upgrade header list comes from. */
+  headerSource: string;
 }
 
 /**

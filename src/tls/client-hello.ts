@@ -22,50 +22,10 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
+import { ExtensionType, GREASE_PLACEHOLDER, NamedGroup } from "./constants.js";
 
-/** Named groups a profile may list (IANA TLS Supported Groups). */
-export const GROUP = {
-  X25519MLKEM768: 0x11ec,
-  X25519: 0x001d,
-  SECP256R1: 0x0017,
-  SECP384R1: 0x0018,
-  SECP521R1: 0x0019,
-  FFDHE2048: 0x0100,
-  FFDHE3072: 0x0101,
-} as const;
-
-/** Placeholder for "a GREASE value goes here" in any list of a profile (RFC 8701 §2). */
-export const GREASE_PLACEHOLDER = 0x0a0a;
-
-/** True for the 16 reserved GREASE values 0x0a0a, 0x1a1a, … 0xfafa (RFC 8701 §2). */
-export function isGrease(v: number): boolean {
-  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
-}
-
-/** Extension code points used by the builder (IANA TLS ExtensionType Values). */
-export const EXT = {
-  SERVER_NAME: 0x0000,
-  STATUS_REQUEST: 0x0005,
-  SUPPORTED_GROUPS: 0x000a,
-  EC_POINT_FORMATS: 0x000b,
-  SIGNATURE_ALGORITHMS: 0x000d,
-  ALPN: 0x0010,
-  SCT: 0x0012,
-  PADDING: 0x0015,
-  EXTENDED_MASTER_SECRET: 0x0017,
-  COMPRESS_CERTIFICATE: 0x001b,
-  RECORD_SIZE_LIMIT: 0x001c,
-  DELEGATED_CREDENTIALS: 0x0022,
-  SESSION_TICKET: 0x0023,
-  PRE_SHARED_KEY: 0x0029,
-  SUPPORTED_VERSIONS: 0x002b,
-  COOKIE: 0x002c,
-  PSK_KEY_EXCHANGE_MODES: 0x002d,
-  KEY_SHARE: 0x0033,
-  TRUST_ANCHORS: 0xca34,
-  ENCRYPTED_CLIENT_HELLO: 0xfe0d,
-  RENEGOTIATION_INFO: 0xff01,
-} as const;
+// Code points live in one table (constants.ts); the builder names extensions by IANA name.
+const EXT = ExtensionType;
 
 /**
  * One entry of a profile's extension list. Contents that are shared with the rest of the
@@ -108,6 +68,12 @@ export type ExtensionSpec =
   | { kind: "trust_anchors"; ids: string[] }
   /** draft-ietf-tls-esni §6.2 GREASE: outer ECH with random contents. */
   | { kind: "ech_grease" } & EchGreaseSpec
+  /**
+   * ALPS (draft-vvv-tls-alps), Chrome's `application_settings`: code point 0x4469 up to Chrome 132,
+   * 0x44cd since 133. Lists the offered ALPN protocols that have settings (`h2`); not sent when
+   * the connection's ALPN offers none of them (a wss hello offers only http/1.1).
+   */
+  | { kind: "application_settings"; codepoint: number; protocols: string[] }
   /** RFC 5746 §3.4: empty renegotiated_connection. */
   | { kind: "renegotiation_info" }
   /** RFC 7685 padding with BoringSSL's rule: pad a 256–511 byte hello to 512 bytes (F5 bug). */
@@ -508,6 +474,15 @@ function extensionBody(
       const body = (state.ech ??= buildEchGrease(spec, grease.echConfigId, rng, p.servername));
       return { type: EXT.ENCRYPTED_CLIENT_HELLO, body };
     }
+    case "application_settings": {
+      const offered = spec.protocols.filter((proto) => alpn.includes(proto));
+      if (offered.length === 0) return null;
+      const w = new Writer();
+      w.block(2, (l) => {
+        for (const proto of offered) l.block(1, (e) => e.bytes(Buffer.from(proto, "latin1")));
+      });
+      return { type: spec.codepoint, body: w.finish() };
+    }
     case "renegotiation_info":
       return { type: EXT.RENEGOTIATION_INFO, body: Buffer.from([0]) };
     case "raw":
@@ -577,8 +552,8 @@ export const masqDefaultHello: ClientHelloProfile = {
     { kind: "supported_versions", versions: [0x0304, 0x0303] },
     { kind: "cookie" },
   ],
-  groups: [GROUP.X25519, GROUP.SECP256R1, GROUP.SECP384R1],
-  keyShareGroups: [GROUP.X25519],
+  groups: [NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1],
+  keyShareGroups: [NamedGroup.X25519],
   // ECDSA, Ed25519, RSA-PSS, then PKCS#1 (still needed for certificate chain signatures, §4.2.3).
   signatureAlgorithms: [0x0403, 0x0503, 0x0603, 0x0807, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601],
   alpn: ["http/1.1"],

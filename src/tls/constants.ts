@@ -65,7 +65,13 @@ export const ExtensionType = {
   POST_HANDSHAKE_AUTH: 49,
   SIGNATURE_ALGORITHMS_CERT: 50,
   KEY_SHARE: 51,
+  DELEGATED_CREDENTIALS: 34,
+  /** ALPS, the code point Chrome used up to 132 (draft-vvv-tls-alps). */
   APPLICATION_SETTINGS: 17513,
+  /** ALPS, the code point Chrome uses since 133. */
+  APPLICATION_SETTINGS_NEW: 17613,
+  /** draft-ietf-tls-trust-anchor-ids. */
+  TRUST_ANCHORS: 0xca34,
   ENCRYPTED_CLIENT_HELLO: 0xfe0d,
   RENEGOTIATION_INFO: 0xff01,
 } as const;
@@ -99,6 +105,8 @@ export const NamedGroup = {
   X25519: 0x001d,
   X448: 0x001e,
   X25519MLKEM768: 0x11ec,
+  /** draft-tls-westerbaan-xyber768d00 (Chrome 124–130): X25519 first, then Kyber768 round 3. */
+  X25519KYBER768DRAFT00: 0x6399,
   FFDHE2048: 0x0100,
   FFDHE3072: 0x0101,
   FFDHE4096: 0x0102,
@@ -162,6 +170,14 @@ const alertNames = new Map<number, string>(Object.entries(AlertDescription).map(
 /** The registry name of an alert code, or `alert_<n>` for an unknown one. */
 export function alertName(code: number): string {
   return alertNames.get(code) ?? `alert_${code}`;
+}
+
+/** Placeholder for "a GREASE value goes here" in any list of a profile (RFC 8701 §2). */
+export const GREASE_PLACEHOLDER = 0x0a0a;
+
+/** True for the 16 reserved GREASE values 0x0a0a, 0x1a1a, … 0xfafa (RFC 8701 §2). */
+export function isGrease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
 }
 
 /** Version code points. */

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { buildClientHello, type ClientHelloProfile, type ClientHelloState } from "./client-hello.js";
+import { isGrease } from "./constants.js";
 import type { HelloBuilder } from "./engine.js";
 
 /** SNI value: the given name, or none for IP literals (RFC 6066 §3). */
@@ -12,7 +13,7 @@ export function sniFor(servername: string | undefined): string | undefined {
 /** A HelloBuilder from a browser profile (GREASE, permutation and padding per the profile). */
 export function profileHelloBuilder(profile: ClientHelloProfile, servername: string | undefined, alpn: string[] | undefined): HelloBuilder {
   const state: ClientHelloState = {};
-  const keyShareGroups = profile.keyShareGroups.filter((g) => (g & 0x0f0f) !== 0x0a0a);
+  const keyShareGroups = profile.keyShareGroups.filter((g) => !isGrease(g));
   return {
     keyShareGroups,
     recordVersion: profile.recordVersion,

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { TlsError } from "../errors.js";
+import { isGrease as grease } from "./constants.js";
 
 /** A parsed ClientHello; extension bodies are views into the input. */
 export interface ParsedClientHello {
@@ -18,11 +19,6 @@ export interface ParsedClientHello {
   cipherSuites: number[];
   compressionMethods: number[];
   extensions: Array<{ type: number; data: Buffer }>;
-}
-
-/** True for the 16 reserved GREASE values 0x0a0a … 0xfafa. */
-function grease(v: number): boolean {
-  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
 }
 
 function fail(what: string): never {

@@ -1,4 +1,4 @@
-import { createDiffieHellman, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from "node:crypto";
+import { createDiffieHellman, createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from "node:crypto";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { TlsError } from "../errors.js";
 import { NamedGroup } from "./constants.js";
@@ -141,9 +141,52 @@ function x25519mlkem768(seed?: Buffer, x25519Private?: Buffer): KeyShare {
   };
 }
 
+/**
+ * X25519Kyber768Draft00 (draft-tls-westerbaan-xyber768d00, code point 0x6399, Chrome 124–130):
+ * the client share is the X25519 share followed by a Kyber768 (round 3) public key; the server
+ * share is its X25519 share followed by the Kyber ciphertext; the secret is the X25519 secret
+ * followed by the Kyber secret.
+ *
+ * Kyber round 3 and ML-KEM (FIPS 203) share K-PKE. They differ in (1) key generation's seed
+ * expansion, which a server cannot observe (any well-formed ML-KEM key pair is a valid Kyber
+ * key pair), and (2) the final key derivation: Kyber returns KDF(K̄ ‖ H(c)) with KDF = SHAKE-256
+ * and H = SHA3-256, where K̄ is exactly what ML-KEM's decapsulation returns for a valid
+ * ciphertext. An invalid ciphertext gives an implicit-rejection value either way, so the
+ * handshake fails at Finished as it would with a real Kyber implementation.
+ */
+function x25519kyber768draft00(seed?: Buffer, x25519Private?: Buffer): KeyShare {
+  const kem = ml_kem768.keygen(seed ? new Uint8Array(seed) : undefined);
+  const x = new X25519Share(x25519Private);
+  const key = Buffer.concat([x.key, Buffer.from(kem.publicKey.buffer, kem.publicKey.byteOffset, kem.publicKey.length)]);
+  const group = NamedGroup.X25519KYBER768DRAFT00;
+  return {
+    group,
+    key,
+    complete(peer) {
+      if (peer.length !== 32 + MLKEM768_CT) throw badShare(group);
+      const ct = peer.subarray(32);
+      let kbar: Uint8Array;
+      try {
+        kbar = ml_kem768.decapsulate(new Uint8Array(ct), kem.secretKey);
+      } catch (e) {
+        throw badShare(group, e);
+      }
+      const kyberSecret = kyberKdf(kbar, ct);
+      return Buffer.concat([x.secret(peer.subarray(0, 32), group), kyberSecret]);
+    },
+  };
+}
+
+/** Kyber round 3's final step: SHAKE-256(K̄ ‖ SHA3-256(c)), 32 bytes. */
+export function kyberKdf(kbar: Uint8Array, ciphertext: Uint8Array): Buffer {
+  const hc = createHash("sha3-256").update(ciphertext).digest();
+  return createHash("shake256", { outputLength: 32 }).update(kbar).update(hc).digest();
+}
+
 /** Groups masq can generate key shares for. */
 export const SUPPORTED_KEY_EXCHANGE_GROUPS: readonly number[] = [
   NamedGroup.X25519MLKEM768,
+  NamedGroup.X25519KYBER768DRAFT00,
   NamedGroup.X25519,
   NamedGroup.SECP256R1,
   NamedGroup.SECP384R1,
@@ -173,6 +216,8 @@ export function createKeyShare(group: number, fixed?: { privateKey?: Buffer; see
       return ecdhe(group, "secp521r1", 133, fixed?.privateKey);
     case NamedGroup.X25519MLKEM768:
       return x25519mlkem768(fixed?.seed, fixed?.privateKey);
+    case NamedGroup.X25519KYBER768DRAFT00:
+      return x25519kyber768draft00(fixed?.seed, fixed?.privateKey);
     case NamedGroup.FFDHE2048:
     case NamedGroup.FFDHE3072:
     case NamedGroup.FFDHE4096:
@@ -196,6 +241,7 @@ export function serverShareLength(group: number): number {
     case NamedGroup.SECP521R1:
       return 133;
     case NamedGroup.X25519MLKEM768:
+    case NamedGroup.X25519KYBER768DRAFT00:
       return MLKEM768_CT + 32;
     case NamedGroup.FFDHE2048:
     case NamedGroup.FFDHE3072:

@@ -9,9 +9,6 @@ import {
   buildClientHello,
   clientHelloRecord,
   drawGrease,
-  EXT,
-  GREASE_PLACEHOLDER,
-  isGrease,
   masqDefaultHello,
   type ClientHelloParams,
   type ClientHelloProfile,
@@ -30,6 +27,7 @@ import {
   type ParsedClientHello,
 } from "../../src/tls/ja4.js";
 import { chrome156 } from "../../src/impersonate/chrome.js";
+import { ExtensionType as EXT, GREASE_PLACEHOLDER, isGrease } from "../../src/tls/constants.js";
 
 // Copies of the browser captures (test/fixtures/reference/README.md says where they come from).
 const REF_DIR = fileURLToPath(new URL("../fixtures/reference", import.meta.url));
@@ -256,7 +254,9 @@ test("IP literals and a missing servername send no SNI (JA4 t13i1515h1)", () => 
 
 test("alpn override replaces the profile's list; an empty list drops the extension", () => {
   const h = parseClientHello(chromeHello("alpn", { alpn: ["h2", "http/1.1"] }));
-  assert.equal(ja4(h).slice(0, 10), "t13d1516h2");
+  // With h2 offered, ALPS (0x44cd) joins: Chromium 156's page-load hello over h2, as captured.
+  assert.equal(ja4(h), "t13d1517h2_8daaf6152771_cb7bf5808d99");
+  assert.deepEqual([...ext(h, 0x44cd)!], [0, 3, 2, 0x68, 0x32]);
   const none = parseClientHello(chromeHello("alpn", { alpn: [] }));
   assert.equal(ext(none, EXT.ALPN), undefined);
   assert.equal(ja4(none).slice(0, 10), "t13d151500");

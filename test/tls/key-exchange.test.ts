@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { TlsError } from "../../src/errors.js";
-import { createKeyShare, serverShareLength, SUPPORTED_KEY_EXCHANGE_GROUPS } from "../../src/tls/key-exchange.js";
+import { createHash, randomBytes } from "node:crypto";
+import { createKeyShare, kyberKdf, serverShareLength, SUPPORTED_KEY_EXCHANGE_GROUPS } from "../../src/tls/key-exchange.js";
 import { NamedGroup } from "../../src/tls/constants.js";
 
 const illegal = (e: unknown) => e instanceof TlsError && e.alert === "illegal_parameter";
@@ -18,6 +19,18 @@ test("key exchange: both sides agree for every group (DH is symmetric; ML-KEM vi
       // draft-ietf-tls-ecdhe-mlkem: ML-KEM secret first, then X25519's.
       assert.deepEqual(secret.subarray(0, 32), Buffer.from(sharedSecret));
       assert.deepEqual(secret.subarray(32), x.complete(a.key.subarray(1184)));
+      continue;
+    }
+    if (g === NamedGroup.X25519KYBER768DRAFT00) {
+      // X25519 first; a Kyber round 3 server hashes its message first and derives KDF(K̄ ‖ H(c))
+      // (decapsulation itself is checked against the round 3 KAT in test/impersonate/kyber.test.ts).
+      assert.equal(a.key.length, 32 + 1184);
+      const m = createHash("sha3-256").update(randomBytes(32)).digest();
+      const { cipherText, sharedSecret } = ml_kem768.encapsulate(new Uint8Array(a.key.subarray(32)), new Uint8Array(m));
+      const x = createKeyShare(NamedGroup.X25519);
+      const secret = a.complete(Buffer.concat([x.key, Buffer.from(cipherText)]));
+      assert.deepEqual(secret.subarray(0, 32), x.complete(a.key.subarray(0, 32)));
+      assert.deepEqual(secret.subarray(32), kyberKdf(sharedSecret, cipherText));
       continue;
     }
     const b = createKeyShare(g);
