@@ -6,5 +6,6 @@ export * from "./close.js";
 export * from "./utf8.js";
 export * from "./parser.js";
 export * from "./handshake.js";
+export * from "./connection-state.js";
 // extensions.ts (permessage-deflate negotiation) is exported below by its owner.
 export * from "./extensions.js";

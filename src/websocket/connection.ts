@@ -3,6 +3,7 @@ import { isUtf8 } from "node:buffer";
 import { ProtocolError, WebSocketClosed, WebSocketError, WebSocketTimeout } from "../errors.js";
 import { decodeClosePayload, encodeClosePayload, isValidWireCloseCode } from "../protocol/close.js";
 import { Opcode } from "../protocol/opcodes.js";
+import { ConnectionPhase, ConnectionState, PingAction, type Ending } from "../protocol/connection-state.js";
 import { WsFlag } from "./flags.js";
 import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
 import { Reader, type ReaderEvents } from "./reader.js";
@@ -56,12 +57,6 @@ let socketClosed: (ws: AsyncWebSocket) => void;
 let socketError: (ws: AsyncWebSocket, err: Error) => void;
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const enum State {
-  Open,
-  /** We sent a close frame (or the peer did): no more data from us. */
-  Closing,
-  Closed,
-}
 
 /**
  * One open WebSocket connection with an awaitable API.
@@ -88,13 +83,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #reader: Reader<AsyncWebSocket>;
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #owner: ConnectionOwner | undefined;
-  #state = State.Open;
-  /** Sticky error for the send side and for `recv` once the queue is empty. */
-  #failure: WebSocketError | undefined;
-  #closeSent = false;
-  #closeReceived = false;
-  #closeCode: number | undefined;
-  #closeReason = "";
+  /** The connection's rules and state (sans-I/O); this class carries out its decisions. */
+  readonly #cs: ConnectionState;
   #closePromise: Promise<void> | undefined;
   #peerClosed: (() => void) | undefined;
   /** Set once the socket has closed; waiters of #whenSocketClosed are resolved then. */
@@ -102,8 +92,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   #socketCloseWaiters: Array<() => void> | undefined;
   #socketError: Error | undefined;
   #killTimer: NodeJS.Timeout | undefined;
-  /** Type of the manually fragmented message in progress (0: none). */
-  #fragmentOpcode = 0;
+  /** The write callback of our pongs (made on the first pong: most connections never get a ping). */
+  #onPongWritten: (() => void) | undefined;
 
   /** The subprotocol the server chose ("" when none). */
   readonly protocol: string;
@@ -121,6 +111,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.response = init.response;
     this.#deflate = init.deflate;
     this.#owner = init.owner;
+    this.#cs = new ConnectionState(init.options);
     this.#queue = new RecvQueue(init.options.recvQueueSize);
     this.#writer = new Writer(init.socket, init.options);
     this.#reader = new Reader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
@@ -149,17 +140,17 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** True once no more messages can be sent: closing, closed, terminated or failed. */
   get closed(): boolean {
-    return this.#state !== State.Open;
+    return this.#cs.phase !== ConnectionPhase.Open;
   }
 
   /** The peer's close code (1005 for an empty close frame, 1006 when the connection ended without one); undefined while open. */
   get closeCode(): number | undefined {
-    return this.#closeCode;
+    return this.#cs.closeCode;
   }
 
   /** The peer's close reason ("" when none). */
   get closeReason(): string {
-    return this.#closeReason;
+    return this.#cs.closeReason;
   }
 
   /** Resolves (never rejects) once the connection has ended and its socket has closed, however it ended. */
@@ -192,7 +183,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
       return Promise.reject(err);
     }
     const more = (flags & WsFlag.CONT) !== 0;
-    if (opcode === Opcode.TEXT && typeof data !== "string" && !more && this.#fragmentOpcode === 0 && !isUtf8(payload)) {
+    if (opcode === Opcode.TEXT && typeof data !== "string" && !more && !this.#cs.fragmenting && !isUtf8(payload)) {
       return Promise.reject(new WebSocketError("send: a TEXT message must be valid UTF-8", 1007));
     }
     if (this.#writer.hasSpace()) {
@@ -243,16 +234,12 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   /** Resolves when everything queued before the call has been written to the socket. */
   flush(opts?: { timeout?: number }): Promise<void> {
     const invalid = flushArgsError(opts); if (invalid) return Promise.reject(invalid);
-    if (this.#writer.failed) return Promise.reject(this.#failure);
+    if (this.#writer.failed) return Promise.reject(this.#cs.failure);
     return this.#writer.flush(opts?.timeout);
   }
 
   #sendBlocked(): WebSocketError | undefined {
-    if (this.#failure) return this.#failure;
-    if (this.#state !== State.Open || this.#closeSent) {
-      return new WebSocketClosed("the connection is closing: no more messages can be sent", this.#closeCode ?? 1000, this.#closeReason);
-    }
-    return undefined;
+    return this.#cs.sendBlocked();
   }
 
   async #sendWhenSpace(opcode: number, payload: Uint8Array, more: boolean, opts?: OperationOptions): Promise<void> {
@@ -263,19 +250,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   #enqueue(opcode: number, payload: Uint8Array, more: boolean): void {
-    // Manual fragmentation (RFC 6455 §5.4): the first chunk carries the type, the rest are
-    // continuations; the type flag must match on every chunk.
-    let wireOpcode = opcode;
-    if (this.#fragmentOpcode !== 0) {
-      if (opcode !== this.#fragmentOpcode) {
-        throw new WebSocketError(
-          `send: a ${opcode === Opcode.TEXT ? "TEXT" : "BINARY"} chunk cannot continue the ${this.#fragmentOpcode === Opcode.TEXT ? "TEXT" : "BINARY"} message in progress (the type flag must be the same on every fragment)`,
-          0,
-        );
-      }
-      wireOpcode = Opcode.CONT;
-    }
-    this.#fragmentOpcode = more ? opcode : 0;
+    // Manual fragmentation (RFC 6455 §5.4): the state knows the message in progress.
+    const wireOpcode = this.#cs.dataOpcode(opcode, more);
     const deflate = this.#deflate;
     if (deflate && !more && wireOpcode !== Opcode.CONT && deflate.shouldCompress(payload.length)) {
       // RFC 7692 §6.1: compress whole messages only (manual fragments go uncompressed).
@@ -416,10 +392,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** Ends the connection at once, without a close frame; every waiter gets {@link WebSocketClosed}. */
   terminate(): void {
-    if (this.#state === State.Closed && this.#socket.destroyed) return;
-    const err = new WebSocketClosed("the connection was terminated", this.#closeCode ?? 1006, this.#closeReason);
-    this.#closeCode ??= 1006;
-    this.#finish(err, true);
+    if (this.#cs.phase === ConnectionPhase.Closed && this.#socket.destroyed) return;
+    this.#end(this.#cs.terminate());
     this.#socket.destroy();
   }
 
@@ -429,22 +403,16 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   async #runClose(payload: Buffer, code: number, timeout: number): Promise<void> {
-    if (this.#state === State.Closed || this.#failure) {
-      // Already ended (failed, terminated, or the close handshake finished).
-      return;
-    }
-    this.#state = State.Closing;
+    // null: already ended (failed, terminated, or the close handshake finished).
+    const steps = this.#cs.requestClose();
+    if (steps === null) return;
     const deadline = Date.now() + timeout;
-    if (!this.#closeSent) {
-      this.#closeSent = true;
-      this.#writer.enqueueInOrder(Opcode.CLOSE, payload);
-    }
-    if (!this.#closeReceived) {
+    if (steps.sendClose) this.#writer.enqueueInOrder(Opcode.CLOSE, payload);
+    if (steps.awaitPeer) {
       const peer = new Promise<void>((resolve) => (this.#peerClosed = resolve));
       const timedOut = await raceTimeout(Promise.race([peer, this.#whenSocketClosed()]), timeout);
-      if (timedOut && !this.#closeReceived) {
-        this.#closeCode ??= 1006;
-        this.#finish(new WebSocketClosed(`no close frame from the peer within ${timeout} ms`, 1006), true);
+      if (timedOut && !this.#cs.closeReceived) {
+        this.#end(this.#cs.closeTimedOut(timeout));
         this.#socket.destroy();
         return;
       }
@@ -454,7 +422,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#writer.pumpNow();
     if (!this.#socket.writableEnded) this.#socket.end();
     await raceTimeout(this.#whenSocketClosed(), Math.max(0, deadline - Date.now()));
-    this.#finish(new WebSocketClosed(`the connection was closed (${this.#closeCode ?? code})`, this.#closeCode ?? code, this.#closeReason), true);
+    this.#end(this.#cs.closeCompleted(code));
     this.#socket.destroy();
   }
 
@@ -484,30 +452,42 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     };
   }
 
+  /**
+   * RFC 6455 §5.5.2: answer with a PONG carrying the same payload, ahead of queued data. The
+   * state coalesces pongs (§5.5.3): one in flight, at most one owed behind it. While one is owed
+   * (the socket has not yet written the previous one) the reader stops: a peer that pings faster
+   * than the socket takes our answers, or pings without reading at all, is read at the pace of
+   * our pongs and meets TCP backpressure, instead of growing our memory with pongs or with the
+   * garbage of parsing its flood. Rare pings never wait (the first one is answered at once).
+   */
   #onPing(data: Buffer): void {
-    // RFC 6455 §5.5.2: answer with a PONG carrying the same payload, ahead of queued data.
-    if (!this.#closeSent && !this.#failure) this.#writer.enqueueUrgent(Opcode.PONG, data);
+    const action = this.#cs.receivePing(data);
+    if (action === PingAction.Send) this.#sendPong(data);
+    else if (action === PingAction.Coalesced) this.#reader.holdForReply();
+  }
+
+  #sendPong(payload: Uint8Array): void {
+    this.#writer.enqueueUrgent(Opcode.PONG, payload, (this.#onPongWritten ??= () => this.#pongWritten()));
+  }
+
+  /** The pong in flight was written (or dropped with the socket): send the owed one, read on. */
+  #pongWritten(): void {
+    const owed = this.#cs.pongWritten();
+    if (owed !== undefined) this.#sendPong(owed);
+    this.#reader.releaseReply();
   }
 
   #onPeerClose(code: number, reason: string, data: Buffer): void {
-    this.#closeReceived = true;
-    this.#closeCode = code;
-    this.#closeReason = reason;
+    const { closed, reply } = this.#cs.receiveClose(code, reason);
     this.#queue.push(data, WsFlag.CLOSE, true);
-    const closed = new WebSocketClosed(`the peer closed the connection (${code}${reason ? " " + reason : ""})`, code, reason);
     // Messages queued before the close frame stay readable, then the CLOSE item, then this error.
     this.#queue.end(closed, true);
     this.#peerClosed?.();
-    if (this.#opts.autoclose && !this.#closeSent) {
-      // RFC 6455 §5.5.1: echo the status code (1000 when the peer sent none).
-      this.#closeSent = true;
-      this.#state = State.Closing;
-      this.#writer.enqueueInOrder(Opcode.CLOSE, encodeClosePayload(code === 1005 ? 1000 : code));
+    if (reply !== undefined) {
+      // RFC 6455 §5.5.1: echo the status code (the state turned 1005 into 1000).
+      this.#writer.enqueueInOrder(Opcode.CLOSE, encodeClosePayload(reply));
       this.#writer.pumpNow();
-      this.#failure = closed;
       this.#endAfterWrites();
-    } else if (this.#closeSent) {
-      this.#failure = closed;
     }
   }
 
@@ -525,28 +505,28 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** Fails the connection: RFC 6455 §7.1.7, send a close frame with `closeCode`, then drop TCP. */
   #fail(err: WebSocketError, closeCode: number): void {
-    if (this.#state === State.Closed) return;
+    const steps = this.#cs.fail(err, closeCode, !this.#socket.destroyed);
+    if (steps === null) return;
     this.#reader.stop();
-    if (!this.#closeSent && !this.#socket.destroyed && closeCode >= 1000 && isValidWireCloseCode(closeCode)) {
-      this.#closeSent = true;
-      this.#writer.enqueueUrgent(Opcode.CLOSE, encodeClosePayload(closeCode));
+    if (steps.sendClose !== undefined) {
+      this.#writer.enqueueUrgent(Opcode.CLOSE, encodeClosePayload(steps.sendClose));
       this.#writer.pumpNow();
     }
-    this.#closeCode ??= closeCode;
-    this.#finish(err, this.#opts.drainOnError);
+    this.#end(steps.ending);
     if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end();
     this.#killTimer = setTimeout(() => this.#socket.destroy(), 1000);
     this.#killTimer.unref?.();
   }
 
-  /** Records the end of the connection once: sticky error, queues ended, state closed. */
-  #finish(err: WebSocketError, drain: boolean): void {
-    if (this.#state === State.Closed) return;
-    this.#state = State.Closed;
-    this.#failure ??= err;
+  /**
+   * Carries out the end the state recorded (undefined: it had ended already): every waiter gets
+   * the one final error, queued messages first when `drain`.
+   */
+  #end(ending: Ending | undefined): void {
+    if (ending === undefined) return;
     this.#reader.stop();
-    this.#writer.fail(this.#failure);
-    this.#queue.end(this.#failure, drain);
+    this.#writer.fail(ending.error);
+    this.#queue.end(ending.error, ending.drain);
     this.#peerClosed?.();
     this.#owner?.ended(this);
   }
@@ -554,27 +534,12 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   #onSocketClosed(): void {
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#deflate?.close();
-    if (this.#state === State.Closed) return;
-    if (this.#closeReceived) {
-      this.#finish(this.#closedError(), true);
-      return;
-    }
-    if (this.#closeSent && !(this.#failure && !(this.#failure instanceof WebSocketClosed))) {
-      // We were closing and the peer dropped TCP instead of answering: closed, not failed.
-      this.#closeCode ??= 1006;
-      this.#finish(new WebSocketClosed("the peer ended the connection without a close frame", this.#closeCode, this.#closeReason), true);
-      return;
-    }
-    // TCP ended without a close frame from the peer: abnormal closure (RFC 6455 §7.1.5, 1006).
-    this.#closeCode = 1006;
-    const cause = this.#socketError;
-    const why = cause ? `: ${cause.message}` : " without a close frame";
-    this.#finish(new WebSocketError(`the connection was lost${why}`, 1006, { cause }), this.#opts.drainOnError);
+    // The state decides how the end reads: closed after a close frame, lost otherwise (§7.1.5).
+    this.#end(this.#cs.socketClosed(this.#socketError));
   }
 
   #closedError(): WebSocketClosed {
-    if (this.#failure instanceof WebSocketClosed) return this.#failure;
-    return new WebSocketClosed(`the connection is closed (${this.#closeCode ?? 1005})`, this.#closeCode ?? 1005, this.#closeReason);
+    return this.#cs.closedError();
   }
 }
 

@@ -45,6 +45,8 @@ const PAUSE_QUEUE = 1;
 const PAUSE_SLICE = 2;
 const PAUSE_INFLATE = 4;
 const PAUSE_RETRY = 8;
+/** A control reply (a pong) is owed and the socket cannot take it yet: read no more until it can. */
+const PAUSE_REPLY = 16;
 /** Bytes the parser may hold unparsed while the reader yields a time slice before the socket is paused. */
 const SLICE_BACKLOG = 4 * 1024 * 1024;
 /**
@@ -68,7 +70,8 @@ export class Reader<H> implements DirectReadSink {
   readonly #events: ReaderEvents<H>;
   readonly #host: H;
   readonly #opts: ReaderOptions;
-  readonly #parser: FrameParser;
+  /** Replaced by an empty parser on stop(), so a stopped connection keeps no unread bytes. */
+  #parser: FrameParser;
   #deflate: PerMessageDeflate | undefined;
   #paused = 0;
   /** Whether we told the socket to stop flowing (tracked to avoid redundant pause/resume calls). */
@@ -82,9 +85,16 @@ export class Reader<H> implements DirectReadSink {
   #sliceStart = 0;
   #sliceArmed = false;
   #sliceCount = 0;
+  /**
+   * When bytes last arrived (performance.now()), kept only when `trackActivity` is set (the
+   * heartbeat reads it): one clock read per socket read, not per message.
+   */
+  lastActivity = 0;
+  trackActivity = false;
 
   /** @internal socket 'data' (through the shared listener). */
   onData(chunk: Buffer): void {
+    if (this.trackActivity) this.lastActivity = performance.now();
     this.#parser.push(chunk);
     if (this.#paused === 0) this.#pump();
     else if (!this.#socketPaused && this.#parser.bufferedBytes > SLICE_BACKLOG) {
@@ -103,6 +113,7 @@ export class Reader<H> implements DirectReadSink {
   /** @internal direct-read: `n` bytes landed in the last target. */
   onDirect(n: number): void {
     if (this.#stopped) return;
+    if (this.trackActivity) this.lastActivity = performance.now();
     try {
       this.#parser.commitDirect(n);
     } catch (err) {
@@ -157,6 +168,19 @@ export class Reader<H> implements DirectReadSink {
     // Let the socket flow again (discarding data) so that the peer's FIN and 'close' arrive.
     this.#socketPaused = false;
     this.#socket.resume();
+    // Nothing more is parsed: let go of unread bytes (up to SLICE_BACKLOG of read slabs) now,
+    // not when the application drops the connection object.
+    if (this.#parser.bufferedBytes > 0) this.#parser = new FrameParser({ maxMessageSize: this.#opts.maxMessageSize });
+  }
+
+  /** Stops reading until {@link releaseReply}: an owed control reply cannot be written yet. */
+  holdForReply(): void {
+    if (!this.#stopped) this.#pause(PAUSE_REPLY);
+  }
+
+  /** The owed reply went to the socket: read on. */
+  releaseReply(): void {
+    this.#unpause(PAUSE_REPLY);
   }
 
   #pause(reason: number): void {
@@ -223,6 +247,7 @@ export class Reader<H> implements DirectReadSink {
         if (!this.#deliver(ev.data, ev.opcode === 1 ? WsFlag.TEXT : WsFlag.BINARY)) return;
       } else if (ev.kind === "ping") {
         this.#events.onPing(this.#host, ev.data);
+        if (this.#paused !== 0) return; // holdForReply: resumed by releaseReply
       } else if (ev.kind === "pong") {
         // Unsolicited or answering our ping: consumed, never delivered (RFC 6455 §5.5.3).
       } else {

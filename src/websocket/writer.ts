@@ -81,6 +81,8 @@ export class Writer {
    * the shared NONE (an idle connection allocates none) and are replaced on first use.
    */
   #urgent: Buffer[] = NONE;
+  /** Write callbacks of urgent frames, by index in #urgent (the connection's pongs: it coalesces them). */
+  #urgentDone: Array<(() => void) | undefined> = NONE;
   /** Allocated on the first small message, so an idle connection holds none. */
   #pool: Buffer = EMPTY;
   /** The block `#pool` belongs to (undefined while the writer holds none). */
@@ -276,12 +278,19 @@ export class Writer {
     };
   }
 
-  /** A control frame that jumps ahead of queued data (a pong, a ping); never splits a message. */
-  enqueueUrgent(opcode: number, payload: Uint8Array): void {
+  /**
+   * A control frame that jumps ahead of queued data (a pong, a ping); never splits a message.
+   * `written` runs once the socket has written it (or dropped it with the socket).
+   */
+  enqueueUrgent(opcode: number, payload: Uint8Array, written?: () => void): void {
     const buf = Buffer.allocUnsafe(frameHeaderLength(payload.length, true) + payload.length);
     this.#frameInto(buf, 0, true, false, opcode, payload, 0, payload.length);
     if (this.#urgent === NONE) this.#urgent = [];
     this.#urgent.push(buf);
+    if (written) {
+      if (this.#urgentDone === NONE) this.#urgentDone = [];
+      this.#urgentDone[this.#urgent.length - 1] = written;
+    }
     this.#schedule();
   }
 
@@ -335,6 +344,7 @@ export class Writer {
     this.#items = [];
     this.#itemHead = 0;
     this.#urgent = [];
+    this.#urgentDone = NONE;
     if (this.#corked) {
       this.#corked = false;
       this.#socket.uncork();
@@ -445,8 +455,18 @@ export class Writer {
       writes++;
       socket.write(buf);
     };
-    for (const u of this.#urgent) emit(u);
-    if (this.#urgent.length > 0) this.#urgent = NONE;
+    for (let i = 0; i < this.#urgent.length; i++) {
+      const done = this.#urgentDone[i];
+      if (done === undefined) emit(this.#urgent[i]!);
+      else {
+        writes++;
+        socket.write(this.#urgent[i]!, done); // told once written (or dropped with the socket)
+      }
+    }
+    if (this.#urgent.length > 0) {
+      this.#urgent = NONE;
+      this.#urgentDone = NONE;
+    }
     while (this.#itemHead < this.#items.length) {
       const item = this.#items[this.#itemHead]!;
       if (item.buf === undefined) break; // still compressing: order is kept by waiting
