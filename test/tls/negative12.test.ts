@@ -93,6 +93,16 @@ test("tls1.2 fake: GCM, ChaCha20 and CBC suites connect and move data both ways;
   }
 });
 
+test("tls1.2 fake: a server without extended_master_secret is accepted for a full handshake (as browsers do); the ticket says so", async () => {
+  const s = await server({ ems: false, ticket: Buffer.from("no-ems") });
+  const tickets: TlsSession12[] = [];
+  const t = await connect(s.port, chrome156Hello, (x) => tickets.push(x));
+  assert.equal(t.getProtocol(), "TLSv1.2");
+  assert.equal(tickets.length, 1);
+  assert.equal(tickets[0]!.extendedMasterSecret, false);
+  t.destroy();
+});
+
 test("tls1.2 negative: downgrade sentinel (DOWNGRD\\x01 and \\x00) when 1.3 was offered -> illegal_parameter", async () => {
   for (const tail of [DOWNGRADE_TLS12, DOWNGRADE_TLS11]) {
     await expectFailure({ random: Buffer.concat([Buffer.alloc(24, 5), tail]) }, "illegal_parameter", AlertDescription.illegal_parameter, /downgrade/);
@@ -106,6 +116,7 @@ test("tls1.2 negative: a suite the profile did not offer -> illegal_parameter", 
 
 test("tls1.2 negative: a group not offered (P-521), or one TLS 1.2 cannot use (X25519MLKEM768) -> illegal_parameter", async () => {
   await expectFailure({ group: NamedGroup.SECP521R1 }, "illegal_parameter", AlertDescription.illegal_parameter, /not offered/);
+  await expectFailure({ advertiseGroup: NamedGroup.X25519MLKEM768 }, "illegal_parameter", AlertDescription.illegal_parameter, /cannot use/);
 });
 
 test("tls1.2 negative: bad ServerKeyExchange signature (ECDSA and RSA-PSS) -> decrypt_error", async () => {

@@ -25,6 +25,8 @@ export interface Fake12Options {
   suite?: number;
   /** ECDHE group in ServerKeyExchange (default X25519). */
   group?: number;
+  /** Named group id written into ServerKeyExchange instead of `group` (the point stays `group`'s). */
+  advertiseGroup?: number;
   /** ServerHello.random (e.g. with a downgrade sentinel). */
   random?: Buffer;
   /** Signature scheme (default: ECDSA-SHA256 for EC keys, RSA-PSS-SHA256 for RSA). */
@@ -168,7 +170,7 @@ export class Fake12Core {
     );
     const group = o.group ?? NamedGroup.X25519;
     this.#share = createKeyShare(group);
-    const params = Buffer.concat([Buffer.of(3), u16(group), withLength(1, this.#share.key)]);
+    const params = Buffer.concat([Buffer.of(3), u16(o.advertiseGroup ?? group), withLength(1, this.#share.key)]);
     const key = createPrivateKey(o.key);
     const scheme = o.scheme ?? (key.asymmetricKeyType === "ec" ? 0x0403 : 0x0804);
     let sig = signParams(key, scheme, Buffer.concat([hello.random, this.#serverRandom, params]));
