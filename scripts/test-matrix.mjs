@@ -88,6 +88,8 @@ for (const r of results) {
   parts.push(`${r.name}: ${p} passed, ${f} failed, ${r.skipped ?? 0} skipped${status}`);
 }
 const also = failAlso.length > 0 ? `; also failed: ${failAlso.join(", ")}` : "";
+// A failed earlier step counts as one failure, so that the last line agrees with the exit status.
+fail += failAlso.length;
 console.log(`\n${ok ? "PASS" : "FAIL"} on ${results.length} Node versions (${parts.join("; ")})${also}`);
 console.log(`${pass} passed, ${fail} failed`);
 process.exit(ok ? 0 : 1);
