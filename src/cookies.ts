@@ -19,6 +19,7 @@ import {
   pathMatch,
 } from "tough-cookie";
 import { WebSocketError } from "./errors.js";
+import { isToken } from "./protocol/extensions.js";
 
 export type SameSite = "strict" | "lax" | "none";
 
@@ -72,14 +73,13 @@ interface AnyHostCookie {
   seq: number;
 }
 
-/** RFC 7230 token (cookie-name in RFC 6265 §4.1.1). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** What cannot appear in a Cookie header value: controls (incl. CR, LF, NUL), DEL, and ";" which separates pairs. */
 // eslint-disable-next-line no-control-regex
 const BAD_VALUE = /[\x00-\x1f\x7f;]/;
 
 function checkName(name: string): void {
-  if (typeof name !== "string" || !TOKEN.test(name)) {
+  // A cookie-name is an RFC 7230 token (RFC 6265 §4.1.1).
+  if (typeof name !== "string" || !isToken(name)) {
     throw new WebSocketError(`invalid cookie name ${JSON.stringify(name)}: it must be a non-empty token`, 0);
   }
 }

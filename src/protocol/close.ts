@@ -65,11 +65,11 @@ export function encodeClosePayload(code?: number, reason?: string): Buffer {
 export function decodeClosePayload(payload: Uint8Array): { code: number; reason: string } {
   const n = payload.length;
   if (n === 0) return { code: 1005, reason: "" };
-  if (n === 1) throw new ProtocolError("close frame with a 1-byte payload", 1002);
+  if (n === 1) throw new ProtocolError("close frame with a 1-byte payload", 1002, { reason: "bad_close_payload" });
   const code = (payload[0]! << 8) | payload[1]!;
-  if (!isValidWireCloseCode(code)) throw new ProtocolError(`close frame with invalid close code ${code}`, 1002);
+  if (!isValidWireCloseCode(code)) throw new ProtocolError(`close frame with invalid close code ${code}`, 1002, { reason: "bad_close_code" });
   if (n === 2) return { code, reason: "" };
   const reasonBytes = payload.subarray(2);
-  if (!isValidUtf8(reasonBytes)) throw new ProtocolError("close reason is not valid UTF-8", 1007);
+  if (!isValidUtf8(reasonBytes)) throw new ProtocolError("close reason is not valid UTF-8", 1007, { reason: "invalid_utf8" });
   return { code, reason: Buffer.from(reasonBytes.buffer, reasonBytes.byteOffset, reasonBytes.length).toString("utf8") };
 }

@@ -82,7 +82,7 @@ function fail(header: string, what: string): never {
 }
 
 function failMsg(message: string): never {
-  throw new HandshakeError(message, { status: 101 });
+  throw new HandshakeError(message, { status: 101, reason: "bad_extension" });
 }
 
 /**

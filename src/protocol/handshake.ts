@@ -4,7 +4,8 @@
  * check that the server accepted exactly what we offered.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { HandshakeError, WebSocketError, headersFromRaw } from "../errors.js";
+import { HandshakeError, WebSocketError, headersFromRaw, type HandshakeErrorReason } from "../errors.js";
+import { isToken } from "./extensions.js";
 
 /** The GUID every server appends to the key before hashing (§1.3, §4.2.2). */
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -131,8 +132,6 @@ export function buildRequestHeaders(o: RequestHeaderOptions): HeaderList {
   return out;
 }
 
-/** RFC 7230 §3.2.6 token: the only characters allowed in a header name. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN = /[\r\n\0]/;
 
 /**
@@ -146,7 +145,7 @@ export function serializeRequest(target: string, headers: HeaderList): Buffer {
   }
   let s = `GET ${target} HTTP/1.1\r\n`;
   for (const [name, value] of headers) {
-    if (!TOKEN.test(name)) throw new WebSocketError("invalid header name: header names must be RFC 7230 tokens", 0);
+    if (!isToken(name)) throw new WebSocketError("invalid header name: header names must be RFC 7230 tokens", 0);
     if (FORBIDDEN.test(value)) {
       throw new WebSocketError(`the value of header ${name} contains CR, LF or NUL`, 0);
     }
@@ -191,7 +190,7 @@ export class ResponseHeadParser {
     if (this.#done) throw new WebSocketError("ResponseHeadParser: the response head is already complete", 0);
     // Fail fast on a peer that does not speak HTTP at all.
     for (let i = 0; this.#total + i < HTTP_PREFIX.length && i < chunk.length; i++) {
-      if (chunk[i] !== HTTP_PREFIX[this.#total + i]) throw new HandshakeError("the server did not answer with an HTTP response");
+      if (chunk[i] !== HTTP_PREFIX[this.#total + i]) throw new HandshakeError("the server did not answer with an HTTP response", { reason: "not_http" });
     }
     let match = this.#match;
     let end = -1;
@@ -208,7 +207,7 @@ export class ResponseHeadParser {
     }
     if (end < 0) {
       if (this.#total + chunk.length >= MAX_RESPONSE_HEAD_BYTES) {
-        throw new HandshakeError(`the server's response head exceeds ${MAX_RESPONSE_HEAD_BYTES} bytes`);
+        throw new HandshakeError(`the server's response head exceeds ${MAX_RESPONSE_HEAD_BYTES} bytes`, { reason: "head_too_large" });
       }
       this.#match = match;
       this.#chunks.push(chunk);
@@ -233,17 +232,18 @@ export function parseResponseHead(text: string): ResponseHead {
 function parseHead(text: string): ResponseHead {
   const lines = text.split("\r\n");
   const m = STATUS_LINE.exec(lines[0]!);
-  if (!m) throw new HandshakeError("malformed HTTP status line in the server's response");
+  if (!m) throw new HandshakeError("malformed HTTP status line in the server's response", { reason: "malformed_response" });
   const rawHeaders: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
     // No obsolete line folding (RFC 7230 §3.2.4 lets a client reject it), no empty names, no
     // bare CR or LF smuggled into a value.
-    if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || /[\r\n\0]/.test(line)) {
+    if (colon <= 0 || !isToken(line.slice(0, colon)) || /[\r\n\0]/.test(line)) {
       throw new HandshakeError("malformed header line in the server's response", {
         status: Number(m[1]),
         rawHeaders,
+        reason: "malformed_response",
       });
     }
     rawHeaders.push(line.slice(0, colon), line.slice(colon + 1).trim());
@@ -269,29 +269,29 @@ export function validateUpgradeResponse(
   head: ResponseHead,
   o: { key: string; protocols?: string[]; extensionsOffered: boolean },
 ): { protocol: string; extensions: string } {
-  const fail = (msg: string): HandshakeError =>
-    new HandshakeError(msg, { status: head.status, rawHeaders: head.rawHeaders });
+  const fail = (msg: string, reason: HandshakeErrorReason): HandshakeError =>
+    new HandshakeError(msg, { status: head.status, rawHeaders: head.rawHeaders, reason });
   if (head.status !== 101) {
-    throw fail(`the server refused the WebSocket upgrade: HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`);
+    throw fail(`the server refused the WebSocket upgrade: HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`, "unexpected_status");
   }
   const h = head.headers;
-  if (!tokens(h["upgrade"]).includes("websocket")) throw fail("the 101 response lacks Upgrade: websocket");
-  if (!tokens(h["connection"]).includes("upgrade")) throw fail("the 101 response lacks Connection: Upgrade");
+  if (!tokens(h["upgrade"]).includes("websocket")) throw fail("the 101 response lacks Upgrade: websocket", "missing_upgrade");
+  if (!tokens(h["connection"]).includes("upgrade")) throw fail("the 101 response lacks Connection: Upgrade", "missing_upgrade");
   const accept = h["sec-websocket-accept"];
-  if (accept === undefined) throw fail("the 101 response lacks Sec-WebSocket-Accept");
-  if (accept.trim() !== acceptFor(o.key)) throw fail("Sec-WebSocket-Accept does not match the key we sent");
+  if (accept === undefined) throw fail("the 101 response lacks Sec-WebSocket-Accept", "bad_accept");
+  if (accept.trim() !== acceptFor(o.key)) throw fail("Sec-WebSocket-Accept does not match the key we sent", "bad_accept");
 
   const offered = o.protocols ?? [];
   const chosen = h["sec-websocket-protocol"];
   let protocol = "";
   if (chosen !== undefined) {
     protocol = chosen.trim();
-    if (offered.length === 0) throw fail(`the server chose subprotocol "${protocol}" but none was offered`);
-    if (!offered.includes(protocol)) throw fail(`the server chose subprotocol "${protocol}", which was not offered`);
+    if (offered.length === 0) throw fail(`the server chose subprotocol "${protocol}" but none was offered`, "bad_subprotocol");
+    if (!offered.includes(protocol)) throw fail(`the server chose subprotocol "${protocol}", which was not offered`, "bad_subprotocol");
   }
   const extensions = h["sec-websocket-extensions"];
   if (extensions !== undefined && extensions.trim() !== "" && !o.extensionsOffered) {
-    throw fail("the server accepted extensions that were not offered");
+    throw fail("the server accepted extensions that were not offered", "bad_extension");
   }
   return { protocol, extensions: extensions === undefined ? "" : extensions.trim() };
 }

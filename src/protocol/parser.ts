@@ -12,7 +12,7 @@
  * and one event object.
  */
 import { isUtf8 } from "node:buffer";
-import { ProtocolError } from "../errors.js";
+import { ProtocolError, type ProtocolErrorReason } from "../errors.js";
 import { bufferView } from "./buffer-view.js";
 import { decodeClosePayload } from "./close.js";
 import { Utf8Validator } from "./utf8.js";
@@ -163,7 +163,7 @@ export class FrameParser {
     }
     this.#frameFill = from + n;
     if (this.#frameText && !this.#utf8().push(buf.subarray(from, from + n))) {
-      this.#fail(1007, "invalid UTF-8 in a text message");
+      this.#fail(1007, "invalid UTF-8 in a text message", "invalid_utf8");
     }
   }
 
@@ -200,7 +200,7 @@ export class FrameParser {
           // Hot path: final TEXT/BINARY frame, no RSV bits, unmasked, short, inside this chunk,
           // no fragmented message open.
           if ((b0 === 0x82 || b0 === 0x81) && b1 < 126 && avail >= 2 + len && this.#msgOpcode === 0) {
-            if (len > this.#maxMessageSize) throw this.#fail(1009, `message of ${len} bytes exceeds maxMessageSize`);
+            if (len > this.#maxMessageSize) throw this.#fail(1009, `message of ${len} bytes exceeds maxMessageSize`, "message_too_big");
             pos += 2;
             const end = pos + len;
             if (chunk !== this.#sliceChunk) {
@@ -210,7 +210,7 @@ export class FrameParser {
             }
             const data = bufferView(this.#sliceAb, this.#sliceBase + pos, len);
             if (b0 === 0x81 && !((len <= 32 && isAsciiRange(chunk, pos, len)) || isUtf8(data))) {
-              throw this.#fail(1007, "invalid UTF-8 in a text message");
+              throw this.#fail(1007, "invalid UTF-8 in a text message", "invalid_utf8");
             }
             if (end < chunk.length) {
               this.#pos = end;
@@ -223,15 +223,15 @@ export class FrameParser {
             ev.data = data;
             return ev;
           }
-          if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
+          if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame", "masked_frame");
         } else {
           // Header split across chunks: look at byte 1 in the next chunk.
           const b1 = this.#chunks[this.#head + 1]![0]!;
-          if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame");
+          if (b1 & 0x80) throw this.#fail(1002, "the server sent a masked frame", "masked_frame");
           len = b1 & 0x7f;
         }
         // A control frame can never need an extended length (§5.5); fail before waiting for it.
-        if (len > 125 && (b0 & 0x08) !== 0) throw this.#fail(1002, "control frame with a payload over 125 bytes");
+        if (len > 125 && (b0 & 0x08) !== 0) throw this.#fail(1002, "control frame with a payload over 125 bytes", "control_too_long");
         hdrLen = len < 126 ? 2 : len === 126 ? 4 : 10;
         if (this.#queued < hdrLen) return null;
         let hdr: Uint8Array;
@@ -248,7 +248,7 @@ export class FrameParser {
           len = (hdr[h + 2]! << 8) | hdr[h + 3]!;
         } else if (len === 127) {
           const hi = ((hdr[h + 2]! << 24) | (hdr[h + 3]! << 16) | (hdr[h + 4]! << 8) | hdr[h + 5]!) >>> 0;
-          if (hi >= 0x80000000) throw this.#fail(1002, "64-bit payload length with the most significant bit set");
+          if (hi >= 0x80000000) throw this.#fail(1002, "64-bit payload length with the most significant bit set", "bad_length");
           const lo = ((hdr[h + 6]! << 24) | (hdr[h + 7]! << 16) | (hdr[h + 8]! << 8) | hdr[h + 9]!) >>> 0;
           len = hi * 0x100000000 + lo;
         }
@@ -284,26 +284,26 @@ export class FrameParser {
   #checkHeader(b0: number, len: number): void {
     const opcode = b0 & 0x0f;
     const fin = (b0 & 0x80) !== 0;
-    if (b0 & 0x30) throw this.#fail(1002, "RSV2/RSV3 set without a negotiated extension");
+    if (b0 & 0x30) throw this.#fail(1002, "RSV2/RSV3 set without a negotiated extension", "reserved_bits");
     const rsv1 = (b0 & 0x40) !== 0;
     if (opcode >= 8) {
-      if (opcode > 10) throw this.#fail(1002, `reserved control opcode ${opcode}`);
-      if (!fin) throw this.#fail(1002, "fragmented control frame");
-      if (len > 125) throw this.#fail(1002, `control frame with a ${len}-byte payload (max 125)`);
-      if (rsv1) throw this.#fail(1002, "RSV1 set on a control frame");
+      if (opcode > 10) throw this.#fail(1002, `reserved control opcode ${opcode}`, "bad_opcode");
+      if (!fin) throw this.#fail(1002, "fragmented control frame", "fragmented_control");
+      if (len > 125) throw this.#fail(1002, `control frame with a ${len}-byte payload (max 125)`, "control_too_long");
+      if (rsv1) throw this.#fail(1002, "RSV1 set on a control frame", "reserved_bits");
       return;
     }
     if (opcode === 0) {
-      if (this.#msgOpcode === 0) throw this.#fail(1002, "continuation frame without a message to continue");
-      if (rsv1) throw this.#fail(1002, "RSV1 set on a continuation frame");
+      if (this.#msgOpcode === 0) throw this.#fail(1002, "continuation frame without a message to continue", "bad_continuation");
+      if (rsv1) throw this.#fail(1002, "RSV1 set on a continuation frame", "reserved_bits");
     } else if (opcode <= 2) {
-      if (this.#msgOpcode !== 0) throw this.#fail(1002, "new data frame inside a fragmented message");
-      if (rsv1 && !this.#rsv1Allowed) throw this.#fail(1002, "RSV1 set without permessage-deflate");
+      if (this.#msgOpcode !== 0) throw this.#fail(1002, "new data frame inside a fragmented message", "bad_continuation");
+      if (rsv1 && !this.#rsv1Allowed) throw this.#fail(1002, "RSV1 set without permessage-deflate", "reserved_bits");
     } else {
-      throw this.#fail(1002, `reserved data opcode ${opcode}`);
+      throw this.#fail(1002, `reserved data opcode ${opcode}`, "bad_opcode");
     }
     if (this.#msgLength + len > this.#maxMessageSize) {
-      throw this.#fail(1009, `message of at least ${this.#msgLength + len} bytes exceeds maxMessageSize`);
+      throw this.#fail(1009, `message of at least ${this.#msgLength + len} bytes exceeds maxMessageSize`, "message_too_big");
     }
   }
 
@@ -321,7 +321,7 @@ export class FrameParser {
       try {
         cr = decodeClosePayload(payload);
       } catch (e) {
-        if (e instanceof ProtocolError) throw this.#fail(e.code, e.message);
+        if (e instanceof ProtocolError) throw this.#fail(e.code, e.message, e.reason);
         throw e;
       }
       return { kind: "close", code: cr.code, reason: cr.reason, data: payload };
@@ -334,9 +334,9 @@ export class FrameParser {
           if (textChecked) {
             const ok = this.#utf8().end();
             this.#utf8Validator?.reset();
-            if (!ok) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
+            if (!ok) throw this.#fail(1007, "text message ends inside a UTF-8 sequence", "invalid_utf8");
           } else if (!isUtf8(payload)) {
-            throw this.#fail(1007, "invalid UTF-8 in a text message");
+            throw this.#fail(1007, "invalid UTF-8 in a text message", "invalid_utf8");
           }
         }
         return { kind: "message", opcode: opcode as 1 | 2, data: payload, compressed };
@@ -351,8 +351,8 @@ export class FrameParser {
     }
     if (this.#msgOpcode === 1 && !this.#msgCompressed) {
       // Validate each fragment as it completes, carrying a split code point (§8.1).
-      if (!textChecked && !this.#utf8().push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message");
-      if (fin && !this.#utf8().end()) throw this.#fail(1007, "text message ends inside a UTF-8 sequence");
+      if (!textChecked && !this.#utf8().push(payload)) throw this.#fail(1007, "invalid UTF-8 in a text message", "invalid_utf8");
+      if (fin && !this.#utf8().end()) throw this.#fail(1007, "text message ends inside a UTF-8 sequence", "invalid_utf8");
     }
     if (!fin) return null;
     const frags = this.#fragments;
@@ -376,7 +376,7 @@ export class FrameParser {
       this.#copyOut(buf, from, n);
       this.#frameFill = from + n;
       if (this.#frameText && !this.#utf8().push(buf.subarray(from, from + n))) {
-        throw this.#fail(1007, "invalid UTF-8 in a text message");
+        throw this.#fail(1007, "invalid UTF-8 in a text message", "invalid_utf8");
       }
     }
     return this.#frameFill === buf.length;
@@ -438,8 +438,8 @@ export class FrameParser {
     this.#pos = pos;
   }
 
-  #fail(code: number, message: string): ProtocolError {
-    this.#error = new ProtocolError(message, code);
+  #fail(code: number, message: string, reason: ProtocolErrorReason): ProtocolError {
+    this.#error = new ProtocolError(message, code, { reason });
     // Release buffered input; the parser is unusable from now on.
     this.#chunks = [];
     this.#head = 0;

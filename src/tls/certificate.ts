@@ -1,9 +1,9 @@
 import { X509Certificate, verify as cryptoVerify, constants as cc, type KeyObject } from "node:crypto";
 import { checkServerIdentity, rootCertificates } from "node:tls";
-import { readFileSync } from "node:fs";
 import { brotliDecompressSync, inflateSync } from "node:zlib";
 import { TlsError } from "../errors.js";
 import { SignatureScheme } from "./constants.js";
+import { extraCaFromEnv } from "./extra-ca.js";
 import { Reader } from "./reader.js";
 import {
   KeyUsageBit,
@@ -113,12 +113,12 @@ function parseCertificates(items: Array<string | Buffer>): X509Certificate[] {
 function defaultTrust(): X509Certificate[] {
   if (defaultRoots) return defaultRoots;
   const roots = rootCertificates.map((p) => new X509Certificate(p));
-  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
-  if (extraFile) {
+  const extra = extraCaFromEnv();
+  if (extra !== null) {
     try {
-      roots.push(...parseCertificates([readFileSync(extraFile, "latin1")]));
+      roots.push(...parseCertificates([extra]));
     } catch {
-      // Node prints a warning and goes on without them.
+      // A file that does not parse: Node prints a warning and goes on without it.
     }
   }
   defaultRoots = roots;
@@ -131,11 +131,12 @@ function rootsOf(ca: string | Buffer | Array<string | Buffer> | undefined): X509
   return [...parseCertificates(Array.isArray(ca) ? ca : [ca]), ...roots];
 }
 
-/** A validation failure: Node-style code plus the alert to send. */
+/** A validation failure: Node-style verification code (`verifyCode`, and `alert` for compatibility) plus the alert to send (`tlsAlert`). */
 export class CertificateError extends TlsError {
   readonly tlsAlert: string;
   constructor(code: string, message: string, tlsAlert: string) {
-    super(message, { alert: code });
+    // `alert` keeps the verification code too (as before the split): see TlsError.
+    super(message, { verifyCode: code });
     this.name = "TlsError";
     this.tlsAlert = tlsAlert;
   }

@@ -10,9 +10,9 @@
  * The returned Duplex has no 'error' listener of ours: attach yours at once.
  */
 import type { Duplex } from "node:stream";
-import { ProxyError, TlsError, WebSocketError } from "../errors.js";
+import { ProxyError, WebSocketError } from "../errors.js";
 import { sanitizedCause, httpConnectTunnel } from "./http-proxy.js";
-import { nativeTlsConnect, type CaOption } from "./native-tls.js";
+import { nativeTlsConnect, nodeTlsError, type CaOption } from "./native-tls.js";
 import { formatHostPort, parseProxyUrl, type ProxyInfo } from "./proxy-url.js";
 import { socksDestination, socksTunnel } from "./socks-proxy.js";
 import { abortable, connectTcp, stripBrackets } from "./tcp.js";
@@ -22,6 +22,7 @@ import { loadMasqTls, type MasqTlsModule } from "./masq-tls.js";
 export { selectProxy, matchesNoProxy, type ProxyMap, type SelectProxyOptions } from "./select-proxy.js";
 export { redactUrl, parseProxyUrl, formatHostPort, type ProxyInfo, type ProxyProtocol } from "./proxy-url.js";
 export { secureContextWithCa, type CaOption } from "./native-tls.js";
+export { abortable } from "./tcp.js";
 
 export interface ConnectTarget {
   /** Name or IP literal (IPv6 with or without brackets). */
@@ -130,7 +131,7 @@ async function openTunnel(proxy: ProxyInfo, host: string, port: number, opts: Tr
     default: {
       let destination: string;
       try {
-        destination = await abortable(socksDestination(proxy, host), signal, [socket]);
+        destination = await abortable(socksDestination(proxy, host), signal, { onAbort: () => socket.destroy() });
       } catch (err) {
         socket.destroy();
         if (isAbort(signal, err) || err instanceof WebSocketError) throw err;
@@ -146,7 +147,7 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
   if (opts.tlsEngine === "masq") {
     let mod: MasqTlsModule;
     try {
-      mod = await abortable(loadMasqTls(), signal, [socket]);
+      mod = await abortable(loadMasqTls(), signal, { onAbort: () => socket.destroy() });
     } catch (err) {
       socket.destroy();
       throw err;
@@ -172,12 +173,7 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
     } catch (err) {
       socket.destroy();
       if (isAbort(signal, err) || err instanceof WebSocketError) throw err;
-      const e = err as NodeJS.ErrnoException;
-      const code = typeof e?.code === "string" ? e.code : "TLS_ERROR";
-      throw new TlsError(`TLS handshake with ${formatHostPort(host, port)} failed: ${e?.message ?? String(err)}`, {
-        alert: code,
-        cause: err,
-      });
+      throw nodeTlsError(`TLS handshake with ${formatHostPort(host, port)} failed: ${(err as Error | undefined)?.message ?? String(err)}`, err);
     }
   }
   return nativeTlsConnect(socket, {

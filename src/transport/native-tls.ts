@@ -1,8 +1,8 @@
 import net from "node:net";
 import tls from "node:tls";
-import { readFileSync } from "node:fs";
 import type { Duplex } from "node:stream";
-import { TlsError } from "../errors.js";
+import { TlsError, reasonForVerifyCode } from "../errors.js";
+import { extraCaFromEnv } from "../tls/extra-ca.js";
 import { stripBrackets } from "./tcp.js";
 import { formatHostPort } from "./proxy-url.js";
 
@@ -27,22 +27,6 @@ export interface NativeTlsOptions {
 }
 
 const contextCache = new Map<string, tls.SecureContext>();
-let extraCaCache: string | null | undefined;
-
-function extraCaFromEnv(): string | null {
-  if (extraCaCache !== undefined) return extraCaCache;
-  const file = process.env.NODE_EXTRA_CA_CERTS;
-  extraCaCache = null;
-  if (file) {
-    try {
-      extraCaCache = readFileSync(file, "latin1");
-    } catch {
-      extraCaCache = null;
-    }
-  }
-  return extraCaCache;
-}
-
 /**
  * A SecureContext trusting Node's bundled roots (plus NODE_EXTRA_CA_CERTS) AND the given CAs.
  * Passing `ca` to Node directly would replace the default roots; we merge instead.
@@ -62,7 +46,7 @@ export function secureContextWithCa(ca: CaOption | undefined): tls.SecureContext
     try {
       ctx = tls.createSecureContext({ ca: all });
     } catch (err) {
-      throw new TlsError(`Invalid "ca" option: ${(err as Error).message}`, { alert: "INVALID_CA", cause: err });
+      throw new TlsError(`Invalid "ca" option: ${(err as Error).message}`, { alert: "INVALID_CA", reason: "bad_certificate", cause: err });
     }
     if (contextCache.size >= 16) contextCache.delete(contextCache.keys().next().value as string);
     contextCache.set(key, ctx);
@@ -130,13 +114,13 @@ export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<t
       resolve(tlsSocket);
     };
     const onError = (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? "TLS_ERROR";
-      fail(new TlsError(`TLS handshake with ${label} ${display} failed: ${err.message} (${code})`, { alert: code, cause: err }));
+      fail(nodeTlsError(`TLS handshake with ${label} ${display} failed: ${err.message} (${err.code ?? "TLS_ERROR"})`, err));
     };
     const onClose = () => {
       fail(
         new TlsError(`TLS handshake with ${label} ${display} failed: the connection closed before it completed`, {
           alert: "ECONNRESET",
+          reason: "connection_closed",
         }),
       );
     };
@@ -150,4 +134,24 @@ export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<t
       if (!tlsSocket.destroyed) tlsSocket.destroy(err);
     });
   });
+}
+
+/** Node's (OpenSSL's) certificate-verification codes, as `err.code` of a failed TLS handshake. */
+const VERIFY_CODE = /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|INVALID_CA$|INVALID_PURPOSE$|PATH_LENGTH_|HOSTNAME_MISMATCH$|ERR_TLS_CERT_ALTNAME_INVALID$)/;
+/** OpenSSL's name for a received alert, e.g. ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE. */
+const ALERT_CODE = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$/;
+
+/**
+ * A TlsError for a failure that Node's TLS stack (or a socket under it) reported, sorted into
+ * masq's vocabulary: a verification code goes to `verifyCode` (and `alert`, as before), an alert the
+ * server sent to `alert` under its RFC 8446 name, a socket errno to `errno` (and `alert`, as before).
+ */
+export function nodeTlsError(message: string, err: unknown): TlsError {
+  const raw = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = typeof raw === "string" ? raw : "TLS_ERROR";
+  if (VERIFY_CODE.test(code)) return new TlsError(message, { verifyCode: code, reason: reasonForVerifyCode(code), cause: err });
+  const alert = ALERT_CODE.exec(code);
+  if (alert) return new TlsError(message, { alert: alert[1]!.toLowerCase(), reason: "alert_received", cause: err });
+  const closed = code === "ECONNRESET" || code === "EPIPE" || code === "ECONNABORTED";
+  return new TlsError(message, { alert: code, reason: closed ? "connection_closed" : "tls_failure", cause: err });
 }

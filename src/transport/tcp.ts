@@ -59,34 +59,36 @@ export function connectTcp(host: string, port: number, signal?: AbortSignal, opt
 }
 
 /**
- * Runs `step` while `signal` may abort it: on abort, every socket in `sockets` is destroyed and the
- * returned promise rejects with the signal's reason (whatever `step` does afterwards is ignored).
+ * Races `step` against `signal` (the one helper for this, used by the transport and by the
+ * session's connect): on abort the returned promise rejects at once with the signal's reason, and
+ * `cleanup.onAbort` runs (e.g. destroying the sockets the step is using). Whatever the step still
+ * produces after that is handed to `cleanup.discard` (default: its `destroy()`, if it has one), so
+ * nothing the abandoned step opens is leaked. Without a signal, `step` itself is returned.
  */
 export function abortable<T>(
   step: Promise<T>,
   signal: AbortSignal | undefined,
-  sockets: Array<{ destroy(err?: Error): unknown }>,
+  cleanup: { onAbort?: () => void; discard?: (late: T) => void } = {},
 ): Promise<T> {
   if (!signal) return step;
+  const discard = cleanup.discard ?? destroyLate;
+  const abandon = (): void => {
+    step.then(discard, () => {});
+    cleanup.onAbort?.();
+  };
+  if (signal.aborted) {
+    abandon();
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      for (const s of sockets) s.destroy();
+    const onAbort = (): void => {
+      abandon();
       reject(signal.reason);
     };
-    if (signal.aborted) {
-      step.catch(() => {});
-      onAbort();
-      return;
-    }
     signal.addEventListener("abort", onAbort, { once: true });
     step.then(
       (v) => {
         signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) {
-          // Already rejected with the reason: do not leak what the step produced.
-          (v as { destroy?: () => unknown } | null)?.destroy?.();
-          return;
-        }
         resolve(v);
       },
       (e) => {
@@ -95,4 +97,8 @@ export function abortable<T>(
       },
     );
   });
+}
+
+function destroyLate(v: unknown): void {
+  (v as { destroy?: () => unknown } | null | undefined)?.destroy?.();
 }

@@ -343,13 +343,13 @@ export class PerMessageDeflate {
       if (total > limit) {
         // Destroying the stream from here stops zlib before it produces the next chunk (its callback checks
         // `destroyed` right after emitting this one), so at most one chunk past the limit is ever allocated.
-        abort(new ProtocolError(`permessage-deflate: the inflated message exceeds maxMessageSize (${limit} bytes)`, 1009));
+        abort(new ProtocolError(`permessage-deflate: the inflated message exceeds maxMessageSize (${limit} bytes)`, 1009, { reason: "message_too_big" }));
         return;
       }
       chunks.push(chunk);
     };
     const onError = (err: Error): void => {
-      abort(new ProtocolError(`permessage-deflate: invalid compressed data (${err.message})`, 1007, { cause: err }));
+      abort(new ProtocolError(`permessage-deflate: invalid compressed data (${err.message})`, 1007, { cause: err, reason: "bad_compression" }));
     };
     const onEnd = (): void => {
       ended = true;

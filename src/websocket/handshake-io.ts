@@ -49,7 +49,7 @@ export function exchangeHandshake(
     };
     const onClose = (): void => {
       if (socketError) return;
-      fail(new HandshakeError("the server closed the connection before answering the upgrade request"));
+      fail(new HandshakeError("the server closed the connection before answering the upgrade request", { reason: "connection_closed" }));
     };
     const onAbort = (): void => fail(signal!.reason);
     if (signal?.aborted) {

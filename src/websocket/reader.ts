@@ -315,7 +315,7 @@ export class Reader<H> implements DirectReadSink {
       (out) => {
         if (this.#stopped) return;
         if (opcode === 1 && !isUtf8(out)) {
-          this.#fatal(new ProtocolError("invalid UTF-8 in a compressed text message", 1007));
+          this.#fatal(new ProtocolError("invalid UTF-8 in a compressed text message", 1007, { reason: "invalid_utf8" }));
           return;
         }
         // A message that did not fit is held for a retry (PAUSE_RETRY keeps the reader stopped).

@@ -1,5 +1,7 @@
 import { WebSocketError, WebSocketTimeout } from "../errors.js";
-import { MAX_TIMER_MS } from "./options.js";
+import { Waiter, type WaitOptions } from "./wait.js";
+
+export type { WaitOptions } from "./wait.js";
 
 /** One received message as the application sees it. */
 export interface Received {
@@ -9,23 +11,7 @@ export interface Received {
   flags: number;
 }
 
-/** Per-call receive options. */
-export interface WaitOptions {
-  /** Milliseconds to wait; `undefined`/`Infinity` waits forever. */
-  timeout?: number | undefined;
-  /** Aborting rejects with the signal's reason and gives up the place in line. */
-  signal?: AbortSignal | undefined;
-}
-
-interface Waiter {
-  resolve: (item: Received) => void;
-  reject: (err: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  /** false once the waiter has been served, timed out or aborted. */
-  live: boolean;
-}
+type RecvWaiter = Waiter<Received>;
 
 /**
  * The bounded queue between the reader and the application.
@@ -53,7 +39,7 @@ export class RecvQueue {
   #head = 0;
   #count = 0;
   /** Starts as the shared NO_WAITERS (idle connections allocate none); replaced on first wait. */
-  #waiters: Waiter[] = NO_WAITERS;
+  #waiters: RecvWaiter[] = NO_WAITERS;
   #waiterHead = 0;
   #error: unknown = undefined;
   #ended = false;
@@ -111,10 +97,9 @@ export class RecvQueue {
     }
     while (this.#waiterHead < this.#waiters.length) {
       const w = this.#waiters[this.#waiterHead]!;
-      this.#waiters[this.#waiterHead++] = undefined as unknown as Waiter;
+      this.#waiters[this.#waiterHead++] = undefined as unknown as RecvWaiter;
       if (!w.live) continue;
       this.#compactWaiters();
-      settle(w);
       w.resolve({ data, flags });
       return true;
     }
@@ -194,29 +179,10 @@ export class RecvQueue {
     const item = this.tryTake();
     if (item !== undefined) return Promise.resolve(item);
     if (this.#ended) return Promise.reject(this.#error);
-    return new Promise<Received>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, live: true };
-      const timeout = opts?.timeout;
-      if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-        w.timer = setTimeout(() => {
-          if (!w.live) return;
-          settle(w);
-          this.#forget(w);
-          reject(new WebSocketTimeout(`recv timed out after ${timeout} ms`));
-        }, Math.max(0, timeout));
-      }
-      if (signal) {
-        w.onAbort = () => {
-          if (!w.live) return;
-          settle(w);
-          this.#forget(w);
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", w.onAbort, { once: true });
-      }
-      if (this.#waiters === NO_WAITERS) this.#waiters = [];
-      this.#waiters.push(w);
-    });
+    const w: RecvWaiter = new Waiter(opts, recvTimeout, this.#forget);
+    if (this.#waiters === NO_WAITERS) this.#waiters = [];
+    this.#waiters.push(w);
+    return w.promise;
   }
 
   /**
@@ -240,17 +206,15 @@ export class RecvQueue {
     this.#waiterHead = 0;
     for (let i = from; i < waiters.length; i++) {
       const w = waiters[i]!;
-      if (!w.live) continue;
-      settle(w);
       w.reject(error);
     }
   }
 
   /** Removes a waiter that gave up, so that polling with short timeouts cannot grow the line. */
-  #forget(w: Waiter): void {
+  readonly #forget = (w: RecvWaiter): void => {
     const i = this.#waiters.indexOf(w, this.#waiterHead);
     if (i >= 0) this.#waiters.splice(i, 1);
-  }
+  };
 
   #compactWaiters(): void {
     if (this.#waiterHead === this.#waiters.length) {
@@ -263,15 +227,13 @@ export class RecvQueue {
   }
 }
 
-const NO_WAITERS: Waiter[] = Object.freeze([]) as unknown as Waiter[];
+const NO_WAITERS: RecvWaiter[] = Object.freeze([]) as unknown as RecvWaiter[];
 /** The empty ring every queue starts with (never written: #append grows it first). */
 const NO_DATA: Array<Buffer | undefined> = Object.freeze([]) as unknown as Array<Buffer | undefined>;
 const NO_FLAGS = new Uint8Array(0);
 /** A drained ring larger than this is released (the default recvQueueSize of 128 needs 128). */
 const MAX_KEPT_SLOTS = 4096;
 
-function settle(w: Waiter): void {
-  w.live = false;
-  if (w.timer !== undefined) clearTimeout(w.timer);
-  if (w.signal && w.onAbort) w.signal.removeEventListener("abort", w.onAbort);
+function recvTimeout(ms: number): Error {
+  return new WebSocketTimeout(`recv timed out after ${ms} ms`);
 }

@@ -3,8 +3,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketTimeout } from "../errors.js";
 import { frameHeaderLength, writeClientFrame, writeSmallClientFrame } from "../protocol/frame.js";
 import { nextMaskKey } from "../protocol/mask.js";
-import type { WaitOptions } from "./recv-queue.js";
-import { MAX_TIMER_MS } from "./options.js";
+import { Waiter, type WaitOptions } from "./wait.js";
 import { PoolBlock, frameArena } from "./frame-memory.js";
 
 /** Outgoing messages larger than this are split into frames of this size (issue: 64 KiB fragments). */
@@ -32,19 +31,10 @@ interface OutItem {
   seq: number;
 }
 
-interface SpaceWaiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
+/** A flush() in progress: resolved once the message numbered `seq` has been written. */
 interface FlushWaiter {
   seq: number;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
+  waiter: Waiter<void>;
 }
 
 export interface WriterOptions {
@@ -106,7 +96,7 @@ export class Writer {
   #handedSeq = 0;
   #scheduled = false;
   #waitingDrain = false;
-  #spaceWaiters: SpaceWaiter[] = NONE;
+  #spaceWaiters: Array<Waiter<void>> = NONE;
   #flushWaiters: FlushWaiter[] = NONE;
   #error: unknown = undefined;
 
@@ -172,40 +162,17 @@ export class Writer {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const w: SpaceWaiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
-      const drop = (): void => {
-        const i = this.#spaceWaiters.indexOf(w);
-        if (i >= 0) this.#spaceWaiters.splice(i, 1);
-        if (w.timer) clearTimeout(w.timer);
-        if (signal && w.onAbort) signal.removeEventListener("abort", w.onAbort);
-      };
-      const timeout = opts?.timeout;
-      if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-        w.timer = setTimeout(() => {
-          drop();
-          reject(new WebSocketTimeout(`send timed out after ${timeout} ms: the send queue stayed full`));
-        }, Math.max(0, timeout));
-      }
-      if (signal) {
-        w.onAbort = () => {
-          drop();
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", w.onAbort, { once: true });
-      }
-      w.resolve = () => {
-        drop();
-        resolve();
-      };
-      w.reject = (e) => {
-        drop();
-        reject(e);
-      };
-      if (this.#spaceWaiters === NONE) this.#spaceWaiters = [];
-      this.#spaceWaiters.push(w);
-    });
+    const w = new Waiter<void>(opts, spaceTimeout, this.#dropSpaceWaiter);
+    if (this.#spaceWaiters === NONE) this.#spaceWaiters = [];
+    this.#spaceWaiters.push(w);
+    return w.promise;
   }
+
+  /** Takes a sender that gave up (timeout, abort) out of the line. */
+  readonly #dropSpaceWaiter = (w: Waiter<void>): void => {
+    const i = this.#spaceWaiters.indexOf(w);
+    if (i >= 0) this.#spaceWaiters.splice(i, 1);
+  };
 
   /**
    * Frames and queues one data message (or one manual fragment). The caller has checked space.
@@ -307,19 +274,17 @@ export class Writer {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     const seq = this.#seq;
     if (this.#handedSeq >= seq && this.#socket.writableLength === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const w: FlushWaiter = { seq, resolve, reject, timer: undefined };
-      if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-        w.timer = setTimeout(() => {
-          const i = this.#flushWaiters.indexOf(w);
-          if (i >= 0) this.#flushWaiters.splice(i, 1);
-          reject(new WebSocketTimeout(`flush timed out after ${timeout} ms`));
-        }, Math.max(0, timeout));
-      }
-      if (this.#flushWaiters === NONE) this.#flushWaiters = [];
-      this.#flushWaiters.push(w);
-      this.#pump();
-    });
+    const f: FlushWaiter = {
+      seq,
+      waiter: new Waiter<void>({ timeout }, flushTimeout, () => {
+        const i = this.#flushWaiters.indexOf(f);
+        if (i >= 0) this.#flushWaiters.splice(i, 1);
+      }),
+    };
+    if (this.#flushWaiters === NONE) this.#flushWaiters = [];
+    this.#flushWaiters.push(f);
+    this.#pump();
+    return f.waiter.promise;
   }
 
   /** Writes everything that can go now, synchronously (used before closing the socket). */
@@ -332,13 +297,12 @@ export class Writer {
     if (this.#error !== undefined) return;
     this.#error = error;
     this.#socket.off("drain", onSocketDrain);
-    for (const w of this.#spaceWaiters.slice()) w.reject(error);
+    const space = this.#spaceWaiters;
+    const flushes = this.#flushWaiters;
     this.#spaceWaiters = NONE;
-    for (const w of this.#flushWaiters) {
-      if (w.timer) clearTimeout(w.timer);
-      w.reject(error);
-    }
     this.#flushWaiters = NONE;
+    for (const w of space) w.reject(error);
+    for (const f of flushes) f.waiter.reject(error);
     for (let i = this.#itemHead; i < this.#items.length; i++) this.#items[i]!.release?.();
     this.#dropBlock();
     this.#items = [];
@@ -530,7 +494,7 @@ export class Writer {
 
   #wakeSpaceWaiters(): void {
     while (this.#spaceWaiters.length > 0 && this.#roomy()) {
-      this.#spaceWaiters[0]!.resolve(); // resolve() removes it
+      this.#spaceWaiters.shift()!.resolve();
       // The woken sender enqueues in a later microtask; count it now so waiters do not overshoot.
       break;
     }
@@ -549,10 +513,8 @@ export class Writer {
     const settleCovered = (): void => {
       const keep: FlushWaiter[] = [];
       for (const w of this.#flushWaiters) {
-        if (w.seq <= handed) {
-          if (w.timer) clearTimeout(w.timer);
-          w.resolve();
-        } else keep.push(w);
+        if (w.seq <= handed) w.waiter.resolve();
+        else keep.push(w);
       }
       this.#flushWaiters = keep;
     };
@@ -575,4 +537,12 @@ function onSocketDrain(this: WritableSocket): void {
 
 function runScheduled(writer: Writer): void {
   writer.runScheduled();
+}
+
+function spaceTimeout(ms: number): Error {
+  return new WebSocketTimeout(`send timed out after ${ms} ms: the send queue stayed full`);
+}
+
+function flushTimeout(ms: number): Error {
+  return new WebSocketTimeout(`flush timed out after ${ms} ms`);
 }
