@@ -23,6 +23,8 @@ export interface H2Plan {
   key: string;
   /** ALPN list for a fresh connection. */
   alpn: string[];
+  /** A fresh connection offers h2. */
+  offer: boolean;
 }
 
 /**
@@ -44,17 +46,47 @@ export function planH2(
   const base = profile?.tls.alpn ?? ["http/1.1"];
   const alpn = offer ? (base.includes("h2") ? base : ["h2", ...base.filter((p) => p !== "h2")]) : base.filter((p) => p !== "h2");
   const key = `${target.host}|${profile?.name ?? ""}|${engine}|${proxy ?? ""}`;
-  return { fp, key, alpn: alpn.length > 0 ? alpn : ["http/1.1"] };
+  return { fp, key, alpn: alpn.length > 0 ? alpn : ["http/1.1"], offer };
 }
 
-/** The session's h2 connections by {@link H2Plan.key}. */
+/**
+ * The session's h2 connections by {@link H2Plan.key}. While a connection that offers h2 is being
+ * set up, other connects to the same origin wait for it instead of opening their own (browsers
+ * coalesce the same way), then share it if it turned out to allow extended CONNECT.
+ */
 export class H2Pool {
   readonly #map = new Map<string, H2Session>();
+  readonly #connecting = new Map<string, Promise<void>>();
 
-  /** A pooled connection that can carry another WebSocket, if any. */
-  get(key: string): H2Session | undefined {
-    const s = this.#map.get(key);
-    return s?.usable ? s : undefined;
+  /**
+   * A pooled connection that can carry another WebSocket; or, when there is none, a function to
+   * call once a fresh connection offering h2 (`offer`) has settled, other connects to the origin
+   * waiting for it meanwhile. Checking and reserving happen in one synchronous step, so concurrent
+   * connects open one connection, not one each.
+   */
+  async use(key: string, offer: boolean): Promise<{ session: H2Session } | { settled: (() => void) | undefined }> {
+    let waited = false;
+    for (;;) {
+      const s = this.#map.get(key);
+      if (s?.usable) return { session: s };
+      const pending = this.#connecting.get(key);
+      // After waiting for one that did not give a shareable connection, open our own at once.
+      if (!pending || waited) return { settled: offer && !pending ? this.#reserve(key) : undefined };
+      await pending;
+      waited = true;
+    }
+  }
+
+  #reserve(key: string): () => void {
+    let done!: () => void;
+    this.#connecting.set(key, new Promise<void>((r) => (done = r)));
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      this.#connecting.delete(key);
+      done();
+    };
   }
 
   add(key: string, s: H2Session): void {

@@ -11,7 +11,7 @@ import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
 import { PerMessageDeflate } from "./websocket/deflate.js";
 import { CookieJar } from "./cookies.js";
-import { H2Pool, h2Phase, openH2, planH2, wsOverH2 } from "./session-h2.js";
+import { H2Pool, h2Phase, openH2, planH2, wsOverH2, type H2Plan } from "./session-h2.js";
 import { validateConnectArgs, validateOptions } from "./websocket/validate.js";
 import type { WebSocket as StandardWebSocket } from "./standard/websocket.js";
 
@@ -267,15 +267,36 @@ export class AsyncSession implements AsyncDisposable {
     signal: AbortSignal,
     sameOrigin: boolean,
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
-    const secure = target.protocol === "wss:";
-    const port = target.port ? Number(target.port) : secure ? 443 : 80;
     const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
     const engine = o.tls ?? (profile ? "masq" : "native");
     // A WebSocket to an origin this session holds an h2 connection to (allowing extended CONNECT)
     // becomes a new stream on it, as browsers do (RFC 8441).
     const h2plan = planH2(target, o, profile, engine, proxy);
-    const pooled = this.#h2.get(h2plan.key);
-    if (pooled) return this.#overH2(pooled, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
+    const pooled = await this.#h2.use(h2plan.key, h2plan.offer);
+    if ("session" in pooled) return this.#overH2(pooled.session, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
+    const settled = pooled.settled;
+    try {
+      return await this.#fresh(target, o, connOpts, profile, signal, sameOrigin, h2plan, settled);
+    } finally {
+      settled?.();
+    }
+  }
+
+  /** A new transport connection for one attempt (HTTP/1.1 upgrade, or h2 when ALPN picks it). */
+  async #fresh(
+    target: URL,
+    o: SessionOptions,
+    connOpts: ResolvedConnectionOptions,
+    profile: BrowserProfile | undefined,
+    signal: AbortSignal,
+    sameOrigin: boolean,
+    h2plan: H2Plan,
+    settled: (() => void) | undefined,
+  ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
+    const secure = target.protocol === "wss:";
+    const port = target.port ? Number(target.port) : secure ? 443 : 80;
+    const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
+    const engine = o.tls ?? (profile ? "masq" : "native");
     const socket: Duplex = await openTransport(
       { host: target.hostname, port, secure },
       {
@@ -302,9 +323,11 @@ export class AsyncSession implements AsyncDisposable {
         const h2 = await openH2(socket, target, h2plan, signal, o.http2IdleTimeout);
         if (!h2.extendedConnect) {
           h2.close();
+          settled?.();
           return await this.#attempt(target, { ...o, http2: false }, connOpts, profile, signal, sameOrigin);
         }
         this.#h2.add(h2plan.key, h2);
+        settled?.(); // WebSockets waiting for this origin may now share the connection
         return await this.#overH2(h2, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
       }
       const key = generateKey();
@@ -406,6 +429,7 @@ const CONNECTION_KEYS: ReadonlyArray<keyof ConnectionOptions> = [
   "recvTimeSlice",
   "sendTimeSlice",
   "autoclose",
+  "heartbeat",
 ];
 
 /** The 101's description; the lower-cased lookup is built on first use (idle connections keep only the raw list). */

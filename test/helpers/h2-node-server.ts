@@ -26,7 +26,7 @@ interface Pmd {
   accept(offers: object[]): object;
 }
 const PerMessageDeflate = require(join(wsDir, "lib/permessage-deflate.js")) as {
-  new (o: object, isServer: boolean, maxPayload: number): Pmd;
+  new (o: { isServer: boolean; maxPayload: number }): Pmd;
   extensionName: string;
 };
 const extension = require(join(wsDir, "lib/extension.js")) as {
@@ -103,7 +103,7 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
     let pmd: unknown;
     const extHeader = headers["sec-websocket-extensions"];
     if ((opts.deflate ?? true) && typeof extHeader === "string") {
-      const p = new PerMessageDeflate({}, true, 64 * MIB);
+      const p = new PerMessageDeflate({ isServer: true, maxPayload: 64 * MIB });
       const offers = extension.parse(extHeader)[PerMessageDeflate.extensionName];
       if (offers) {
         p.accept(offers);
@@ -116,7 +116,9 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
     if (url.pathname === "/rst-mid" || url.pathname === "/goaway-mid") {
       const head = Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 0x10, 0, 0]); // BINARY, 1 MiB, unmasked
       stream.write(Buffer.concat([head, Buffer.alloc(64 * 1024, 7)]), () => {
-        if (url.pathname === "/rst-mid") stream.close(http2.constants.NGHTTP2_CANCEL);
+        // destroy() resets at once (close() would first end the stream with an empty DATA frame).
+        // (after a pause, so the DATA already written reaches the client first).
+        if (url.pathname === "/rst-mid") setTimeout(() => stream.destroy(), 100);
         else {
           stream.session?.goaway(http2.constants.NGHTTP2_INTERNAL_ERROR, 0, Buffer.from("test goaway"));
           setTimeout(() => stream.session?.destroy(), 50);
