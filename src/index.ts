@@ -8,9 +8,9 @@ export { AsyncSession } from "./session.js";
 export type { SessionOptions, HeadersInit, ParamsInit } from "./session.js";
 export { AsyncWebSocket } from "./websocket/connection.js";
 export { WebSocket } from "./standard/websocket.js";
-export type { WebSocketOptions, BinaryType, WebSocketSendData } from "./standard/websocket.js";
+export type { WebSocketOptions, BinaryType, WebSocketSendData, WebSocketEventHandler, WebSocketReadyState } from "./standard/websocket.js";
 export { CloseEvent, ErrorEvent } from "./standard/events.js";
-export type { CloseEventInit, CloseEventLike, ErrorEventInit, BaseEventInit } from "./standard/events.js";
+export type { CloseEventInit, CloseEventLike, CloseEventConstructor, ErrorEventInit, BaseEventInit } from "./standard/events.js";
 export type { HandshakeResponse, OperationOptions, SendData } from "./websocket/connection.js";
 export type { ConnectionOptions } from "./websocket/options.js";
 export type { Received, WaitOptions } from "./websocket/recv-queue.js";
@@ -42,4 +42,5 @@ export {
 export type { BrowserProfile, HeaderTemplate, Http2Fingerprint, Ja3Options, ProfileInfo } from "./impersonate/index.js";
 export type { ClientHelloProfile, ExtensionSpec, EchGreaseSpec } from "./tls/client-hello.js";
 export type { ProxyMap } from "./transport/index.js";
+export type { CaOption } from "./transport/index.js";
 export type { DeflateOffer } from "./protocol/extensions.js";

@@ -65,7 +65,8 @@ class MasqCloseEvent extends Event implements CloseEventLike {
   }
 }
 
-type CloseEventConstructor = new (type: string, init?: CloseEventInit) => CloseEventLike;
+/** What `new CloseEvent(type, init)` builds (Node's global class or masq's). */
+export type CloseEventConstructor = new (type: string, init?: CloseEventInit) => CloseEventLike;
 
 /**
  * The `CloseEvent` constructor: Node's global where it exists (Node 23+), else masq's own `Event`

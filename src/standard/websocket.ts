@@ -39,14 +39,16 @@ export interface WebSocketOptions extends SessionOptions {
 /** Data `send()` accepts. */
 export type WebSocketSendData = string | ArrayBuffer | ArrayBufferView | Blob;
 
-type Handler = ((this: WebSocket, ev: Event) => unknown) | null;
+/** An `onopen` / `onmessage` / `onerror` / `onclose` handler (null: none). */
+export type WebSocketEventHandler = ((this: WebSocket, ev: Event) => unknown) | null;
 type HandlerType = "open" | "message" | "error" | "close";
 
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
+/** `readyState` values: CONNECTING (0), OPEN (1), CLOSING (2), CLOSED (3). */
+export type WebSocketReadyState = 0 | 1 | 2 | 3;
 
 /** RFC 7230 §3.2.6 token: the standard requires each subprotocol to be one. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -87,8 +89,8 @@ export class WebSocket extends EventTarget {
   readonly #url: string;
   readonly #origin: string;
   readonly #abort = new AbortController();
-  readonly #handlers = new Map<HandlerType, { fn: Handler; listener: ((ev: Event) => void) | undefined }>();
-  #readyState: ReadyState = CONNECTING;
+  readonly #handlers = new Map<HandlerType, { fn: WebSocketEventHandler; listener: ((ev: Event) => void) | undefined }>();
+  #readyState: WebSocketReadyState = CONNECTING;
   #protocol = "";
   #extensions = "";
   #binaryType: BinaryType = "blob";
@@ -130,7 +132,7 @@ export class WebSocket extends EventTarget {
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
-  get readyState(): ReadyState {
+  get readyState(): WebSocketReadyState {
     return this.#readyState;
   }
 
@@ -222,34 +224,34 @@ export class WebSocket extends EventTarget {
   }
 
   /** Handler of `open` events (an alternative to addEventListener). */
-  get onopen(): Handler {
+  get onopen(): WebSocketEventHandler {
     return this.#getHandler("open");
   }
-  set onopen(fn: Handler) {
+  set onopen(fn: WebSocketEventHandler) {
     this.#setHandler("open", fn);
   }
 
   /** Handler of `message` events (setting it lets messages flow, see the module note). */
-  get onmessage(): Handler {
+  get onmessage(): WebSocketEventHandler {
     return this.#getHandler("message");
   }
-  set onmessage(fn: Handler) {
+  set onmessage(fn: WebSocketEventHandler) {
     this.#setHandler("message", fn);
   }
 
   /** Handler of `error` events ({@link ErrorEvent}: `message` and the masq `error`). */
-  get onerror(): Handler {
+  get onerror(): WebSocketEventHandler {
     return this.#getHandler("error");
   }
-  set onerror(fn: Handler) {
+  set onerror(fn: WebSocketEventHandler) {
     this.#setHandler("error", fn);
   }
 
   /** Handler of `close` events ({@link CloseEvent}: `code`, `reason`, `wasClean`). */
-  get onclose(): Handler {
+  get onclose(): WebSocketEventHandler {
     return this.#getHandler("close");
   }
-  set onclose(fn: Handler) {
+  set onclose(fn: WebSocketEventHandler) {
     this.#setHandler("close", fn);
   }
 
@@ -267,12 +269,12 @@ export class WebSocket extends EventTarget {
     return "WebSocket";
   }
 
-  #getHandler(type: HandlerType): Handler {
+  #getHandler(type: HandlerType): WebSocketEventHandler {
     return this.#handlers.get(type)?.fn ?? null;
   }
 
   /** Event handler attributes (HTML §8.1.8.1): one listener per type, added on first set. */
-  #setHandler(type: HandlerType, fn: Handler): void {
+  #setHandler(type: HandlerType, fn: WebSocketEventHandler): void {
     let slot = this.#handlers.get(type);
     if (typeof fn !== "function") {
       if (slot?.listener) this.removeEventListener(type, slot.listener);
