@@ -14,7 +14,7 @@ import type { BrowserProfile } from "./types.js";
  * Chrome's trust anchor IDs (draft-ietf-tls-trust-anchor-ids, extension 0xca34) as sent by
  * Chromium 156: binary relative OIDs under three CA arcs, in wire order.
  */
-const CHROME_156_TRUST_ANCHOR_IDS: string[] = [
+export const CHROME_156_TRUST_ANCHOR_IDS: readonly string[] = [
   "82df130201", "82df130206", "82df13020d", "82df13020e", "82df13020f", "82df130212", "82df130213", "82df130214",
   "839a648c9b2d0107", "839a648c9b2d0108", "839a648c9b2d0109", "839a648c9b2d010a", "839a648c9b2d010b",
   "839a648c9b2d010c", "839a648c9b2d010d", "839a648c9b2d0112", "839a648c9b2d0113",
@@ -55,7 +55,7 @@ export const chrome156Hello: ClientHelloProfile = {
     { kind: "compress_certificate", algorithms: [2] },
     // ALPS (new code point) goes only into an h2 hello; Chromium's wss hello offers http/1.1 alone.
     { kind: "application_settings", codepoint: 0x44cd, protocols: ["h2"] },
-    { kind: "trust_anchors", ids: CHROME_156_TRUST_ANCHOR_IDS },
+    { kind: "trust_anchors", ids: [...CHROME_156_TRUST_ANCHOR_IDS] },
     { kind: "grease" },
     { kind: "padding" },
   ],

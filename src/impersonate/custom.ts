@@ -9,6 +9,7 @@
 import { WebSocketError } from "../errors.js";
 import { ExtensionType as X, GREASE_PLACEHOLDER as G, NamedGroup } from "../tls/constants.js";
 import type { ClientHelloProfile, EchGreaseSpec, ExtensionSpec } from "../tls/client-hello.js";
+import { CHROME_156_TRUST_ANCHOR_IDS } from "./chrome.js";
 import { BORINGSSL_ECH } from "./chrome-hellos.js";
 import { NSS_ECH } from "./firefox-hellos.js";
 import type { BrowserProfile, HeaderTemplate, Http2Fingerprint } from "./types.js";
@@ -37,7 +38,9 @@ export interface Ja3Options {
   signatureAlgorithms?: number[];
   /** supported_versions. Default `[0x0304, 0x0303]`. */
   versions?: number[];
-  /** ALPN protocols. Default `["http/1.1"]`. */
+  /** Trust anchor IDs for extension 0xca34 (binary relative OIDs, hex). Default Chromium 156's list. */
+  trustAnchors?: string[];
+  /** ALPN protocols. Default `["http/1.1"]`, or `["h2", "http/1.1"]` when the JA3 lists ALPS. */
   alpn?: string[];
   /** User-Agent to put into the base profile's header template. */
   userAgent?: string;
@@ -86,6 +89,7 @@ function extensionFor(type: number, o: Ja3Options, formats: number[]): Extension
       return e === "boringssl" ? BORINGSSL_ECH : e === "nss" ? NSS_ECH : { kind: "ech_grease", ...e };
     }
     case X.RENEGOTIATION_INFO: return { kind: "renegotiation_info" };
+    case X.TRUST_ANCHORS: return { kind: "trust_anchors", ids: o.trustAnchors ?? [...CHROME_156_TRUST_ANCHOR_IDS] };
     default:
       return bad(`extension ${type} (0x${type.toString(16).padStart(4, "0")}) is not one masq can build (its contents are not in JA3)`);
   }
@@ -113,7 +117,8 @@ export function helloFromJa3(ja3: string, o: Ja3Options): ClientHelloProfile {
   // The cookie is only written into a retry hello (RFC 8446 §4.2.2), so JA3 never shows it.
   extensions.push({ kind: "cookie" });
   if (grease) extensions.push({ kind: "grease" });
-  if (padding) extensions.push({ kind: "padding" });
+  // JA3 lists padding only when that hello had it: keep it in every hello, as the string says.
+  if (padding) extensions.push({ kind: "padding", always: true });
   const hybrid = groups.find((g) => g === NamedGroup.X25519MLKEM768 || g === NamedGroup.X25519KYBER768DRAFT00);
   const defaultShares =
     hybrid !== undefined && groups.includes(NamedGroup.X25519)
@@ -130,7 +135,8 @@ export function helloFromJa3(ja3: string, o: Ja3Options): ClientHelloProfile {
     groups: [...(grease ? [G] : []), ...groups],
     keyShareGroups: [...(grease ? [G] : []), ...(o.keyShares ?? defaultShares)],
     signatureAlgorithms: o.signatureAlgorithms ?? CHROME_SIGALGS,
-    alpn: o.alpn ?? ["http/1.1"],
+    // ALPS (0x4469/0x44cd) only goes with h2 in ALPN: a JA3 that lists it came from an h2 offer.
+    alpn: o.alpn ?? (types.includes(X.APPLICATION_SETTINGS) || types.includes(X.APPLICATION_SETTINGS_NEW) ? ["h2", "http/1.1"] : ["http/1.1"]),
     permuteExtensions: o.permute ?? false,
     grease,
   };

@@ -76,8 +76,12 @@ export type ExtensionSpec =
   | { kind: "application_settings"; codepoint: number; protocols: string[] }
   /** RFC 5746 §3.4: empty renegotiated_connection. */
   | { kind: "renegotiation_info" }
-  /** RFC 7685 padding with BoringSSL's rule: pad a 256–511 byte hello to 512 bytes (F5 bug). */
-  | { kind: "padding" }
+  /**
+   * RFC 7685 padding. BoringSSL's rule (default): pad a 256–511 byte hello to 512 bytes (F5 bug),
+   * otherwise send none. `always`: the extension is always present (a JA3 that lists it), padding
+   * a shorter hello to 512 bytes and empty on a longer one.
+   */
+  | { kind: "padding"; always?: boolean }
   /** Any other extension, contents given as hex. */
   | { kind: "raw"; type: number; data: string };
 
@@ -226,7 +230,7 @@ export function drawExtensionOrder(profile: ClientHelloProfile, rng: (n: number)
 }
 
 /** Growable big-endian byte writer with length-prefixed blocks. */
-class Writer {
+class ByteWriter {
   #buf = Buffer.allocUnsafe(2048);
   #len = 0;
 
@@ -314,7 +318,7 @@ export function buildEchGrease(
   if (spec.nameLengthPadding !== undefined && nameLength > spec.nameLengthPadding) {
     payloadLength += Math.ceil((nameLength - spec.nameLengthPadding) / 32) * 32;
   }
-  const w = new Writer();
+  const w = new ByteWriter();
   w.u8(0); // ECHClientHelloType outer
   w.u16(spec.kdf).u16(aead).u8(configId);
   w.block(2, (e) => e.bytes(spec.enc === "x25519" ? x25519PublicKey(rng) : rng(32)));
@@ -326,7 +330,7 @@ export function buildEchGrease(
 function serverNameBody(servername: string | undefined): Buffer | null {
   if (!servername || isIP(servername.replace(/^\[|\]$/g, "")) !== 0) return null;
   const name = Buffer.from(servername, "ascii");
-  const w = new Writer();
+  const w = new ByteWriter();
   w.block(2, (l) => l.u8(0).block(2, (n) => n.bytes(name)));
   return w.finish();
 }
@@ -346,7 +350,7 @@ export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloPara
   const useGrease = profile.grease;
   const alpn = p.alpn ?? profile.alpn;
 
-  const w = new Writer();
+  const w = new ByteWriter();
   w.u8(1); // HandshakeType client_hello
   const bodyStart = 4;
   w.block(3, (body) => {
@@ -361,7 +365,7 @@ export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloPara
       for (const index of order) {
         const spec = profile.extensions[index]!;
         if (spec.kind === "padding") {
-          writePadding(exts, body.length - bodyStart + 4, p.retry === true);
+          writePadding(exts, body.length - bodyStart + 4, p.retry === true, spec.always === true);
           continue;
         }
         if (spec.kind === "grease") {
@@ -381,9 +385,17 @@ export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloPara
   return w.finish();
 }
 
-/** BoringSSL's padding rule (RFC 7685): a hello of 256–511 bytes is padded to 512. */
-function writePadding(exts: Writer, helloLengthSoFar: number, retry: boolean): void {
+/**
+ * BoringSSL's padding rule (RFC 7685): a hello of 256–511 bytes is padded to 512. With `always`
+ * the extension is written in every hello: up to 512 bytes, or empty (RFC 7685 §3 allows zero).
+ */
+function writePadding(exts: ByteWriter, helloLengthSoFar: number, retry: boolean, always: boolean): void {
   if (retry) return;
+  if (always && (helloLengthSoFar <= 0xff || helloLengthSoFar >= 0x200)) {
+    const n = helloLengthSoFar < 0x200 - 4 ? 0x200 - 4 - helloLengthSoFar : 0;
+    exts.u16(EXT.PADDING).block(2, (e) => e.bytes(Buffer.alloc(n)));
+    return;
+  }
   if (helloLengthSoFar <= 0xff || helloLengthSoFar >= 0x200) return;
   let n = 0x200 - helloLengthSoFar;
   n = n >= 4 + 1 ? n - 4 : 1;
@@ -391,7 +403,7 @@ function writePadding(exts: Writer, helloLengthSoFar: number, retry: boolean): v
 }
 
 function u16List(list: readonly number[], prefix: 1 | 2): Buffer {
-  const w = new Writer();
+  const w = new ByteWriter();
   w.block(prefix, (l) => {
     for (const v of list) l.u16(v);
   });
@@ -428,7 +440,7 @@ function extensionBody(
       };
     case "alpn": {
       if (alpn.length === 0) return null;
-      const w = new Writer();
+      const w = new ByteWriter();
       w.block(2, (l) => {
         for (const proto of alpn) l.block(1, (e) => e.bytes(Buffer.from(proto, "latin1")));
       });
@@ -439,14 +451,14 @@ function extensionBody(
     case "extended_master_secret":
       return { type: EXT.EXTENDED_MASTER_SECRET, body: Buffer.alloc(0) };
     case "compress_certificate": {
-      const w = new Writer();
+      const w = new ByteWriter();
       w.block(1, (l) => {
         for (const a of spec.algorithms) l.u16(a);
       });
       return { type: EXT.COMPRESS_CERTIFICATE, body: w.finish() };
     }
     case "record_size_limit":
-      return { type: EXT.RECORD_SIZE_LIMIT, body: new Writer().u16(spec.limit).finish() };
+      return { type: EXT.RECORD_SIZE_LIMIT, body: new ByteWriter().u16(spec.limit).finish() };
     case "delegated_credentials":
       return { type: EXT.DELEGATED_CREDENTIALS, body: u16List(spec.algorithms, 2) };
     case "session_ticket":
@@ -455,7 +467,7 @@ function extensionBody(
       return { type: EXT.SUPPORTED_VERSIONS, body: u16List(degrease(spec.versions, grease.version, g), 1) };
     case "cookie": {
       if (!p.cookie) return null;
-      const w = new Writer();
+      const w = new ByteWriter();
       w.block(2, (c) => c.bytes(p.cookie!));
       return { type: EXT.COOKIE, body: w.finish() };
     }
@@ -464,7 +476,7 @@ function extensionBody(
     case "key_share":
       return { type: EXT.KEY_SHARE, body: keyShareBody(profile, p, grease) };
     case "trust_anchors": {
-      const w = new Writer();
+      const w = new ByteWriter();
       w.block(2, (l) => {
         for (const id of spec.ids) l.block(1, (e) => e.bytes(Buffer.from(id, "hex")));
       });
@@ -477,7 +489,7 @@ function extensionBody(
     case "application_settings": {
       const offered = spec.protocols.filter((proto) => alpn.includes(proto));
       if (offered.length === 0) return null;
-      const w = new Writer();
+      const w = new ByteWriter();
       w.block(2, (l) => {
         for (const proto of offered) l.block(1, (e) => e.bytes(Buffer.from(proto, "latin1")));
       });
@@ -501,7 +513,7 @@ function keyShareBody(profile: ClientHelloProfile, p: ClientHelloParams, grease:
     return i < 0 ? profile.keyShareGroups.length : i;
   };
   const shares = [...p.keyShares].sort((a, b) => rank(a.group) - rank(b.group));
-  const w = new Writer();
+  const w = new ByteWriter();
   w.block(2, (l) => {
     let i = 0;
     for (const group of profile.keyShareGroups) {
