@@ -11,6 +11,9 @@ import { TlsClientEngine } from "../../src/tls/engine.js";
 import { basicHelloBuilder } from "../helpers/basic-hello.js";
 import { NamedGroup } from "../../src/tls/constants.js";
 import { FakeServerCore, type FakeServerOptions } from "./helpers/fake-server.js";
+import { Fake12Core, type Fake12Options } from "./helpers/fake-server12.js";
+import { profileHelloBuilder } from "../../src/tls/hello-builder.js";
+import { chrome156Hello } from "../../src/impersonate/chrome.js";
 import { tlsTestPki, type TlsTestPki } from "./helpers/pki.js";
 
 let pki!: TlsTestPki;
@@ -161,5 +164,79 @@ test("fuzz: random records and random bytes -> only TlsError", () => {
     } catch (e) {
       assert.ok(e instanceof TlsError, `case ${i}: ${(e as Error)?.stack ?? String(e)}`);
     }
+  }
+});
+
+// ---- TLS 1.2 (the scripted TLS 1.2 server, the chrome profile's hello) -------------------------
+
+function run12(serverOpts: Partial<Fake12Options>, mutateWire?: (b: Buffer) => Buffer): Outcome {
+  const core = new Fake12Core({ chain: [pki.leafViaInter.cert, pki.inter.cert], key: pki.leafViaInter.key, ticket: Buffer.from("fuzz-ticket"), ...serverOpts });
+  let connected = false;
+  const toServer: Buffer[] = [];
+  const engine = new TlsClientEngine(
+    { hello: profileHelloBuilder(chrome156Hello, "localhost", undefined), verifyChain: () => {} },
+    { send: (b) => toServer.push(b), data: () => {}, connected: () => (connected = true), closed: () => {} },
+  );
+  try {
+    engine.start();
+    for (let round = 0; round < 4 && !connected; round++) {
+      try {
+        core.receive(Buffer.concat(toServer.splice(0)));
+      } catch {
+        break; // the fake server gave up (e.g. the client's flight did not verify)
+      }
+      let flight = core.take();
+      if (flight.length === 0) break;
+      if (mutateWire) flight = mutateWire(flight);
+      engine.receive(flight);
+    }
+    return { connected, error: undefined };
+  } catch (e) {
+    return { connected, error: e };
+  }
+}
+
+const SUITES12 = [0xc02b, 0xc02c, 0xcca9, 0xc02f, 0xc013];
+function suiteOpts(suite: number): Partial<Fake12Options> {
+  // ECDHE_RSA suites need the RSA leaf; ECDSA ones the EC chain.
+  return suite === 0xc02f || suite === 0xc013 ? { suite, chain: [pki.leafRsa.cert], key: pki.leafRsa.key } : { suite };
+}
+
+test("fuzz 1.2: baseline flights connect (GCM, ChaCha20, CBC; ECDSA and RSA)", () => {
+  for (const suite of SUITES12) assert.equal(run12(suiteOpts(suite)).connected, true, `0x${suite.toString(16)}`);
+});
+
+test("fuzz 1.2: mutated ServerHello / Certificate / ServerKeyExchange / ServerHelloDone -> TlsError, never connected", () => {
+  const rnd = prng(0x5eed12);
+  let errors = 0;
+  for (let i = 0; i < 300; i++) {
+    const which = Math.floor(rnd() * 4);
+    let changed = false;
+    const o = run12({
+      ...suiteOpts(SUITES12[Math.floor(rnd() * SUITES12.length)]!),
+      mutateFlight: (msgs) => {
+        const out = msgs.slice();
+        const m = mutateBytes(out[which]!, rnd);
+        changed = !m.equals(out[which]!);
+        out[which] = m;
+        return out;
+      },
+    });
+    assertOnlyTlsError(o, `case ${i}`);
+    if (changed) assert.equal(o.connected, false, `case ${i}: connected with a mutated transcript`);
+    if (o.error) errors++;
+  }
+  // The rest got as far as their Finished, which the server rejects (its transcript is the original).
+  assert.ok(errors > 150, `only ${errors} errors`);
+});
+
+test("fuzz 1.2: mutated ServerHello bodies and mutated wire bytes (both server flights) -> only TlsError", () => {
+  const rnd = prng(0x5eed13);
+  for (let i = 0; i < 200; i++) {
+    assertOnlyTlsError(run12({ mutateServerHello: (b) => mutateBytes(b, rnd) }), `sh case ${i}`);
+  }
+  for (let i = 0; i < 200; i++) {
+    const o = run12(suiteOpts(SUITES12[i % SUITES12.length]!), (b) => (rnd() < 0.5 ? mutateBytes(b, rnd) : b));
+    assertOnlyTlsError(o, `wire case ${i}`);
   }
 });

@@ -10,7 +10,7 @@ import { ContentType, ExtensionType, HandshakeType, NamedGroup } from "../../../
 import { createKeyShare } from "../../../src/tls/key-exchange.js";
 import { Transcript } from "../../../src/tls/key-schedule.js";
 import { finished12, keyBlock12, masterSecret12 } from "../../../src/tls/prf.js";
-import { Reader, handshakeMessage, u16, withLength } from "../../../src/tls/reader.js";
+import { TlsReader, handshakeMessage, u16, withLength } from "../../../src/tls/reader.js";
 import { Aead12Opener, Aead12Sealer } from "../../../src/tls/record12.js";
 import { CbcOpener, CbcSealer } from "../../../src/tls/cbc.js";
 import { RecordReader, plaintextRecord, type RecordOpener, type RecordSealer } from "../../../src/tls/record.js";
@@ -181,14 +181,15 @@ export class Fake12Core {
     const ske = handshakeMessage(HandshakeType.SERVER_KEY_EXCHANGE, Buffer.concat([params, u16(scheme), withLength(2, sig)]));
     const shd = handshakeMessage(HandshakeType.SERVER_HELLO_DONE, Buffer.alloc(0));
     let flight = [sh, cert, ske, shd];
-    if (o.mutateFlight) flight = o.mutateFlight(flight);
+    // The transcript keeps what the server meant to send: a mutated flight cannot finish.
     for (const m of flight) this.#transcript.add(m);
+    if (o.mutateFlight) flight = o.mutateFlight(flight);
     this.#out.push(plaintextRecord(ContentType.HANDSHAKE, Buffer.concat(flight)));
     this.#phase = "client-flight";
   }
 
   #onClientKeyExchange(msg: Buffer): void {
-    const r = new Reader(msg, 4);
+    const r = new TlsReader(msg, 4);
     const point = r.vec(1);
     const premaster = this.#share!.complete(point);
     this.#transcript.add(msg);
