@@ -72,12 +72,12 @@ timeSync("createCipheriv alone", 2e4, () => createCipheriv("aes-128-gcm", key, i
 // ---- masq's own paths, no socket -------------------------------------------------------------
 const built = existsSync(new URL("../dist/index.js", import.meta.url));
 const from = (m: string): string => new URL(`../${built ? "dist" : "src"}/${m}.js`, import.meta.url).href;
-const { Writer } = (await import(from("websocket/writer"))) as typeof import("../src/websocket/writer.js");
+const { FrameWriter } = (await import(from("websocket/writer"))) as typeof import("../src/websocket/writer.js");
 const { FrameParser } = (await import(from("protocol/parser"))) as typeof import("../src/protocol/parser.js");
 const { RecvQueue } = (await import(from("websocket/recv-queue"))) as typeof import("../src/websocket/recv-queue.js");
 
 const discard = new Duplex({ read() {}, write: (_c, _e, cb) => cb(), writev: (_c, cb) => cb() });
-const writer = new Writer(discard, { sendQueueSize: 128, maxSendQueueBytes: 16 << 20, coalesceFrames: false, maxSendBatchSize: 64, sendTimeSlice: 5 });
+const writer = new FrameWriter(discard, { sendQueueSize: 128, maxSendQueueBytes: 16 << 20, coalesceFrames: false, maxSendBatchSize: 64, sendTimeSlice: 5 });
 const small = Buffer.alloc(16, 7);
 await timeAsync(`masq: frame+mask+queue 16 B, awaited (${built ? "dist" : "src"})`, 2e6, async (n) => {
   for (let i = 0; i < n; i++) {
@@ -116,12 +116,12 @@ await timeAsync("masq: parse+queue+for-await step, 16 B", 2e6, async (n) => {
 });
 
 // ---- JIT warm-up of the send path ---------------------------------------------------------------
-// A fresh process's first 1M small sends, timed per 100K on a new Writer: the per-batch path
+// A fresh process's first 1M small sends, timed per 100K on a new FrameWriter: the per-batch path
 // (#pump etc., once per 128 messages) is optimized only some 100K–400K messages in, so the first
 // slices run at a fraction of the steady rate. `npm run bench` times 1M messages after a 50K
 // warm-up on another connection, which is inside this window.
 {
-  const fresh = new Writer(new Duplex({ read() {}, write: (_c, _e, cb) => cb(), writev: (_c, cb) => cb() }), {
+  const fresh = new FrameWriter(new Duplex({ read() {}, write: (_c, _e, cb) => cb(), writev: (_c, cb) => cb() }), {
     sendQueueSize: 128,
     maxSendQueueBytes: 16 << 20,
     coalesceFrames: false,
@@ -140,5 +140,5 @@ await timeAsync("masq: parse+queue+for-await step, 16 B", 2e6, async (n) => {
       t = now;
     }
   }
-  console.log(`${"masq: a new Writer's first 1M sends, M msg/s per 100K".padEnd(44)} ${slices.join(" ")}`);
+  console.log(`${"masq: a new FrameWriter's first 1M sends, M msg/s per 100K".padEnd(44)} ${slices.join(" ")}`);
 }

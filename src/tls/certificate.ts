@@ -4,7 +4,7 @@ import { brotliDecompressSync, inflateSync } from "node:zlib";
 import { TlsError } from "../errors.js";
 import { SignatureScheme } from "./constants.js";
 import { extraCaFromEnv } from "./extra-ca.js";
-import { Reader } from "./reader.js";
+import { TlsReader } from "./reader.js";
 import {
   KeyUsageBit,
   OID,
@@ -28,7 +28,7 @@ export const CertCompression = { ZLIB: 1, BROTLI: 2 } as const;
 
 /** Parse a Certificate message body (RFC 8446 §4.4.2) into DER certificates. */
 export function parseCertificateBody(body: Buffer): Buffer[] {
-  const r = new Reader(body);
+  const r = new TlsReader(body);
   const context = r.vec(1, "certificate_request_context");
   if (context.length !== 0) {
     throw new TlsError("server Certificate has a non-empty request context", { alert: "illegal_parameter" });
@@ -54,7 +54,7 @@ export function parseCertificateBody(body: Buffer): Buffer[] {
  * length is bounded and must match exactly.
  */
 export function decompressCertificate(body: Buffer, offered: readonly number[]): Buffer {
-  const r = new Reader(body);
+  const r = new TlsReader(body);
   const algorithm = r.u16("algorithm");
   const length = r.u24("uncompressed_length");
   const compressed = r.vec(3, "compressed_certificate_message");

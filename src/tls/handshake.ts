@@ -4,7 +4,7 @@ import { ContentType, DOWNGRADE_TLS11, DOWNGRADE_TLS12, ExtensionType, Handshake
 import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { createKeyShare, type KeyShare } from "./key-exchange.js";
 import type { KeySchedule, Transcript } from "./key-schedule.js";
-import { Reader } from "./reader.js";
+import { TlsReader } from "./reader.js";
 import { plaintextRecords, type RecordOpener, type RecordSealer } from "./record.js";
 import type { TlsSession12 } from "./session-ticket.js";
 
@@ -129,7 +129,7 @@ export interface ServerHelloMessage {
 }
 
 export function parseServerHello(body: Buffer): ServerHelloMessage {
-  const r = new Reader(body);
+  const r = new TlsReader(body);
   const legacyVersion = r.u16("legacy_version");
   const random = r.bytes(32, "random");
   const sessionId = r.vec(1, "legacy_session_id_echo");
@@ -149,7 +149,7 @@ export function parseServerHello(body: Buffer): ServerHelloMessage {
   let version = legacyVersion;
   const sv = extensions.get(ExtensionType.SUPPORTED_VERSIONS);
   if (sv) {
-    const vr = new Reader(sv);
+    const vr = new TlsReader(sv);
     version = vr.u16("selected_version");
     vr.done("supported_versions");
   }

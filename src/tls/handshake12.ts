@@ -7,7 +7,7 @@ import { unexpectedMessage, makeShare, type FirstFlight, type HandshakeContext, 
 import { readAlpnChoice, readRecordSizeLimit } from "./handshake13.js";
 import type { OfferedHello } from "./hello-info.js";
 import { finished12, keyBlock12, masterSecret12 } from "./prf.js";
-import { Reader, handshakeMessage, withLength } from "./reader.js";
+import { TlsReader, handshakeMessage, withLength } from "./reader.js";
 import { Aead12Opener, Aead12Sealer } from "./record12.js";
 import { plaintextRecord, type RecordOpener, type RecordSealer } from "./record.js";
 import { parseCertificate12Body, verifyServerKeyExchange } from "./signature12.js";
@@ -98,7 +98,7 @@ function onServerHello12(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
         ems = true;
         break;
       case ExtensionType.EC_POINT_FORMATS: {
-        const r = new Reader(d);
+        const r = new TlsReader(d);
         const formats = r.vec(1, "ec_point_formats");
         r.done("ec_point_formats");
         // RFC 8422 §5.2: the uncompressed format must be supported.
@@ -186,7 +186,7 @@ class ExpectStatusOrKeyExchange extends Handshaking12 {
     if (type === HandshakeType.CERTIFICATE_STATUS && this.#statusAllowed) {
       // RFC 6066 §8: status_type ocsp(1) + OCSPResponse. Accepted, not evaluated (as browsers
       // do for TLS 1.3's stapled responses too).
-      const r = new Reader(body);
+      const r = new TlsReader(body);
       if (r.u8("status_type") !== 1) throw new TlsError("CertificateStatus with an unknown status_type", { alert: "decode_error" });
       if (r.vec(3, "OCSPResponse").length === 0) throw new TlsError("empty OCSP response", { alert: "decode_error" });
       r.done("CertificateStatus");
@@ -214,7 +214,7 @@ interface Premaster {
 
 /** ServerECDHParams + signature (RFC 8422 §5.4): verified, then our ECDH share is made. */
 function onServerKeyExchange(ctx: HandshakeContext, hs: Hs12, key: KeyObject, body: Buffer): Premaster {
-  const r = new Reader(body);
+  const r = new TlsReader(body);
   const curveType = r.u8("curve_type");
   if (curveType !== 3) throw new TlsError(`ServerKeyExchange curve_type ${curveType} is not named_curve`, { alert: "illegal_parameter" });
   const group = r.u16("named_curve");
@@ -258,7 +258,7 @@ class ExpectCertReqOrDone extends Handshaking12 {
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type === HandshakeType.CERTIFICATE_REQUEST) {
       // RFC 5246 §7.4.4: certificate_types, supported_signature_algorithms, certificate_authorities.
-      const r = new Reader(body);
+      const r = new TlsReader(body);
       if (r.vec(1, "certificate_types").length === 0) throw new TlsError("CertificateRequest without certificate types", { alert: "decode_error" });
       r.vec(2, "supported_signature_algorithms");
       r.vec(2, "certificate_authorities");
@@ -333,7 +333,7 @@ class ExpectNewSessionTicket extends Handshaking12 {
   }
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type !== HandshakeType.NEW_SESSION_TICKET) throw unexpectedMessage(type);
-    const r = new Reader(body);
+    const r = new TlsReader(body);
     const lifetimeHintSeconds = r.bytes(4, "ticket_lifetime_hint").readUInt32BE(0);
     const ticket = Buffer.from(r.vec(2, "ticket"));
     r.done("NewSessionTicket");

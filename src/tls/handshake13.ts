@@ -5,7 +5,7 @@ import { decompressCertificate, parseCertificateBody, toX509, verifyCertificateV
 import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
 import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo } from "./key-schedule.js";
-import { Reader, handshakeMessage } from "./reader.js";
+import { TlsReader, handshakeMessage } from "./reader.js";
 import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
 import {
   ExpectServerHello,
@@ -86,7 +86,7 @@ function onServerHello13(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
 
   const ks = sh.extensions.get(ExtensionType.KEY_SHARE);
   if (!ks) throw new TlsError("ServerHello without key_share (masq offers no PSK)", { alert: "missing_extension" });
-  const kr = new Reader(ks);
+  const kr = new TlsReader(ks);
   const group = kr.u16("key_share group");
   const serverKey = kr.vec(2, "key_exchange");
   kr.done("key_share");
@@ -120,7 +120,7 @@ function onHelloRetryRequest(
   let group: number | undefined;
   const ks = exts.get(ExtensionType.KEY_SHARE);
   if (ks) {
-    const kr = new Reader(ks);
+    const kr = new TlsReader(ks);
     group = kr.u16("selected_group");
     kr.done("HelloRetryRequest key_share");
     if (!flight.offered.groups.includes(group) || flight.shares.has(group) || isGrease(group)) {
@@ -135,7 +135,7 @@ function onHelloRetryRequest(
   let cookie: Buffer | undefined;
   const ck = exts.get(ExtensionType.COOKIE);
   if (ck) {
-    const cr = new Reader(ck);
+    const cr = new TlsReader(ck);
     cookie = Buffer.from(cr.vec(2, "cookie"));
     cr.done("cookie");
     if (cookie.length === 0) throw new TlsError("empty HelloRetryRequest cookie", { alert: "decode_error" });
@@ -203,7 +203,7 @@ class ExpectEncryptedExtensions extends Handshaking13 {
 }
 
 function onEncryptedExtensions(ctx: HandshakeContext, offered: OfferedHello, body: Buffer): void {
-  const r = new Reader(body);
+  const r = new TlsReader(body);
   const er = r.sub(2, "extensions");
   r.done("EncryptedExtensions");
   const seen = new Set<number>();
@@ -229,7 +229,7 @@ function onEncryptedExtensions(ctx: HandshakeContext, offered: OfferedHello, bod
 
 /** The server's ALPN choice (RFC 7301 §3.1): exactly one protocol, one we offered. */
 export function readAlpnChoice(d: Buffer, offered: OfferedHello): string {
-  const ar = new Reader(d);
+  const ar = new TlsReader(d);
   const list = ar.sub(2, "ALPN list");
   ar.done("ALPN");
   const name = list.vec(1, "protocol").toString("latin1");
@@ -244,7 +244,7 @@ export function readAlpnChoice(d: Buffer, offered: OfferedHello): string {
 
 /** record_size_limit (RFC 8449 §4): at least 64. */
 export function readRecordSizeLimit(d: Buffer): number {
-  const lr = new Reader(d);
+  const lr = new TlsReader(d);
   const limit = lr.u16("record_size_limit");
   lr.done("record_size_limit");
   if (limit < 64) throw new TlsError("record_size_limit below 64", { alert: "illegal_parameter" });
@@ -269,7 +269,7 @@ function onCertificateMessage(ctx: HandshakeContext, hs: Hs13, type: number, bod
 class ExpectCertificateOrCertReq extends Handshaking13 {
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type === HandshakeType.CERTIFICATE_REQUEST) {
-      const r = new Reader(body);
+      const r = new TlsReader(body);
       const context = Buffer.from(r.vec(1, "certificate_request_context"));
       r.vec(2, "CertificateRequest extensions");
       r.done("CertificateRequest");
@@ -301,7 +301,7 @@ class ExpectCertificateVerify extends Handshaking13 {
   }
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type !== HandshakeType.CERTIFICATE_VERIFY) throw unexpectedMessage(type);
-    const r = new Reader(body);
+    const r = new TlsReader(body);
     const scheme = r.u16("signature scheme");
     const sig = r.vec(2, "signature");
     r.done("CertificateVerify");
@@ -358,7 +358,7 @@ class Connected13 implements HandshakeState {
   handle(ctx: HandshakeContext, type: number, body: Buffer): HandshakeState {
     if (type === HandshakeType.NEW_SESSION_TICKET) {
       // Accepted and ignored: masq does not resume sessions (RFC 8446 §4.6.1).
-      const r = new Reader(body);
+      const r = new TlsReader(body);
       r.bytes(8, "ticket lifetime/age_add");
       r.vec(1, "ticket_nonce");
       if (r.vec(2, "ticket").length === 0) throw new TlsError("empty session ticket", { alert: "decode_error" });

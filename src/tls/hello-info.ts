@@ -1,5 +1,5 @@
 import { ExtensionType } from "./constants.js";
-import { Reader } from "./reader.js";
+import { TlsReader } from "./reader.js";
 
 /**
  * What a ClientHello offered, read back from its bytes. The engine checks the server's choices
@@ -24,7 +24,7 @@ export interface OfferedHello {
 
 /** Parse a ClientHello handshake message (type 1 + length + body) that we built ourselves. */
 export function readOfferedHello(message: Buffer): OfferedHello {
-  const r = new Reader(message);
+  const r = new TlsReader(message);
   if (r.u8() !== 1) throw new Error("not a ClientHello");
   const body = r.sub(3);
   body.u16(); // legacy_version

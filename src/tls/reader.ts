@@ -4,7 +4,7 @@ import { TlsError } from "../errors.js";
  * A bounds-checked cursor over TLS wire structures (RFC 8446 §3). Every overrun becomes a
  * `TlsError` with alert `decode_error`, so that parsers never throw anything else on hostile input.
  */
-export class Reader {
+export class TlsReader {
   readonly buf: Buffer;
   pos: number;
   readonly end: number;
@@ -57,9 +57,9 @@ export class Reader {
   }
 
   /** A sub-reader over a length-prefixed vector. */
-  sub(lenBytes: 1 | 2 | 3, what = "vector"): Reader {
+  sub(lenBytes: 1 | 2 | 3, what = "vector"): TlsReader {
     const v = this.vec(lenBytes, what);
-    return new Reader(v);
+    return new TlsReader(v);
   }
 
   /** Fails with decode_error unless everything was consumed. */

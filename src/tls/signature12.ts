@@ -1,7 +1,7 @@
 import { verify as cryptoVerify, constants as cc, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { SignatureScheme } from "./constants.js";
-import { Reader } from "./reader.js";
+import { TlsReader } from "./reader.js";
 import { MAX_CERTIFICATE_CHAIN } from "./certificate.js";
 
 /**
@@ -12,7 +12,7 @@ import { MAX_CERTIFICATE_CHAIN } from "./certificate.js";
 /** Parse a TLS 1.2 Certificate body (a list of DER certificates, leaf first). */
 export function parseCertificate12Body(body: Buffer): Buffer[] {
   if (body.length > MAX_CERTIFICATE_CHAIN) throw new TlsError("server certificate chain too large", { alert: "bad_certificate" });
-  const r = new Reader(body);
+  const r = new TlsReader(body);
   const list = r.sub(3, "certificate_list");
   r.done("Certificate");
   const certs: Buffer[] = [];

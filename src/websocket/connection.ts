@@ -6,8 +6,8 @@ import { Opcode } from "../protocol/opcodes.js";
 import { ConnectionPhase, ConnectionState, PingAction, type Ending } from "../protocol/connection-state.js";
 import { WsFlag } from "./flags.js";
 import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
-import { Reader, type ReaderEvents } from "./reader.js";
-import { Writer } from "./writer.js";
+import { MessageReader, type ReaderEvents } from "./reader.js";
+import { FrameWriter } from "./writer.js";
 import { MAX_TIMER_MS, type ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
 import { closeArgsError, flushArgsError, pingArgsError, recvArgsError, sendArgsError, sendBytesArgsError, sendOptionsError, sendStrArgsError } from "./validate.js";
@@ -79,8 +79,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #socket: Duplex;
   readonly #opts: ResolvedConnectionOptions;
   readonly #queue: RecvQueue;
-  readonly #writer: Writer;
-  readonly #reader: Reader<AsyncWebSocket>;
+  readonly #writer: FrameWriter;
+  readonly #reader: MessageReader<AsyncWebSocket>;
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #owner: ConnectionOwner | undefined;
   /** The connection's rules and state (sans-I/O); this class carries out its decisions. */
@@ -113,8 +113,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#owner = init.owner;
     this.#cs = new ConnectionState(init.options);
     this.#queue = new RecvQueue(init.options.recvQueueSize);
-    this.#writer = new Writer(init.socket, init.options);
-    this.#reader = new Reader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
+    this.#writer = new FrameWriter(init.socket, init.options);
+    this.#reader = new MessageReader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
     if (init.deflate) this.#reader.setDeflate(init.deflate);
     const socket = init.socket as ConnSocket;
     socket[kConnection] = this;

@@ -30,14 +30,14 @@ export interface ReaderOptions {
 }
 
 const kReader = Symbol("masq.reader");
-type ReadableSocket = Duplex & { [kReader]?: Reader<unknown> };
+type ReadableSocket = Duplex & { [kReader]?: MessageReader<unknown> };
 
 /** 'data' listener shared by all connections (`this` is the socket). */
 function onSocketData(this: ReadableSocket, chunk: Buffer): void {
   this[kReader]?.onData(chunk);
 }
 
-function endSlice(reader: Reader<unknown>): void {
+function endSlice(reader: MessageReader<unknown>): void {
   reader.endSlice();
 }
 
@@ -62,7 +62,7 @@ const DIRECT_MIN = 8 * 1024;
  * message is being inflated (order is kept), and when it has worked longer than `recvTimeSlice`
  * (it yields to the event loop and carries on in a later turn).
  */
-export class Reader<H> implements DirectReadSink {
+export class MessageReader<H> implements DirectReadSink {
   readonly #socket: ReadableSocket;
   /** Set when the socket reads through a direct-read port (plain TCP): large payloads land in place. */
   #port: DirectReadPort | undefined;
@@ -150,7 +150,7 @@ export class Reader<H> implements DirectReadSink {
   /** Starts reading: `rest` holds bytes that arrived with the handshake response. */
   start(rest: Buffer): void {
     if (rest.length > 0) this.#parser.push(rest);
-    this.#socket[kReader] = this as Reader<unknown>;
+    this.#socket[kReader] = this as MessageReader<unknown>;
     this.#socket.on("data", onSocketData);
     this.#port = directReadPort(this.#socket);
     if (this.#port) this.#port.sink = this;

@@ -61,7 +61,7 @@ export interface WriterOptions {
  * wait a turn), and the writer stops while the socket holds more than WRITE_BUDGET unwritten bytes
  * (resumed by 'drain' or by the write callbacks of large items).
  */
-export class Writer {
+export class FrameWriter {
   readonly #socket: Duplex;
   readonly #opts: WriterOptions;
   #items: OutItem[] = [];
@@ -528,14 +528,14 @@ const EMPTY = Buffer.alloc(0);
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
 const kWriter = Symbol("masq.writer");
-type WritableSocket = Duplex & { [kWriter]?: Writer };
+type WritableSocket = Duplex & { [kWriter]?: FrameWriter };
 
 /** 'drain' listener shared by all connections (`this` is the socket). */
 function onSocketDrain(this: WritableSocket): void {
   this[kWriter]?.drained();
 }
 
-function runScheduled(writer: Writer): void {
+function runScheduled(writer: FrameWriter): void {
   writer.runScheduled();
 }
 

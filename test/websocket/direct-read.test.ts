@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AsyncSession, WsFlag, WebSocketError } from "../../src/index.js";
 import { FrameParser } from "../../src/protocol/parser.js";
 import { directReadBytes } from "../../src/transport/direct-read.js";
-import { Reader } from "../../src/websocket/reader.js";
+import { MessageReader } from "../../src/websocket/reader.js";
 import { RecvQueue } from "../../src/websocket/recv-queue.js";
 import { OP, serverFrame, type RawConn } from "../helpers/raw-server.js";
 import { withRawSession as withRaw } from "../helpers/raw-session.js";
@@ -170,7 +170,7 @@ test("bytes reported for a target the parser never offered fail the connection w
   assert.throws(() => new FrameParser({ maxMessageSize: 1024 }).commitDirect(5), RangeError);
   // The reader turns it into a failed connection (Node's read callback must never throw).
   const fatal: Array<{ error: WebSocketError; code: number }> = [];
-  const reader = new Reader(new PassThrough(), new RecvQueue(8), {
+  const reader = new MessageReader(new PassThrough(), new RecvQueue(8), {
     onPing() {},
     onClose() {},
     onFatal: (_host, error, code) => fatal.push({ error, code }),

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Duplex } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { Writer } from "../../src/websocket/writer.js";
+import { FrameWriter } from "../../src/websocket/writer.js";
 import { readClientFrame } from "../helpers/raw-server.js";
 
 interface Call {
@@ -65,7 +65,7 @@ const OPTS = { sendQueueSize: 128, maxSendQueueBytes: 16 << 20, coalesceFrames: 
 
 test("writer: the first message of a turn leaves inside enqueue(), uncorked; the rest of the turn in one writev", async () => {
   const { socket, calls } = recordingSocket();
-  const w = new Writer(socket, OPTS);
+  const w = new FrameWriter(socket, OPTS);
   w.enqueue(2, Buffer.from("first"), true);
   assert.equal(calls.length, 1, "written before enqueue returned");
   assert.equal(calls[0]!.kind, "write");
@@ -83,7 +83,7 @@ test("writer: the first message of a turn leaves inside enqueue(), uncorked; the
 
 test("writer: while the socket still holds unwritten bytes, a new message waits behind them, in order", async () => {
   const { socket, calls, hold } = recordingSocket();
-  const w = new Writer(socket, OPTS);
+  const w = new FrameWriter(socket, OPTS);
   hold(true);
   w.enqueue(2, Buffer.alloc(300_000, 1), true); // large: written through, its callback held
   assert.equal(calls.length, 1);
@@ -103,7 +103,7 @@ test("writer: while the socket still holds unwritten bytes, a new message waits 
 
 test("writer: mixed sizes across write-through and batches arrive complete and in order", async () => {
   const { socket, calls } = recordingSocket();
-  const w = new Writer(socket, OPTS);
+  const w = new FrameWriter(socket, OPTS);
   const sent: Buffer[] = [];
   const sizes = [0, 1, 125, 126, 4095, 4096, 65535, 65536, 65537, 200_000, 3, 70_000];
   for (let turn = 0; turn < 4; turn++) {
@@ -129,7 +129,7 @@ test("writer: mixed sizes across write-through and batches arrive complete and i
 
 test("writer: masking keys stay fresh across refills of the shared random pool (no period)", async () => {
   const { socket, calls } = recordingSocket();
-  const w = new Writer(socket, { ...OPTS, sendQueueSize: 1 << 20 });
+  const w = new FrameWriter(socket, { ...OPTS, sendQueueSize: 1 << 20 });
   const n = 10_000; // > 2 refills of the 4096-key pool
   for (let i = 0; i < n; i++) w.enqueue(2, Buffer.from([i & 0xff, i >> 8]), true);
   await nextTurn();

@@ -11,7 +11,7 @@ import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { ContentType, HRR_RANDOM, NamedGroup } from "../../../src/tls/constants.js";
 import { createKeyShare } from "../../../src/tls/key-exchange.js";
 import { KeySchedule, Transcript, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo } from "../../../src/tls/key-schedule.js";
-import { Reader, handshakeMessage, u16, withLength } from "../../../src/tls/reader.js";
+import { TlsReader, handshakeMessage, u16, withLength } from "../../../src/tls/reader.js";
 import { RecordDecryptor, RecordEncryptor, RecordReader, plaintextRecord } from "../../../src/tls/record.js";
 import { certificateVerifyContent } from "../../../src/tls/certificate.js";
 
@@ -29,7 +29,7 @@ export interface ParsedClientHello {
 }
 
 export function parseClientHello(raw: Buffer): ParsedClientHello {
-  const r = new Reader(raw, 4);
+  const r = new TlsReader(raw, 4);
   r.u16();
   const random = r.bytes(32);
   const sessionId = Buffer.from(r.vec(1));
