@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { performance } from "node:perf_hooks";
 import { isUtf8 } from "node:buffer";
 import { ProtocolError, WebSocketClosed, WebSocketError, WebSocketTimeout } from "../errors.js";
 import { decodeClosePayload, encodeClosePayload, isValidWireCloseCode } from "../protocol/close.js";
@@ -6,10 +7,11 @@ import { Opcode } from "../protocol/opcodes.js";
 import { ConnectionPhase, ConnectionState, PingAction, type Ending } from "../protocol/connection-state.js";
 import { WsFlag } from "./flags.js";
 import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
-import { MessageReader, type ReaderEvents } from "./reader.js";
-import { FrameWriter } from "./writer.js";
+import { Reader, type ReaderEvents } from "./reader.js";
+import { Writer } from "./writer.js";
 import { MAX_TIMER_MS, type ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
+import { Heartbeat, type HeartbeatEvents } from "./heartbeat.js";
 import { closeArgsError, flushArgsError, pingArgsError, recvArgsError, sendArgsError, sendBytesArgsError, sendOptionsError, sendStrArgsError } from "./validate.js";
 
 /** The server's answer to the upgrade request. */
@@ -53,6 +55,7 @@ export interface ConnectionInit {
 const kConnection = Symbol("masq.connection");
 type ConnSocket = Duplex & { [kConnection]?: AsyncWebSocket };
 let READER_EVENTS: ReaderEvents<AsyncWebSocket>;
+let HEARTBEAT_EVENTS: HeartbeatEvents<AsyncWebSocket>;
 let socketClosed: (ws: AsyncWebSocket) => void;
 let socketError: (ws: AsyncWebSocket, err: Error) => void;
 
@@ -79,8 +82,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #socket: Duplex;
   readonly #opts: ResolvedConnectionOptions;
   readonly #queue: RecvQueue;
-  readonly #writer: FrameWriter;
-  readonly #reader: MessageReader<AsyncWebSocket>;
+  readonly #writer: Writer;
+  readonly #reader: Reader<AsyncWebSocket>;
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #owner: ConnectionOwner | undefined;
   /** The connection's rules and state (sans-I/O); this class carries out its decisions. */
@@ -92,6 +95,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   #socketCloseWaiters: Array<() => void> | undefined;
   #socketError: Error | undefined;
   #killTimer: NodeJS.Timeout | undefined;
+  /** Liveness check (the `heartbeat` option); undefined when off. */
+  #heartbeat: Heartbeat<AsyncWebSocket> | undefined;
   /** The write callback of our pongs (made on the first pong: most connections never get a ping). */
   #onPongWritten: (() => void) | undefined;
 
@@ -113,9 +118,15 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#owner = init.owner;
     this.#cs = new ConnectionState(init.options);
     this.#queue = new RecvQueue(init.options.recvQueueSize);
-    this.#writer = new FrameWriter(init.socket, init.options);
-    this.#reader = new MessageReader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
+    this.#writer = new Writer(init.socket, init.options);
+    this.#reader = new Reader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
     if (init.deflate) this.#reader.setDeflate(init.deflate);
+    if (init.options.heartbeat) {
+      this.#reader.trackActivity = true;
+      this.#reader.lastActivity = performance.now();
+      this.#heartbeat = new Heartbeat(this, HEARTBEAT_EVENTS, init.options.heartbeat);
+      this.#heartbeat.start();
+    }
     const socket = init.socket as ConnSocket;
     socket[kConnection] = this;
     // `on`, not `once`: 'close' comes once anyway, and once() costs a wrapper object and a bound
@@ -406,6 +417,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     // null: already ended (failed, terminated, or the close handshake finished).
     const steps = this.#cs.requestClose();
     if (steps === null) return;
+    this.#heartbeat?.stop(); // the close handshake has its own timeout
     const deadline = Date.now() + timeout;
     if (steps.sendClose) this.#writer.enqueueInOrder(Opcode.CLOSE, payload);
     if (steps.awaitPeer) {
@@ -439,6 +451,17 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
       onPing: (ws, data) => ws.#onPing(data),
       onClose: (ws, code, reason, data) => ws.#onPeerClose(code, reason, data),
       onFatal: (ws, err, code) => ws.#fail(err, code),
+    };
+    HEARTBEAT_EVENTS = {
+      lastActivity: (ws) => ws.#reader.lastActivity,
+      ping: (ws) => ws.#writer.enqueueUrgent(Opcode.PING, EMPTY),
+      expired: (ws, o) => {
+        // A peer that answers nothing is gone (or unreachable): abnormal closure, 1006 (RFC 6455
+        // §7.1.5; no close frame, it would not be read). Drop TCP at once rather than wait for a FIN.
+        const err = new WebSocketError(`heartbeat timeout: nothing received within ${o.timeout} ms of a ping sent after ${o.interval} ms of silence`, 1006);
+        ws.#fail(err, 1006);
+        ws.#socket.destroy();
+      },
     };
     socketClosed = (ws) => {
       ws.#socketIsClosed = true;
@@ -524,6 +547,7 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
    */
   #end(ending: Ending | undefined): void {
     if (ending === undefined) return;
+    this.#heartbeat?.stop();
     this.#reader.stop();
     this.#writer.fail(ending.error);
     this.#queue.end(ending.error, ending.drain);

@@ -1,3 +1,4 @@
+import { WebSocketError } from "../errors.js";
 import type { WebSocketRetryStrategy } from "./retry.js";
 import { validateOptions } from "./validate.js";
 
@@ -31,6 +32,22 @@ export interface ConnectionOptions {
   sendTimeSlice?: number;
   /** Answer the peer's close frame automatically (default true). */
   autoclose?: boolean;
+  /**
+   * Liveness check, off by default (`false` turns off a session's for one call): when nothing
+   * has been received for `interval` ms a ping is sent, and when nothing at all (a pong or any
+   * other frame) arrives within `timeout` ms after it the connection fails with a
+   * `WebSocketError` code 1006, "heartbeat timeout" (every waiter gets it; `drainOnError`
+   * applies). One unref'd timer per connection, re-armed lazily, never per message.
+   */
+  heartbeat?: HeartbeatOptions | false;
+}
+
+/** The `heartbeat` option (times in ms). */
+export interface HeartbeatOptions {
+  /** Send a ping once nothing has been received for this long. */
+  interval: number;
+  /** Fail the connection when nothing arrives this long after that ping. */
+  timeout: number;
 }
 
 /** {@link ConnectionOptions} with every default applied. */
@@ -47,6 +64,8 @@ export interface ResolvedConnectionOptions {
   recvTimeSlice: number;
   sendTimeSlice: number;
   autoclose: boolean;
+  /** Undefined: no heartbeat. */
+  heartbeat: HeartbeatOptions | undefined;
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
@@ -73,5 +92,16 @@ export function resolveConnectionOptions(o: ConnectionOptions): ResolvedConnecti
     recvTimeSlice: o.recvTimeSlice ?? 10,
     sendTimeSlice: o.sendTimeSlice ?? 5,
     autoclose: o.autoclose ?? true,
+    heartbeat: heartbeatOf(o.heartbeat),
   };
+}
+
+/** The heartbeat option, checked: both times positive numbers of ms within setTimeout's range. */
+function heartbeatOf(v: HeartbeatOptions | false | undefined): HeartbeatOptions | undefined {
+  if (v === undefined || v === false) return undefined;
+  const ms = (x: unknown): x is number => typeof x === "number" && x > 0 && x <= MAX_TIMER_MS;
+  if (typeof v !== "object" || v === null || !ms(v.interval) || !ms(v.timeout)) {
+    throw new WebSocketError("heartbeat must be false or { interval, timeout } with positive numbers of milliseconds (at most 2147483647)", 0);
+  }
+  return { interval: v.interval, timeout: v.timeout };
 }
