@@ -18,6 +18,7 @@ import { socksDestination, socksTunnel } from "./socks-proxy.js";
 import { abortable, connectTcp, stripBrackets } from "./tcp.js";
 import { directReadPort } from "./direct-read.js";
 import { loadMasqTls, type MasqTlsModule } from "./masq-tls.js";
+import type { MasqTlsOptions } from "../tls/index.js";
 
 export { selectProxy, matchesNoProxy, type ProxyMap, type SelectProxyOptions } from "./select-proxy.js";
 export { redactUrl, parseProxyUrl, formatHostPort, type ProxyInfo, type ProxyProtocol } from "./proxy-url.js";
@@ -43,8 +44,8 @@ export interface TransportOptions {
   /** ALPN offer. Default ["http/1.1"] (masq engine with a tlsProfile: the profile's list). */
   alpn?: string[];
   tlsEngine: "native" | "masq";
-  /** Impersonation profile for the masq engine. */
-  tlsProfile?: unknown;
+  /** Impersonation profile for the masq engine: a ClientHello profile or a browser profile holding one. */
+  tlsProfile?: MasqTlsOptions["profile"];
   /** Resolved proxy URL (see selectProxy), or undefined for a direct connection. */
   proxy?: string;
 }

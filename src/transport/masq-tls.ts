@@ -1,21 +1,13 @@
-import type { Duplex } from "node:stream";
 import { WebSocketError } from "../errors.js";
-import type { CaOption } from "./native-tls.js";
+import type { masqTlsConnect } from "../tls/index.js";
 
-/** The shape of src/tls/index.js that transport uses (kept local so this module compiles without it). */
+/**
+ * The part of src/tls/index.js that the transport uses, typed by the module itself. The import
+ * above is type-only (erased from the JavaScript), so the engine is still loaded lazily, by
+ * {@link loadMasqTls}, only when a connection asks for it.
+ */
 export interface MasqTlsModule {
-  masqTlsConnect(
-    socket: Duplex,
-    opts: {
-      host: string;
-      servername?: string | false;
-      alpn?: string[];
-      rejectUnauthorized: boolean;
-      ca?: CaOption;
-      profile?: unknown;
-      signal?: AbortSignal;
-    },
-  ): Promise<Duplex & { feedTransient?: (view: Buffer) => void }>;
+  masqTlsConnect: typeof masqTlsConnect;
 }
 
 /** Where the engine is imported from (relative to this file). Tests may point it elsewhere. */
