@@ -29,6 +29,7 @@ export {
   ProxyError,
   TlsError,
 } from "./errors.js";
+export type { ErrorReason, ProtocolErrorReason, HandshakeErrorReason, TlsErrorReason } from "./errors.js";
 export {
   profileNames,
   targetNames,
