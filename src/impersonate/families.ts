@@ -9,7 +9,7 @@ import type { BrowserProfile } from "./types.js";
 
 const CURL_CFFI = "curl_cffi 0.16.3 capture";
 const CHROMIUM_HEADERS = "Chromium 156 capture (order), this version's User-Agent";
-const FIREFOX_HEADERS = "Firefox ESR 153 capture (order), this version's User-Agent";
+const FIREFOX_HEADERS = "Firefox ESR 153 capture (order) without Sec-Fetch-Storage-Access (seen from 153 only), this version's User-Agent";
 const WEBKIT_HEADERS = "WebKit WebSocketHandshake.cpp order; no Safari capture (unverified on the wire)";
 
 export const WIN = "Windows NT 10.0; Win64; x64";
@@ -47,7 +47,7 @@ export function chromiumProfile(t: ChromiumTarget): BrowserProfile {
       version: String(t.major),
       platform: t.platform,
       checkedAgainst: t.checkedAgainst ?? CURL_CFFI,
-      headerSource: CHROMIUM_HEADERS,
+      headerSource: t.major === 156 ? "Chromium 156 capture (User-Agent without Headless)" : CHROMIUM_HEADERS,
     },
   };
 }
@@ -123,8 +123,8 @@ export function geckoProfile(t: GeckoTarget): BrowserProfile {
       family: t.family,
       version: t.version,
       platform: t.platform,
-      checkedAgainst: t.checkedAgainst ?? `${CURL_CFFI} (its https hello: Firefox sends that one for wss too)`,
-      headerSource: FIREFOX_HEADERS,
+      checkedAgainst: t.checkedAgainst ?? `${CURL_CFFI} of its https hello (Firefox sends that hello for wss too)`,
+      headerSource: t.storageAccess ? "Firefox ESR 153 capture" : FIREFOX_HEADERS,
     },
   };
 }

@@ -186,3 +186,15 @@ test("Chromium 156 family and Firefox 153: equal to the real browsers' captures"
   // Firefox 133-147 differ from 153 by one cipher (c009) and, for 133, the missing SCT extension.
   assert.equal(hello(getProfile("firefox147")).length, length + 2);
 });
+
+test("README: the catalogue table has a row per target with its platform and JA4", () => {
+  const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
+  for (const name of targetNames()) {
+    const row = readme.split("\n").find((l) => l.startsWith(`| \`${name}\` |`));
+    assert.ok(row, `README row for ${name}`);
+    const p = getProfile(name);
+    assert.ok(row.includes(`| ${p.info!.platform} |`), name);
+    assert.ok(row.includes(p.info!.headerSource) && row.includes(p.info!.checkedAgainst), name);
+    for (let i = 0; i < 5; i++) assert.ok(row.includes(ja4(hello(p).parsed)), `${name}: README JA4`);
+  }
+});
