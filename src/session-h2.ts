@@ -158,7 +158,7 @@ export async function wsOverH2(
   const request = buildConnectRequest(i.fp, {
     authority: i.target.host,
     path: i.target.pathname + i.target.search,
-    targetOrigin: `https://${i.target.host}`,
+    target: i.target,
     origin: i.origin,
     protocols: i.protocols,
     extensions,

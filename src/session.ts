@@ -232,7 +232,7 @@ export class AsyncSession implements AsyncDisposable {
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
     const compress = o.compress ?? profile?.compress ?? false;
     const offer: DeflateOffer | undefined =
-      compress === false ? undefined : compress === true ? ((profile as { deflateOffer?: DeflateOffer } | undefined)?.deflateOffer ?? {}) : compress;
+      compress === false ? undefined : compress === true ? (profile?.deflateOffer ?? {}) : compress;
     const user = headerList(o.headers);
     if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
       user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);

@@ -7,6 +7,7 @@
 import { WebSocketError } from "../errors.js";
 import type { Http2ClientOptions } from "../protocol/http2/connection.js";
 import type { BrowserProfile, Http2Fingerprint } from "../impersonate/types.js";
+import { applyOriginRules, siteRelation } from "../impersonate/headers.js";
 
 /**
  * masq's own HTTP/2 fingerprint (`http2: true` without impersonation): no push, 4 MiB stream
@@ -54,8 +55,8 @@ export interface ConnectRequestInput {
   authority: string;
   /** Path and query. */
   path: string;
-  /** The target's origin (`https://host[:port]`), to tell same-origin from cross-site. */
-  targetOrigin: string;
+  /** The target URL, to tell same-origin from same-site and cross-site (Sec-Fetch-Site). */
+  target: URL;
   origin?: string | undefined;
   protocols?: string[] | undefined;
   extensions?: string | undefined;
@@ -90,26 +91,21 @@ export function buildConnectRequest(fp: Http2Fingerprint, o: ConnectRequestInput
   for (const name of Object.keys(pseudo)) if (!fp.pseudoHeaderOrder.includes(name)) out.push([name, pseudo[name]!]);
   const pseudoCount = out.length;
 
-  const sameOrigin = o.origin === undefined || o.origin === o.targetOrigin;
   const computed = new Map<string, string | undefined>([
     ["origin", o.origin || undefined],
     ["sec-websocket-protocol", o.protocols && o.protocols.length > 0 ? o.protocols.join(", ") : undefined],
     ["sec-websocket-extensions", o.extensions || undefined],
   ]);
-  for (const [name, value] of fp.headers) {
+  // Fetch metadata follows the Origin in use, as on HTTP/1.1 (Firefox's same-origin capture has
+  // `same-origin` and no storage-access header; a foreign Origin is cross-site).
+  const template = o.origin !== undefined ? applyOriginRules(fp.headers, siteRelation(o.origin, o.target)) : fp.headers;
+  for (const [name, value] of template) {
     const lower = name.toLowerCase();
     if (computed.has(lower)) {
       const v = computed.get(lower);
       if (v !== undefined) out.push([lower, v]);
       continue;
     }
-    // Fetch metadata follows the Origin in use: a page's own origin is same-origin and carries
-    // no storage-access header (Firefox's same-origin capture); a foreign one is cross-site.
-    if (lower === "sec-fetch-site") {
-      out.push([lower, sameOrigin ? "same-origin" : "cross-site"]);
-      continue;
-    }
-    if (lower === "sec-fetch-storage-access" && sameOrigin) continue;
     out.push([lower, value]);
   }
   for (const [lower, v] of computed) if (v !== undefined && !out.some(([n]) => n === lower)) out.push([lower, v]);
