@@ -26,6 +26,7 @@ for (const entry of CATALOGUE) {
   }
 }
 for (const p of [...PROFILES.values(), masqDefault]) deepFreeze(p);
+const CATALOGUE_PROFILES: ReadonlySet<BrowserProfile> = new Set([...PROFILES.values(), masqDefault]);
 
 /** Every name `getProfile` accepts (canonical names and aliases), in catalogue order. */
 export function profileNames(): string[] {
@@ -61,6 +62,8 @@ export function getProfile(name: string): BrowserProfile {
  */
 export function resolveProfile(impersonate: string | BrowserProfile): BrowserProfile {
   if (typeof impersonate === "string") return getProfile(impersonate);
+  // The catalogue's own (frozen) profiles reproduce their browsers as shipped.
+  if (CATALOGUE_PROFILES.has(impersonate)) return impersonate;
   checkProfile(impersonate);
   return impersonate;
 }

@@ -14,7 +14,7 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
 import { AsyncSession, WebSocketError, profileFromJa3, http2FromAkamai, akamaiOf, getProfile, type BrowserProfile } from "../../src/index.js";
-import { helloFromJa3, resolveProfile, targetNames } from "../../src/impersonate/index.js";
+import { helloFromJa3, KNOWN_CIPHER_SUITES, resolveProfile, targetNames } from "../../src/impersonate/index.js";
 import { buildClientHello } from "../../src/tls/client-hello.js";
 import { isGrease } from "../../src/tls/constants.js";
 import { ja3String, parseClientHello } from "../../src/tls/ja4.js";
@@ -37,6 +37,13 @@ test("JA3 round trip: every captured hello's JA3 string builds a hello with the 
     const ref = parseClientHello(readFileSync(`${DIR}/${f}`, "utf8").trim());
     const ja3 = ja3String(ref);
     const grease = ref.cipherSuites.some(isGrease);
+    const missing = ref.cipherSuites.filter((c) => !isGrease(c) && !KNOWN_CIPHER_SUITES.has(c));
+    if (missing.length > 0) {
+      // Safari's 3DES / CBC-SHA256 suites: refused rather than offered without an implementation.
+      assert.ok(f.startsWith("safari"), f);
+      assert.throws(() => helloFromJa3(ja3, { grease }), isWsError(/can complete/), f);
+      continue;
+    }
     const tls = helloFromJa3(ja3, { grease });
     const ours = build(tls);
     assert.equal(ja3String(ours), ja3, f);
@@ -168,4 +175,12 @@ test("wsConnect: a custom profile connects; one masq cannot complete fails befor
   } finally {
     await session.close();
   }
+});
+
+test("cipher suites: custom profiles may offer only what the engine completes; catalogue profiles pass as objects", () => {
+  // 3DES (0x000a) and CBC-SHA256 (0x003c): Safari offers them, masq's TLS 1.2 engine lacks them.
+  assert.throws(() => helloFromJa3("771,4865-10,0-10-11-13-43-51,29,0", {}), isWsError(/cipher suite 0x000a .* can complete/));
+  assert.throws(() => helloFromJa3("771,4865-60,0-10-11-13-43-51,29,0", {}), isWsError(/0x003c/));
+  for (const name of targetNames()) assert.equal(resolveProfile(getProfile(name)), getProfile(name));
+  assert.throws(() => resolveProfile({ ...getProfile("safari15_3") }), isWsError(/0x/));
 });
