@@ -3,7 +3,7 @@
  * captured by a TCP tap in front of Node's TLS server, against the target's reference JA4 /
  * JA4_r, with the handshake and an echo completing. (2) Every family, plus the Kyber-draft and
  * oldest Safari shapes, completes a wss echo through AsyncSession against `openssl s_server`
- * (TLS 1.3), nginx and Node's TLS server.
+ * (TLS 1.3 and TLS 1.2), nginx and Node's TLS server.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -169,35 +169,37 @@ test("every family: wss echo through nginx (TLS-terminating)", { skip: nginxBina
   await echoAll(`wss://localhost:${ng.port}/echo`, "nginx");
 });
 
-test("every family: wss echo against openssl s_server (TLS 1.3)", { skip: hasBinary("openssl") ? false : "openssl is not installed" }, async () => {
-  const upstream = await plainEcho();
-  const port = await freePort();
-  // s_server -quiet relays the decrypted stream on stdin/stdout: a TCP bridge to the ws server
-  // makes it a TLS-terminating front, one connection at a time.
-  const child: ChildProcess = spawn("openssl", [
-    "s_server", "-accept", `127.0.0.1:${port}`, "-cert", certs.leaf.certPath, "-key", certs.leaf.keyPath, "-tls1_3", "-quiet",
-  ], { stdio: ["pipe", "pipe", "pipe"] });
-  cleanup.push(() => { child.kill("SIGKILL"); });
-  child.stdin!.on("error", () => {});
-  const deadline = Date.now() + 10_000;
-  while (!(await canConnect(port))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error("openssl s_server did not start");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  let bridge: net.Socket | undefined;
-  child.stdout!.on("data", (d: Buffer) => bridge?.write(d));
-  for (const family of FAMILIES) {
-    bridge = net.connect(upstream, "127.0.0.1");
-    await once(bridge, "connect");
-    const b = bridge;
-    b.on("data", (d: Buffer) => child.stdin!.write(d));
-    b.on("error", () => {});
-    try {
-      await echoAll(`wss://localhost:${port}/echo`, "openssl", [family]);
-    } finally {
-      b.destroy();
-      // s_server goes back to accept once the client has closed its TLS connection.
-      await new Promise((r) => setTimeout(r, 100));
+for (const version of ["-tls1_3", "-tls1_2"] as const) {
+  test(`every family: wss echo against openssl s_server (${version})`, { skip: hasBinary("openssl") ? false : "openssl is not installed" }, async () => {
+    const upstream = await plainEcho();
+    const port = await freePort();
+    // s_server -quiet relays the decrypted stream on stdin/stdout: a TCP bridge to the ws server
+    // makes it a TLS-terminating front, one connection at a time.
+    const child: ChildProcess = spawn("openssl", [
+      "s_server", "-accept", `127.0.0.1:${port}`, "-cert", certs.leaf.certPath, "-key", certs.leaf.keyPath, version, "-quiet",
+    ], { stdio: ["pipe", "pipe", "pipe"] });
+    cleanup.push(() => { child.kill("SIGKILL"); });
+    child.stdin!.on("error", () => {});
+    const deadline = Date.now() + 10_000;
+    while (!(await canConnect(port))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error("openssl s_server did not start");
+      await new Promise((r) => setTimeout(r, 50));
     }
-  }
-});
+    let bridge: net.Socket | undefined;
+    child.stdout!.on("data", (d: Buffer) => bridge?.write(d));
+    for (const family of FAMILIES) {
+      bridge = net.connect(upstream, "127.0.0.1");
+      await once(bridge, "connect");
+      const b = bridge;
+      b.on("data", (d: Buffer) => child.stdin!.write(d));
+      b.on("error", () => {});
+      try {
+        await echoAll(`wss://localhost:${port}/echo`, `openssl ${version}`, [family]);
+      } finally {
+        b.destroy();
+        // s_server goes back to accept once the client has closed its TLS connection.
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+}
