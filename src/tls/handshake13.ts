@@ -4,7 +4,7 @@ import { ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, TLS12, isGrea
 import { decompressCertificate, parseCertificateBody, toX509, verifyCertificateVerify } from "./certificate.js";
 import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
-import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo } from "./key-schedule.js";
+import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo, type TrafficSecrets } from "./key-schedule.js";
 import { TlsReader, handshakeMessage } from "./reader.js";
 import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
 import {
@@ -45,6 +45,7 @@ const EE_ALLOWED = new Set<number>([
 interface Hs13 {
   readonly suite: SuiteInfo;
   readonly schedule: KeySchedule;
+  readonly handshakeSecrets: TrafficSecrets;
   readonly offered: OfferedHello;
   /** Whether we sent a non-empty legacy_session_id (then a CCS precedes our second flight). */
   ccsSent: boolean;
@@ -101,11 +102,11 @@ function onServerHello13(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
   ctx.transcript.start(suite.hash);
   ctx.transcript.add(raw);
   const schedule = new KeySchedule(suite);
-  schedule.handshake(shared, ctx.transcript.digest());
+  const handshakeSecrets = schedule.handshake(shared, ctx.transcript.digest());
   ctx.info.schedule = schedule;
-  ctx.dec = new RecordDecryptor(suite, schedule.serverHandshakeTrafficSecret!);
-  ctx.enc = new RecordEncryptor(suite, schedule.clientHandshakeTrafficSecret!);
-  return new ExpectEncryptedExtensions({ suite, schedule, offered: flight.offered, ccsSent: retry !== undefined && flight.offered.sessionId.length > 0 });
+  ctx.dec = new RecordDecryptor(suite, handshakeSecrets.server);
+  ctx.enc = new RecordEncryptor(suite, handshakeSecrets.client);
+  return new ExpectEncryptedExtensions({ suite, schedule, handshakeSecrets, offered: flight.offered, ccsSent: retry !== undefined && flight.offered.sessionId.length > 0 });
 }
 
 function onHelloRetryRequest(
@@ -319,14 +320,14 @@ class ExpectFinished extends Handshaking13 {
   }
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type !== HandshakeType.FINISHED) throw unexpectedMessage(type);
-    const { suite, schedule } = this.hs;
-    const expected = finishedVerifyData(suite, schedule.serverHandshakeTrafficSecret!, ctx.transcript.digest());
+    const { suite, schedule, handshakeSecrets } = this.hs;
+    const expected = finishedVerifyData(suite, handshakeSecrets.server, ctx.transcript.digest());
     if (body.length !== expected.length) throw new TlsError("server Finished has the wrong length", { alert: "decode_error" });
     if (!timingSafeEqual(body, expected)) {
       throw new TlsError("server Finished does not verify", { alert: "decrypt_error" });
     }
     ctx.transcript.add(raw);
-    schedule.application(ctx.transcript.digest());
+    const appSecrets = schedule.application(ctx.transcript.digest());
     // Our second flight: [CCS] [Certificate (empty, if requested)] Finished (RFC 8446 §4.4).
     const flight: Buffer[] = [];
     if (this.#certRequested) {
@@ -335,14 +336,14 @@ class ExpectFinished extends Handshaking13 {
       ctx.transcript.add(cert);
       flight.push(cert);
     }
-    const verify = finishedVerifyData(suite, schedule.clientHandshakeTrafficSecret!, ctx.transcript.digest());
+    const verify = finishedVerifyData(suite, handshakeSecrets.client, ctx.transcript.digest());
     const fin = handshakeMessage(HandshakeType.FINISHED, verify);
     ctx.transcript.add(fin);
     flight.push(fin);
     sendCcsOnce(ctx, this.hs);
     ctx.sendHandshake(Buffer.concat(flight));
-    ctx.enc = new RecordEncryptor(suite, schedule.clientApplicationTrafficSecret!);
-    ctx.dec = new RecordDecryptor(suite, schedule.serverApplicationTrafficSecret!);
+    ctx.enc = new RecordEncryptor(suite, appSecrets.client);
+    ctx.dec = new RecordDecryptor(suite, appSecrets.server);
     const next = new Connected13();
     ctx.connected();
     return next;

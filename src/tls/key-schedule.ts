@@ -82,6 +82,12 @@ export function finishedVerifyData(suite: SuiteInfo, baseKey: Buffer, transcript
   return createHmac(suite.hash, finishedKey).update(transcriptHash).digest();
 }
 
+/** The client and server traffic secrets of one stage (RFC 8446 §7.1). */
+export interface TrafficSecrets {
+  readonly client: Buffer;
+  readonly server: Buffer;
+}
+
 /**
  * The secrets of a full (EC)DHE handshake without PSK (RFC 8446 §7.1), computed step by step as
  * the transcript grows.
@@ -100,8 +106,8 @@ export class KeySchedule {
     this.suite = suite;
   }
 
-  /** After ServerHello: `transcriptHash` = Hash(ClientHello..ServerHello). */
-  handshake(sharedSecret: Buffer, transcriptHash: Buffer): void {
+  /** After ServerHello: `transcriptHash` = Hash(ClientHello..ServerHello). Returns the handshake traffic secrets. */
+  handshake(sharedSecret: Buffer, transcriptHash: Buffer): TrafficSecrets {
     const h = this.suite.hash;
     const zeros = Buffer.alloc(this.suite.hashLength);
     const early = hkdfExtract(h, zeros, zeros);
@@ -109,10 +115,11 @@ export class KeySchedule {
     this.#handshakeSecret = hkdfExtract(h, derived, sharedSecret);
     this.clientHandshakeTrafficSecret = deriveSecret(h, this.#handshakeSecret, "c hs traffic", transcriptHash);
     this.serverHandshakeTrafficSecret = deriveSecret(h, this.#handshakeSecret, "s hs traffic", transcriptHash);
+    return { client: this.clientHandshakeTrafficSecret, server: this.serverHandshakeTrafficSecret };
   }
 
-  /** After the server Finished: `transcriptHash` = Hash(ClientHello..server Finished). */
-  application(transcriptHash: Buffer): void {
+  /** After the server Finished: `transcriptHash` = Hash(ClientHello..server Finished). Returns the application traffic secrets. */
+  application(transcriptHash: Buffer): TrafficSecrets {
     const h = this.suite.hash;
     if (!this.#handshakeSecret) throw new Error("handshake secret missing");
     const derived = deriveSecret(h, this.#handshakeSecret, "derived", emptyHash(h));
@@ -120,6 +127,7 @@ export class KeySchedule {
     this.clientApplicationTrafficSecret = deriveSecret(h, this.masterSecret, "c ap traffic", transcriptHash);
     this.serverApplicationTrafficSecret = deriveSecret(h, this.masterSecret, "s ap traffic", transcriptHash);
     this.exporterMasterSecret = deriveSecret(h, this.masterSecret, "exp master", transcriptHash);
+    return { client: this.clientApplicationTrafficSecret, server: this.serverApplicationTrafficSecret };
   }
 }
 

@@ -61,16 +61,16 @@ export class Fake12Core {
   readonly #suite: Suite12;
   #phase: Phase = "hello";
   #out: Buffer[] = [];
-  #hs = Buffer.alloc(0);
+  #hs: Buffer = Buffer.alloc(0);
   #hello: ParsedClientHello | undefined;
-  #serverRandom = Buffer.alloc(0);
+  #serverRandom: Buffer = Buffer.alloc(0);
   #share: ReturnType<typeof createKeyShare> | undefined;
   #ems = false;
   #opener: RecordOpener | undefined;
   #sealer: RecordSealer | undefined;
   #pendingSealer: RecordSealer | undefined;
   #pendingOpener: RecordOpener | undefined;
-  #masterSecret = Buffer.alloc(0);
+  #masterSecret: Buffer = Buffer.alloc(0);
   /** Alerts the client sent: [level, description]. */
   readonly clientAlerts: Array<[number, number]> = [];
   /** Application data the client sent. */
@@ -161,7 +161,7 @@ export class Fake12Core {
     if (hello.extensions.includes(ExtensionType.EC_POINT_FORMATS)) ext(ExtensionType.EC_POINT_FORMATS, Buffer.of(1, 0));
     const ticket = o.ticket && hello.extensions.includes(ExtensionType.SESSION_TICKET);
     if (ticket) ext(ExtensionType.SESSION_TICKET, Buffer.alloc(0));
-    let shBody = Buffer.concat([u16(0x0303), this.#serverRandom, withLength(1, randomBytes(32)), u16(this.#suite.id), Buffer.of(0), withLength(2, ...exts)]);
+    let shBody: Buffer = Buffer.concat([u16(0x0303), this.#serverRandom, withLength(1, randomBytes(32)), u16(this.#suite.id), Buffer.of(0), withLength(2, ...exts)]);
     if (o.mutateServerHello) shBody = o.mutateServerHello(shBody);
     const sh = handshakeMessage(HandshakeType.SERVER_HELLO, shBody);
     const cert = handshakeMessage(
