@@ -48,50 +48,60 @@ export class WebSocketTimeout extends WebSocketError {
 }
 
 /**
- * Why the peer broke RFC 6455 (or RFC 7692), as a stable string to branch on (see the README's
- * table of reasons). Messages may be reworded; these strings are not.
+ * Why the peer broke RFC 6455 (or RFC 7692): the stable strings of {@link ProtocolError.reason}
+ * (the README has a table of every reason). Messages may be reworded; these strings are not.
  */
-export type ProtocolErrorReason =
-  | "masked_frame" // a server frame with the MASK bit (§5.1)
-  | "reserved_bits" // RSV1/2/3 set without an extension that defines them (§5.2)
-  | "bad_opcode" // a reserved opcode (§5.2)
-  | "bad_length" // a 64-bit length with the most significant bit set (§5.2)
-  | "control_too_long" // a control frame over 125 bytes (§5.5)
-  | "fragmented_control" // a control frame without FIN (§5.5)
-  | "bad_continuation" // a continuation with nothing to continue, or a new message inside one (§5.4)
-  | "invalid_utf8" // a text message or close reason that is not UTF-8 (§8.1)
-  | "message_too_big" // over `maxMessageSize` (close code 1009)
-  | "bad_close_code" // a close code that may not be sent on the wire (§7.4)
-  | "bad_close_payload" // a close frame with a 1-byte payload (§5.5.1)
-  | "bad_compression" // permessage-deflate data that does not inflate (RFC 7692 §6.2)
-  | "protocol_violation"; // anything else (a read that failed in an unexpected way)
+export const PROTOCOL_ERROR_REASONS = [
+  "masked_frame", // a server frame with the MASK bit (§5.1)
+  "reserved_bits", // RSV1/2/3 set without an extension that defines them (§5.2)
+  "bad_opcode", // a reserved opcode (§5.2)
+  "bad_length", // a 64-bit length with the most significant bit set (§5.2)
+  "control_too_long", // a control frame over 125 bytes (§5.5)
+  "fragmented_control", // a control frame without FIN (§5.5)
+  "bad_continuation", // a continuation with nothing to continue, or a new message inside one (§5.4)
+  "invalid_utf8", // a text message or close reason that is not UTF-8 (§8.1)
+  "message_too_big", // over `maxMessageSize` (close code 1009)
+  "bad_close_code", // a close code that may not be sent on the wire (§7.4)
+  "bad_close_payload", // a close frame with a 1-byte payload (§5.5.1)
+  "bad_compression", // permessage-deflate data that does not inflate (RFC 7692 §6.2)
+  "protocol_violation", // anything else (a read that failed in an unexpected way)
+] as const;
 
-/** Why the server's answer to the upgrade request was refused (RFC 6455 §4.1). */
-export type HandshakeErrorReason =
-  | "unexpected_status" // an HTTP status other than 101
-  | "not_http" // the answer is not an HTTP response at all
-  | "malformed_response" // a status line or header line that does not parse
-  | "head_too_large" // the response head exceeds its size bound
-  | "missing_upgrade" // a 101 without Upgrade: websocket or Connection: Upgrade
-  | "bad_accept" // Sec-WebSocket-Accept missing or not matching our key
-  | "bad_subprotocol" // a subprotocol that was not offered
-  | "bad_extension" // an extension that was not offered, or with bad parameters (RFC 7692 §5)
-  | "connection_closed"; // the server closed the connection before answering
+/** Why the server's answer to the upgrade request was refused (RFC 6455 §4.1): the strings of {@link HandshakeError.reason}. */
+export const HANDSHAKE_ERROR_REASONS = [
+  "unexpected_status", // an HTTP status other than 101
+  "not_http", // the answer is not an HTTP response at all
+  "malformed_response", // a status line or header line that does not parse
+  "head_too_large", // the response head exceeds its size bound
+  "missing_upgrade", // a 101 without Upgrade: websocket or Connection: Upgrade
+  "bad_accept", // Sec-WebSocket-Accept missing or not matching our key
+  "bad_subprotocol", // a subprotocol that was not offered
+  "bad_extension", // an extension that was not offered, or with bad parameters (RFC 7692 §5)
+  "connection_closed", // the server closed the connection before answering
+] as const;
 
-/** Why TLS failed. */
-export type TlsErrorReason =
-  | "certificate_expired" // the server's certificate (or one in its chain) is expired or not yet valid
-  | "certificate_untrusted" // the chain does not lead to a trusted root, or a signature does not verify
-  | "hostname_mismatch" // the certificate does not name the host we connected to (RFC 6125)
-  | "bad_certificate" // a certificate that does not parse or may not be used (key usage, constraints)
-  | "handshake_failure" // no common parameters, or a handshake signature or Finished that does not verify
-  | "alert_received" // the server sent a fatal alert (its name is in `alert`)
-  | "unexpected_message" // a message or record out of order (RFC 8446 §6.2 unexpected_message)
-  | "decode_error" // a message that does not parse (RFC 8446 §6.2 decode_error)
-  | "illegal_parameter" // a value the server may not choose (RFC 8446 §6.2 illegal_parameter)
-  | "bad_record" // a record that does not decrypt or is too large (bad_record_mac, record_overflow)
-  | "connection_closed" // the connection closed or reset during the TLS handshake
-  | "tls_failure"; // anything else
+/** Why TLS failed: the strings of {@link TlsError.reason}. */
+export const TLS_ERROR_REASONS = [
+  "certificate_expired", // the server's certificate (or one in its chain) is expired or not yet valid
+  "certificate_untrusted", // the chain does not lead to a trusted root, or a signature in it does not verify
+  "hostname_mismatch", // the certificate does not name the host we connected to (RFC 6125)
+  "bad_certificate", // a certificate that does not parse or may not be used (key usage, constraints)
+  "handshake_failure", // no common parameters, or a handshake signature or Finished that does not verify
+  "alert_received", // the server sent a fatal alert (its name is in `alert`)
+  "unexpected_message", // a message or record out of order (RFC 8446 §6.2 unexpected_message)
+  "decode_error", // a message that does not parse (RFC 8446 §6.2 decode_error)
+  "illegal_parameter", // a value the server may not choose (RFC 8446 §6.2 illegal_parameter)
+  "bad_record", // a record that does not decrypt or is too large (bad_record_mac, record_overflow)
+  "connection_closed", // the connection closed or reset during the TLS handshake
+  "tls_failure", // anything else
+] as const;
+
+/** See {@link PROTOCOL_ERROR_REASONS}. */
+export type ProtocolErrorReason = (typeof PROTOCOL_ERROR_REASONS)[number];
+/** See {@link HANDSHAKE_ERROR_REASONS}. */
+export type HandshakeErrorReason = (typeof HANDSHAKE_ERROR_REASONS)[number];
+/** See {@link TLS_ERROR_REASONS}. */
+export type TlsErrorReason = (typeof TLS_ERROR_REASONS)[number];
 
 /** Every stable reason string of {@link ProtocolError}, {@link HandshakeError} and {@link TlsError}. */
 export type ErrorReason = ProtocolErrorReason | HandshakeErrorReason | TlsErrorReason;
