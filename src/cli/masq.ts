@@ -50,6 +50,7 @@ async function run(o: CliOptions): Promise<number> {
   out.opened(ws.response.url, ws.protocol, ws.extensions, ws.response, o.verbose);
 
   let closing: Promise<void> | undefined;
+  let finished = false;
   const closeWith = (code = 1000, reason = ""): void => {
     if (closing) return;
     out.closing(code, reason);
@@ -73,7 +74,9 @@ async function run(o: CliOptions): Promise<number> {
       if (!closing) rl!.prompt();
     });
     rl.on("SIGINT", () => closeWith());
-    rl.on("close", () => closeWith()); // Ctrl-D
+    rl.on("close", () => {
+      if (!finished) closeWith(); // Ctrl-D
+    });
     rl.prompt();
   } else if (o.execute.length > 0) {
     void (async () => {
@@ -95,6 +98,7 @@ async function run(o: CliOptions): Promise<number> {
   }
 
   const ending = await received;
+  finished = true;
   if (waitTimer) clearTimeout(waitTimer);
   rl?.close();
   await closing;

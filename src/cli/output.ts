@@ -97,7 +97,13 @@ export class Output {
   error(err: unknown, exit: number): void {
     const message = err instanceof Error ? err.message : String(err);
     const name = err instanceof Error ? err.name : "Error";
-    if (this.#json) this.#emit({ direction: "local", type: "error", data: message, name, exit });
+    if (this.#json) {
+      const ev: CliEvent = { direction: "local", type: "error", data: message, name, exit };
+      // The stable failure reason some masq errors carry (HandshakeError, TlsError, ProtocolError).
+      const reason = (err as { reason?: unknown } | null)?.reason;
+      if (typeof reason === "string") ev["reason"] = reason;
+      this.#emit(ev);
+    }
     else this.status(`error: ${message}`, true);
   }
 

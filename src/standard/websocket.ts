@@ -354,9 +354,10 @@ export class WebSocket extends EventTarget {
         sawClose = true;
         break;
       }
+      // Messages arriving once close() was called are dropped (the task's "if not OPEN, return").
+      if (this.#readyState !== OPEN) continue;
       // One task per message, as the standard queues them (microtasks run in between).
       await new Promise<void>((resolve) => setImmediate(resolve));
-      // Messages arriving once close() was called are dropped (the task's "if not OPEN, return").
       if (this.#readyState === OPEN) this.#dispatchMessage(item);
     }
     if (sawClose && this.#readyState === OPEN) this.#readyState = CLOSING;

@@ -311,3 +311,19 @@ test("interactive session in tmux: type, see the echo, /close 4000 bye, see the 
   while (!existsSync(exitFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.equal(readFileSync(exitFile, "utf8").trim(), "0");
 });
+
+test("exit status 1 is for everything not classified (checked in-process: no peer makes masq fail that way)", async () => {
+  const { exitCodeFor } = await import("../../src/cli/output.js");
+  const errors = await import("../../src/errors.js");
+  // Instances without their constructors (whose options are still growing): only the class and code matter.
+  const make = (cls: abstract new (...a: never[]) => object, code: number): unknown => Object.assign(Object.create(cls.prototype) as object, { code });
+  assert.equal(exitCodeFor(new Error("a bug")), 1);
+  assert.equal(exitCodeFor(make(errors.WebSocketError, 1011)), 1);
+  assert.equal(exitCodeFor(make(errors.TlsError, 1006)), 4);
+  assert.equal(exitCodeFor(make(errors.ProxyError, 1006)), 5);
+  assert.equal(exitCodeFor(make(errors.WebSocketTimeout, 1006)), 6);
+  assert.equal(exitCodeFor(make(errors.HandshakeError, 1006)), 3);
+  assert.equal(exitCodeFor(make(errors.ProtocolError, 1002)), 7);
+  assert.equal(exitCodeFor(make(errors.WebSocketError, 1009)), 7);
+  assert.equal(exitCodeFor(make(errors.WebSocketError, 1006)), 8);
+});
