@@ -12,7 +12,9 @@ const CHROMIUM_HEADERS = "Chromium 156 capture (order), this version's User-Agen
 const FIREFOX_HEADERS = "Firefox ESR 153 capture (order) without Sec-Fetch-Storage-Access (seen from 153 only), this version's User-Agent";
 const WEBKIT_HEADERS = "WebKit WebSocketHandshake.cpp order; no Safari capture (unverified on the wire)";
 
+/** User-Agent platform token of Chrome on 64-bit Windows. */
 export const WIN = "Windows NT 10.0; Win64; x64";
+/** User-Agent platform token of Chrome and Safari on macOS (frozen at 10_15_7 since 2020). */
 export const MAC = "Macintosh; Intel Mac OS X 10_15_7";
 
 /** A Chromium-family target. */
@@ -27,6 +29,7 @@ export interface ChromiumTarget {
   checkedAgainst?: string;
 }
 
+/** A Chromium-family profile: shape + Chromium 156's upgrade order with this version's values. */
 export function chromiumProfile(t: ChromiumTarget): BrowserProfile {
   const acceptEncoding = t.major >= 123 ? "gzip, deflate, br, zstd" : "gzip, deflate, br";
   const browser = t.family === "edge" ? "Microsoft Edge" : "Google Chrome";
@@ -52,8 +55,10 @@ export function chromiumProfile(t: ChromiumTarget): BrowserProfile {
   };
 }
 
+/** Chrome's desktop User-Agent (Edge appends ` Edg/<version>`). */
 export const chromeUa = (platform: string, version: string, suffix = ""): string =>
   `Mozilla/5.0 (${platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${version} Safari/537.36${suffix}`;
+/** Chrome on Android's User-Agent (`device`: `Android 10; K` since the UA reduction). */
 export const androidUa = (device: string, version: string): string =>
   `Mozilla/5.0 (Linux; ${device}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${version} Mobile Safari/537.36`;
 
@@ -73,6 +78,7 @@ function safariUa(t: SafariTarget): string {
   return `Mozilla/5.0 (iPhone; CPU iPhone OS ${os} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${t.version} Mobile/15E148 Safari/604.1`;
 }
 
+/** A Safari profile: shape + WebKit's upgrade order, no permessage-deflate. */
 export function safariProfile(t: SafariTarget): BrowserProfile {
   const ua = safariUa(t);
   return {
@@ -106,9 +112,12 @@ export interface GeckoTarget {
   checkedAgainst?: string;
 }
 
+/** Firefox's User-Agent (`rv` and the Firefox version agree). */
 export const geckoUa = (platform: string, rv: string): string => `Mozilla/5.0 (${platform}; rv:${rv}) Gecko/20100101 Firefox/${rv}`;
+/** Firefox's macOS platform token. */
 export const FF_MAC = "Macintosh; Intel Mac OS X 10.15";
 
+/** A Firefox-family profile: shape + Firefox ESR 153's upgrade order with this version's values. */
 export function geckoProfile(t: GeckoTarget): BrowserProfile {
   return {
     name: t.name,
