@@ -16,7 +16,7 @@ import { AsyncSession, registerWebSocketBinder, type SessionOptions } from "../s
 import type { AsyncWebSocket } from "../websocket/connection.js";
 import { WsFlag } from "../websocket/flags.js";
 import type { Received } from "../websocket/recv-queue.js";
-import { CloseEvent, ErrorEvent } from "./events.js";
+import { CloseEvent, ErrorEvent, type CloseEventLike } from "./events.js";
 import { SendQueue } from "./send-queue.js";
 
 /**
@@ -39,8 +39,11 @@ export interface WebSocketOptions extends SessionOptions {
 /** Data `send()` accepts. */
 export type WebSocketSendData = string | ArrayBuffer | ArrayBufferView | Blob;
 
-/** An `onopen` / `onmessage` / `onerror` / `onclose` handler (null: none). */
-export type WebSocketEventHandler = ((this: WebSocket, ev: Event) => unknown) | null;
+/** An `onopen` / `onmessage` / `onerror` / `onclose` handler for events of type `E` (null: none). */
+export type WebSocketEventHandler<E extends Event = Event> = ((this: WebSocket, ev: E) => unknown) | null;
+
+/** A stored handler, whatever its event type. */
+type AnyHandler = ((this: WebSocket, ev: Event) => unknown) | null;
 type HandlerType = "open" | "message" | "error" | "close";
 
 const CONNECTING = 0;
@@ -89,7 +92,7 @@ export class WebSocket extends EventTarget {
   readonly #url: string;
   readonly #origin: string;
   readonly #abort = new AbortController();
-  readonly #handlers = new Map<HandlerType, { fn: WebSocketEventHandler; listener: ((ev: Event) => void) | undefined }>();
+  readonly #handlers = new Map<HandlerType, { fn: AnyHandler; listener: ((ev: Event) => void) | undefined }>();
   #readyState: WebSocketReadyState = CONNECTING;
   #protocol = "";
   #extensions = "";
@@ -232,26 +235,26 @@ export class WebSocket extends EventTarget {
   }
 
   /** Handler of `message` events (setting it lets messages flow, see the module note). */
-  get onmessage(): WebSocketEventHandler {
+  get onmessage(): WebSocketEventHandler<MessageEvent> {
     return this.#getHandler("message");
   }
-  set onmessage(fn: WebSocketEventHandler) {
+  set onmessage(fn: WebSocketEventHandler<MessageEvent>) {
     this.#setHandler("message", fn);
   }
 
   /** Handler of `error` events ({@link ErrorEvent}: `message` and the masq `error`). */
-  get onerror(): WebSocketEventHandler {
+  get onerror(): WebSocketEventHandler<ErrorEvent> {
     return this.#getHandler("error");
   }
-  set onerror(fn: WebSocketEventHandler) {
+  set onerror(fn: WebSocketEventHandler<ErrorEvent>) {
     this.#setHandler("error", fn);
   }
 
   /** Handler of `close` events ({@link CloseEvent}: `code`, `reason`, `wasClean`). */
-  get onclose(): WebSocketEventHandler {
+  get onclose(): WebSocketEventHandler<CloseEventLike> {
     return this.#getHandler("close");
   }
-  set onclose(fn: WebSocketEventHandler) {
+  set onclose(fn: WebSocketEventHandler<CloseEventLike>) {
     this.#setHandler("close", fn);
   }
 
@@ -269,12 +272,13 @@ export class WebSocket extends EventTarget {
     return "WebSocket";
   }
 
-  #getHandler(type: HandlerType): WebSocketEventHandler {
-    return this.#handlers.get(type)?.fn ?? null;
+  #getHandler<E extends Event>(type: HandlerType): WebSocketEventHandler<E> {
+    return (this.#handlers.get(type)?.fn ?? null) as WebSocketEventHandler<E>;
   }
 
   /** Event handler attributes (HTML §8.1.8.1): one listener per type, added on first set. */
-  #setHandler(type: HandlerType, fn: WebSocketEventHandler): void {
+  #setHandler<E extends Event>(type: HandlerType, handler: WebSocketEventHandler<E>): void {
+    const fn = handler as AnyHandler;
     let slot = this.#handlers.get(type);
     if (typeof fn !== "function") {
       if (slot?.listener) this.removeEventListener(type, slot.listener);
