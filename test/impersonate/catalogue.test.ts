@@ -12,7 +12,7 @@ import { getProfile, profileNames, targetNames, type BrowserProfile } from "../.
 import { buildClientHello } from "../../src/tls/client-hello.js";
 import { isGrease } from "../../src/tls/constants.js";
 import { serverShareLength } from "../../src/tls/key-exchange.js";
-import { ja4, ja4r, parseClientHello, type ParsedClientHello } from "../../src/tls/ja4.js";
+import { ja4, ja4r, parseClientHello, type ParsedClientHello } from "../helpers/ja4.js";
 
 const DIR = fileURLToPath(new URL("../fixtures/profiles", import.meta.url));
 interface RefHello {

@@ -17,7 +17,7 @@ import { AsyncSession, WebSocketError, profileFromJa3, http2FromAkamai, akamaiOf
 import { helloFromJa3, KNOWN_CIPHER_SUITES, resolveProfile, targetNames } from "../../src/impersonate/index.js";
 import { buildClientHello } from "../../src/tls/client-hello.js";
 import { isGrease } from "../../src/tls/constants.js";
-import { ja3String, parseClientHello } from "../../src/tls/ja4.js";
+import { ja3String, parseClientHello } from "../helpers/ja4.js";
 import { testCerts } from "../helpers/certs.js";
 
 const DIR = fileURLToPath(new URL("../fixtures/profiles", import.meta.url));

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { WebSocketError } from "../../src/errors.js";
 import { chrome, chrome156, firefox, firefox153, getProfile, masqDefault, profileNames } from "../../src/impersonate/index.js";
 import { buildClientHello, clientHelloRecord, masqDefaultHello } from "../../src/tls/client-hello.js";
-import { ja3, ja4, ja4o, ja4r, parseClientHello } from "../../src/tls/ja4.js";
+import { ja3, ja4, ja4o, ja4r, parseClientHello } from "../helpers/ja4.js";
 
 // Copies of the browser captures (test/fixtures/reference/README.md says where they come from).
 const REF_DIR = fileURLToPath(new URL("../fixtures/reference", import.meta.url));

@@ -19,7 +19,7 @@ import { WebSocketServer } from "ws";
 import { AsyncSession } from "../../src/index.js";
 import { getProfile, targetNames } from "../../src/impersonate/index.js";
 import { masqTlsConnect } from "../../src/tls/index.js";
-import { ja4, ja4r, parseClientHello } from "../../src/tls/ja4.js";
+import { ja4, ja4r, parseClientHello } from "../helpers/ja4.js";
 import { testCerts } from "../helpers/certs.js";
 import { nginxBinary, startNginx, type RunningNginx } from "../helpers/nginx.js";
 import { canConnect, freePort } from "../helpers/ports.js";

@@ -25,7 +25,7 @@ import {
   ja4r,
   parseClientHello,
   type ParsedClientHello,
-} from "../../src/tls/ja4.js";
+} from "../helpers/ja4.js";
 import { chrome156 } from "../../src/impersonate/chrome.js";
 import { ExtensionType as EXT, GREASE_PLACEHOLDER, isGrease } from "../../src/tls/constants.js";
 

@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { trackClientHellos, type TlsClientHelloMessage } from "read-tls-client-hello";
 import { masqTlsConnect } from "../../src/tls/index.js";
 import { isGrease } from "../../src/tls/constants.js";
-import { ja4, ja4r, parseClientHello } from "../../src/tls/ja4.js";
+import { ja4, ja4r, parseClientHello } from "../helpers/ja4.js";
 import { chrome156, firefox153 } from "../../src/impersonate/index.js";
 import { testCerts } from "../helpers/certs.js";
 

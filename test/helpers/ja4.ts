@@ -1,13 +1,14 @@
 /**
  * ClientHello parsing and fingerprints: JA4, JA4_r, JA4_o, JA4_ro (FoxIO JA4 specification) and
- * JA3 (Salesforce). Used by the tests to compare masq's hellos with real browsers, and as a
- * debugging tool (`describeClientHello`).
+ * JA3 (Salesforce). Used by the tests to compare masq's hellos with real browsers (and the
+ * curl_cffi captures), and as a debugging tool (`describeClientHello`). Test-only: nothing in src/
+ * needs it (custom fingerprints parse JA3 strings, they never compute one).
  *
  * GREASE values (RFC 8701) are ignored everywhere, as both specifications require.
  */
 import { createHash } from "node:crypto";
-import { TlsError } from "../errors.js";
-import { isGrease as grease } from "./constants.js";
+import { TlsError } from "../../src/errors.js";
+import { isGrease as grease } from "../../src/tls/constants.js";
 
 /** A parsed ClientHello; extension bodies are views into the input. */
 export interface ParsedClientHello {
