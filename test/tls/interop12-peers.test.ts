@@ -17,6 +17,7 @@ import { connectEngine } from "../../src/tls/socket.js";
 import { profileHelloBuilder } from "../../src/tls/hello-builder.js";
 import { chrome156Hello } from "../../src/impersonate/chrome.js";
 import { firefox153Hello } from "../../src/impersonate/firefox.js";
+import { getProfile } from "../../src/impersonate/index.js";
 import { testCerts } from "../helpers/certs.js";
 import { startHttpProxy, startNodeSocks, type RunningProxy } from "../helpers/proxies.js";
 import { nginxBinary, startNginx } from "../helpers/nginx.js";
@@ -36,7 +37,8 @@ after(async () => {
 
 const BIG = randomBytes(1 << 20);
 
-test("gnutls-serv limited to TLS 1.2: GCM, ChaCha20 and CBC suites with ECDSA and RSA certificates, 16 B and 1 MiB echoed", { skip: !hasBinary("gnutls-serv") && "gnutls-serv not installed" }, async () => {
+test("gnutls-serv limited to TLS 1.2: GCM, ChaCha20, CBC and (Safari's) 3DES suites with ECDSA and RSA certificates, 16 B and 1 MiB echoed", { skip: !hasBinary("gnutls-serv") && "gnutls-serv not installed" }, async () => {
+  const safari = getProfile("safari18_0").tls;
   const runs: Array<[string, string, typeof chrome156Hello, string]> = [
     ["+ECDHE-ECDSA:+AES-128-GCM", "ecdsa", chrome156Hello, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
     ["+ECDHE-RSA:+AES-256-GCM", "rsa", firefox153Hello, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"],
@@ -45,6 +47,10 @@ test("gnutls-serv limited to TLS 1.2: GCM, ChaCha20 and CBC suites with ECDSA an
     ["+ECDHE-RSA:+AES-128-CBC:+SHA1", "rsa", chrome156Hello, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"],
     ["+RSA:+AES-128-GCM", "rsa", chrome156Hello, "TLS_RSA_WITH_AES_128_GCM_SHA256"],
     ["+RSA:+AES-256-CBC:+SHA1", "rsa", firefox153Hello, "TLS_RSA_WITH_AES_256_CBC_SHA"],
+    // 3DES, offered (last) by the Safari profiles only; Debian's OpenSSL cannot serve it.
+    ["+ECDHE-ECDSA:+3DES-CBC:+SHA1", "ecdsa", safari, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"],
+    ["+ECDHE-RSA:+3DES-CBC:+SHA1", "rsa", safari, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"],
+    ["+RSA:+3DES-CBC:+SHA1", "rsa", safari, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"],
   ];
   for (const [alg, auth, profile, suiteName] of runs) {
     const cert = auth === "ecdsa" ? pki.leaf : pki.leafRsa;

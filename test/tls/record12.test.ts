@@ -59,7 +59,7 @@ function pair(id: number): { seal: RecordSealer; open: RecordOpener } {
   const c = s.cipher;
   const key = randomBytes(c.keyLength);
   const iv = randomBytes(c.fixedIvLength);
-  const mac = randomBytes(20);
+  const mac = randomBytes(c.kind === "cbc" ? c.macLength : 0);
   if (c.kind === "cbc") return { seal: new CbcSealer(c, key, mac), open: new CbcOpener(c, key, mac) };
   return { seal: new Aead12Sealer(c, key, iv), open: new Aead12Opener(c, key, iv) };
 }
@@ -72,7 +72,7 @@ function badMac(fn: () => unknown): void {
   assert.throws(fn, (e: unknown) => e instanceof TlsError && e.alert === "bad_record_mac");
 }
 
-const SUITES = [0xc02b, 0xc02c, 0xcca9, 0xc009, 0xc00a];
+const SUITES = [0xc02b, 0xc02c, 0xcca9, 0xc009, 0xc00a, 0xc024, 0x003c, 0xc012];
 
 test("records: every size from 0 to 40 and 2^14 seals and opens in sequence, header says the real type", () => {
   for (const id of SUITES) {
@@ -137,6 +137,7 @@ test("CBC: bad padding and bad MAC give the same error; the IV is fresh per reco
   const a = seal.seal(23, Buffer.alloc(32));
   const b = seal.seal(23, Buffer.alloc(32));
   assert.notDeepEqual(a.subarray(5, 21), b.subarray(5, 21), "explicit IVs differ");
+  assert.equal((a.length - 5) % 16, 0);
   openRecord(open, a);
   openRecord(open, b);
   // Flip the last ciphertext byte: the padding byte decrypts to garbage.
