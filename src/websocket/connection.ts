@@ -7,8 +7,8 @@ import { Opcode } from "../protocol/opcodes.js";
 import { ConnectionPhase, ConnectionState, PingAction, type Ending } from "../protocol/connection-state.js";
 import { WsFlag } from "./flags.js";
 import { RecvQueue, type Received, type WaitOptions } from "./recv-queue.js";
-import { Reader, type ReaderEvents } from "./reader.js";
-import { Writer } from "./writer.js";
+import { MessageReader, type ReaderEvents } from "./reader.js";
+import { FrameWriter } from "./writer.js";
 import { MAX_TIMER_MS, type ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
 import { Heartbeat, type HeartbeatEvents } from "./heartbeat.js";
@@ -60,6 +60,12 @@ let socketClosed: (ws: AsyncWebSocket) => void;
 let socketError: (ws: AsyncWebSocket, err: Error) => void;
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * Messages larger than this are framed and masked one piece per turn of the event loop, so that
+ * sending 20 MiB does not hold the loop for the whole copy. A multiple of the writer's 64 KiB
+ * fragment size: the frames on the wire are the same as when framed at once.
+ */
+const SEND_PIECE = 1024 * 1024;
 
 /**
  * One open WebSocket connection with an awaitable API.
@@ -82,8 +88,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #socket: Duplex;
   readonly #opts: ResolvedConnectionOptions;
   readonly #queue: RecvQueue;
-  readonly #writer: Writer;
-  readonly #reader: Reader<AsyncWebSocket>;
+  readonly #writer: FrameWriter;
+  readonly #reader: MessageReader<AsyncWebSocket>;
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #owner: ConnectionOwner | undefined;
   /** The connection's rules and state (sans-I/O); this class carries out its decisions. */
@@ -95,6 +101,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   #socketCloseWaiters: Array<() => void> | undefined;
   #socketError: Error | undefined;
   #killTimer: NodeJS.Timeout | undefined;
+  /** Set while a large message is being framed piece by piece: other sends wait for it (no interleaving, RFC 6455 §5.4). */
+  #pieces: Promise<void> | undefined;
   /** Liveness check (the `heartbeat` option); undefined when off. */
   #heartbeat: Heartbeat<AsyncWebSocket> | undefined;
   /** The write callback of our pongs (made on the first pong: most connections never get a ping). */
@@ -118,8 +126,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#owner = init.owner;
     this.#cs = new ConnectionState(init.options);
     this.#queue = new RecvQueue(init.options.recvQueueSize);
-    this.#writer = new Writer(init.socket, init.options);
-    this.#reader = new Reader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
+    this.#writer = new FrameWriter(init.socket, init.options);
+    this.#reader = new MessageReader<AsyncWebSocket>(init.socket, this.#queue, READER_EVENTS, this, init.options);
     if (init.deflate) this.#reader.setDeflate(init.deflate);
     if (init.options.heartbeat) {
       this.#reader.trackActivity = true;
@@ -197,13 +205,12 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     if (opcode === Opcode.TEXT && typeof data !== "string" && !more && !this.#cs.fragmenting && !isUtf8(payload)) {
       return Promise.reject(new WebSocketError("send: a TEXT message must be valid UTF-8", 1007));
     }
-    if (this.#writer.hasSpace()) {
+    if (this.#pieces === undefined && this.#writer.hasSpace()) {
       try {
-        this.#enqueue(opcode, payload, more);
+        return this.#enqueue(opcode, payload, more) ?? RESOLVED;
       } catch (err) {
         return Promise.reject(err);
       }
-      return RESOLVED;
     }
     return this.#sendWhenSpace(opcode, payload, more, opts);
   }
@@ -246,6 +253,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   flush(opts?: { timeout?: number }): Promise<void> {
     const invalid = flushArgsError(opts); if (invalid) return Promise.reject(invalid);
     if (this.#writer.failed) return Promise.reject(this.#cs.failure);
+    // A large message being framed piece by piece was queued before this call: cover all of it.
+    if (this.#pieces) return this.#pieces.then(() => this.flush(opts));
     return this.#writer.flush(opts?.timeout);
   }
 
@@ -254,13 +263,71 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   async #sendWhenSpace(opcode: number, payload: Uint8Array, more: boolean, opts?: OperationOptions): Promise<void> {
-    await this.#writer.waitForSpace(opts);
+    while (this.#pieces !== undefined) await this.#waitForPieces(this.#pieces, opts);
+    if (!this.#writer.hasSpace()) await this.#writer.waitForSpace(opts);
     const blocked = this.#sendBlocked();
     if (blocked) throw blocked;
-    this.#enqueue(opcode, payload, more);
+    await this.#enqueue(opcode, payload, more);
   }
 
-  #enqueue(opcode: number, payload: Uint8Array, more: boolean): void {
+  /** Waits for the large message in progress, honouring the caller's timeout and signal. */
+  #waitForPieces(pieces: Promise<void>, opts?: OperationOptions): Promise<void> {
+    const timeout = opts?.timeout;
+    const signal = opts?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if ((timeout === undefined || timeout > MAX_TIMER_MS) && !signal) return pieces;
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = (): void => {
+        done();
+        reject(signal!.reason);
+      };
+      const timer =
+        timeout === undefined || timeout > MAX_TIMER_MS
+          ? undefined
+          : setTimeout(() => {
+              done();
+              reject(new WebSocketTimeout(`send timed out after ${timeout} ms: a large message was still being queued`));
+            }, Math.max(0, timeout));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      void pieces.then(() => {
+        done();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Frames a message larger than SEND_PIECE one piece per event-loop turn (each piece's 64 KiB
+   * frames continue the message: RFC 6455 §5.4), waiting for queue space between pieces. The
+   * returned promise resolves once the last piece is queued: only then may the caller reuse its
+   * buffer. Control frames may still go between pieces (§5.4 allows them inside a fragmented
+   * message); data frames and our close frame wait for the end.
+   */
+  async #enqueueInPieces(opcode: number, payload: Uint8Array, fin: boolean): Promise<void> {
+    let release!: () => void;
+    this.#pieces = new Promise<void>((r) => (release = r));
+    try {
+      for (let off = 0; off < payload.length; off += SEND_PIECE) {
+        if (off > 0) {
+          await new Promise<void>((r) => setImmediate(r));
+          if (!this.#writer.hasSpace()) await this.#writer.waitForSpace();
+          if (this.#writer.failed) throw this.#cs.failure;
+        }
+        const end = Math.min(payload.length, off + SEND_PIECE);
+        this.#writer.enqueue(off === 0 ? opcode : Opcode.CONT, payload.subarray(off, end), end === payload.length && fin);
+      }
+    } finally {
+      this.#pieces = undefined;
+      release();
+    }
+  }
+
+  /** Queues a message; a promise when it is large and queued piece by piece (see #enqueueInPieces). */
+  #enqueue(opcode: number, payload: Uint8Array, more: boolean): Promise<void> | undefined {
     // Manual fragmentation (RFC 6455 §5.4): the state knows the message in progress.
     const wireOpcode = this.#cs.dataOpcode(opcode, more);
     const deflate = this.#deflate;
@@ -272,9 +339,11 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
         (compressed) => supply(wireOpcode, compressed, true, true),
         (err) => this.#fail(new WebSocketError(`compression failed: ${(err as Error).message}`, 1011, { cause: err }), 1011),
       );
-      return;
+      return undefined;
     }
+    if (payload.length > SEND_PIECE) return this.#enqueueInPieces(wireOpcode, payload, !more);
     this.#writer.enqueue(wireOpcode, payload, !more);
+    return undefined;
   }
 
   #sendSpecial(data: SendData, flags: number): Promise<void> {
@@ -415,6 +484,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   async #runClose(payload: Buffer, code: number, timeout: number): Promise<void> {
     // null: already ended (failed, terminated, or the close handshake finished).
+    // Our close frame goes after everything queued: a large message being queued finishes first.
+    while (this.#pieces !== undefined) await this.#pieces;
     const steps = this.#cs.requestClose();
     if (steps === null) return;
     this.#heartbeat?.stop(); // the close handshake has its own timeout
