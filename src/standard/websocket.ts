@@ -12,6 +12,7 @@
  */
 import { getEventListeners } from "node:events";
 import { WebSocketError } from "../errors.js";
+import { isToken } from "../protocol/extensions.js";
 import { AsyncSession, registerWebSocketBinder, type SessionOptions } from "../session.js";
 import type { AsyncWebSocket } from "../websocket/connection.js";
 import { WsFlag } from "../websocket/flags.js";
@@ -52,9 +53,6 @@ const CLOSING = 2;
 const CLOSED = 3;
 /** `readyState` values: CONNECTING (0), OPEN (1), CLOSING (2), CLOSED (3). */
 export type WebSocketReadyState = 0 | 1 | 2 | 3;
-
-/** RFC 7230 §3.2.6 token: the standard requires each subprotocol to be one. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 let defaultSession: AsyncSession | undefined;
 
@@ -117,7 +115,7 @@ export class WebSocket extends EventTarget {
     const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols].map(String);
     const seen = new Set<string>();
     for (const p of list) {
-      if (!TOKEN.test(p) || seen.has(p)) {
+      if (!isToken(p) || seen.has(p)) { // the standard requires each subprotocol to be an RFC 7230 token
         throw new DOMException(`invalid or repeated subprotocol ${JSON.stringify(p)}`, "SyntaxError");
       }
       seen.add(p);

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
@@ -326,4 +326,19 @@ test("exit status 1 is for everything not classified (checked in-process: no pee
   assert.equal(exitCodeFor(make(errors.ProtocolError, 1002)), 7);
   assert.equal(exitCodeFor(make(errors.WebSocketError, 1009)), 7);
   assert.equal(exitCodeFor(make(errors.WebSocketError, 1006)), 8);
+});
+
+test("package.json bin runs the compiled CLI; after `npm run build`, `npx masq` works", async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin?: Record<string, string> };
+  assert.equal(pkg.bin?.["masq"], "dist/cli/masq.js"); // tsconfig.build.json: src/ -> dist/
+  assert.equal(readFileSync(join(ROOT, "src/cli/masq.ts"), "utf8").split("\n")[0], "#!/usr/bin/env node");
+  const built = join(ROOT, "dist/cli/masq.js");
+  const fresh = existsSync(built) && statSync(built).mtimeMs >= statSync(join(ROOT, "src/cli/masq.ts")).mtimeMs;
+  if (!fresh) {
+    t.skip("dist/cli/masq.js is missing or older than src/cli/masq.ts (run npm run build; CI does)");
+    return;
+  }
+  const r = spawnSync("npx", ["--no-install", "masq", "--list-impersonate"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.split("\n").includes("chrome"), r.stdout);
 });

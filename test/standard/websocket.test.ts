@@ -5,7 +5,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { AsyncSession, WebSocket, CloseEvent, ErrorEvent, HandshakeError, WebSocketError, type CloseEventLike } from "../../src/index.js";
+import { AsyncSession, WebSocket, CloseEvent, ErrorEvent, HandshakeError, ProxyError, WebSocketError, type CloseEventLike } from "../../src/index.js";
 import { startWsServer, seqOf, type TestWsServer } from "../helpers/ws-server.js";
 import { startRawServer, OP } from "../helpers/raw-server.js";
 import { startHttpProxy } from "../helpers/proxies.js";
@@ -311,10 +311,18 @@ test("session.WebSocket: one cached class per session carrying its cookies and h
   await once(ws, "close");
 });
 
-test("impersonate chrome over wss through an HTTP CONNECT proxy", async (t) => {
-  const proxy = await startHttpProxy();
+test("impersonate chrome over wss through an HTTP CONNECT proxy (which is really in the path)", async (t) => {
+  const proxy = await startHttpProxy({ auth: { username: "ws-user", password: "ws-pass" } });
   t.after(() => proxy.stop());
-  await using session = new AsyncSession({ impersonate: "chrome", ca: testCerts().ca.cert, proxy: proxy.url });
+  const ca = testCerts().ca.cert;
+  // Without credentials the proxy answers 407: the connection goes through it.
+  const refused = new WebSocket(tlsServer.url + "/echo", [], { impersonate: "chrome", ca, proxy: proxy.urlWith(null) });
+  const r = record(refused);
+  await r.closed;
+  assert.deepEqual(r.log, ["error:3", "close:3"]);
+  assert.ok((r.events[0] as ErrorEvent).error instanceof ProxyError, String((r.events[0] as ErrorEvent).message));
+
+  await using session = new AsyncSession({ impersonate: "chrome", ca, proxy: proxy.url });
   const ws = new session.WebSocket(tlsServer.url + "/headers");
   const msg = (await once(ws, "message")) as MessageEvent;
   const seen = JSON.parse(msg.data as string) as { headers: Record<string, string> };
