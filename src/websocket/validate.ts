@@ -15,6 +15,7 @@
  */
 import { WebSocketError } from "../errors.js";
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/close.js";
+import { isToken } from "../protocol/extensions.js";
 import { WsFlag } from "./flags.js";
 import { WebSocketRetryStrategy } from "./retry.js";
 
@@ -56,8 +57,6 @@ const DEFLATE_OFFER_CHECKS: Readonly<Record<string, (v: unknown) => boolean>> = 
   clientNoContextTakeover: isBool,
   serverNoContextTakeover: isBool,
 };
-/** RFC 7230 §3.2.6 token (subprotocol names, RFC 6455 §4.1 item 10). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function isDeflateOffer(v: unknown): boolean {
   if (!isPlainObject(v)) return false;
@@ -70,7 +69,7 @@ function isDeflateOffer(v: unknown): boolean {
 
 /** RFC 6455 §4.1 item 10: the offered subprotocols are unique, non-empty tokens. */
 function isProtocolList(v: unknown): boolean {
-  return Array.isArray(v) && v.every((p) => typeof p === "string" && TOKEN.test(p)) && new Set(v).size === v.length;
+  return Array.isArray(v) && v.every((p) => typeof p === "string" && isToken(p)) && new Set(v).size === v.length;
 }
 
 function utf8Length(s: string): number {
