@@ -12,9 +12,8 @@ import type { BrowserProfile } from "./types.js";
 
 /**
  * Cipher suites masq can complete: the TLS 1.3 AEADs (RFC 8446 §B.4) and the TLS 1.2 suites its
- * engine implements (suites12.ts). A custom profile may offer only these. (The catalogue's Safari
- * profiles offer 3DES and, for 15.3, CBC-SHA256/384 suites as Safari does; a server that supports
- * nothing else fails their handshake with a TlsError. They are data masq ships, not checked here.)
+ * engine implements (suites12.ts, which covers every suite a catalogue target offers). A custom
+ * profile may offer only these.
  */
 export const KNOWN_CIPHER_SUITES: ReadonlySet<number> = new Set([0x1301, 0x1302, 0x1303, ...SUPPORTED_SUITES12]);
 

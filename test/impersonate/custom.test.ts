@@ -37,13 +37,8 @@ test("JA3 round trip: every captured hello's JA3 string builds a hello with the 
     const ref = parseClientHello(readFileSync(`${DIR}/${f}`, "utf8").trim());
     const ja3 = ja3String(ref);
     const grease = ref.cipherSuites.some(isGrease);
-    const missing = ref.cipherSuites.filter((c) => !isGrease(c) && !KNOWN_CIPHER_SUITES.has(c));
-    if (missing.length > 0) {
-      // Safari's 3DES / CBC-SHA256 suites: refused rather than offered without an implementation.
-      assert.ok(f.startsWith("safari"), f);
-      assert.throws(() => helloFromJa3(ja3, { grease }), isWsError(/can complete/), f);
-      continue;
-    }
+    // Every captured suite is one masq's engine completes (TLS 1.3, and TLS 1.2 incl. Safari's CBC/3DES).
+    assert.ok(ref.cipherSuites.every((c) => isGrease(c) || KNOWN_CIPHER_SUITES.has(c)), f);
     const tls = helloFromJa3(ja3, { grease });
     const ours = build(tls);
     assert.equal(ja3String(ours), ja3, f);
@@ -177,10 +172,14 @@ test("wsConnect: a custom profile connects; one masq cannot complete fails befor
   }
 });
 
-test("cipher suites: custom profiles may offer only what the engine completes; catalogue profiles pass as objects", () => {
-  // 3DES (0x000a) and CBC-SHA256 (0x003c): Safari offers them, masq's TLS 1.2 engine lacks them.
-  assert.throws(() => helloFromJa3("771,4865-10,0-10-11-13-43-51,29,0", {}), isWsError(/cipher suite 0x000a .* can complete/));
-  assert.throws(() => helloFromJa3("771,4865-60,0-10-11-13-43-51,29,0", {}), isWsError(/0x003c/));
-  for (const name of targetNames()) assert.equal(resolveProfile(getProfile(name)), getProfile(name));
-  assert.throws(() => resolveProfile({ ...getProfile("safari15_3") }), isWsError(/0x/));
+test("cipher suites: every catalogue target offers only suites the engine completes; custom profiles likewise", () => {
+  for (const name of targetNames()) {
+    const p = getProfile(name);
+    for (const c of p.tls.cipherSuites) assert.ok(isGrease(c) || KNOWN_CIPHER_SUITES.has(c), `${name}: 0x${c.toString(16)}`);
+    assert.equal(resolveProfile(p), p);
+  }
+  // RC4 (0x0005, 0xc011) and NULL (0x0001) suites: refused rather than offered without an implementation.
+  assert.throws(() => helloFromJa3("771,4865-5,0-10-11-13-43-51,29,0", {}), isWsError(/cipher suite 0x0005 .* can complete/));
+  assert.throws(() => helloFromJa3("771,4865-49169,0-10-11-13-43-51,29,0", {}), isWsError(/0xc011/));
+  assert.throws(() => resolveProfile({ ...getProfile("safari15_3"), tls: { ...getProfile("safari15_3").tls, cipherSuites: [0x1301, 0x0001] } }), isWsError(/0x0001/));
 });
