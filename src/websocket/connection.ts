@@ -483,9 +483,9 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   async #runClose(payload: Buffer, code: number, timeout: number): Promise<void> {
-    // null: already ended (failed, terminated, or the close handshake finished).
     // Our close frame goes after everything queued: a large message being queued finishes first.
     while (this.#pieces !== undefined) await this.#pieces;
+    // null: already ended (failed, terminated, or the close handshake finished).
     const steps = this.#cs.requestClose();
     if (steps === null) return;
     this.#heartbeat?.stop(); // the close handshake has its own timeout

@@ -350,6 +350,17 @@ describe("connection state: terminate()", () => {
     assert.equal((end.error as WebSocketClosed).reason, "r");
   });
 
+  test("while closing (our close frame out, no answer yet): closed with 1006", () => {
+    const cs = make();
+    cs.requestClose();
+    const end = cs.terminate()!;
+    assert.ok(end.error instanceof WebSocketClosed);
+    assert.equal(end.error.code, 1006);
+    assert.equal(cs.phase, ConnectionPhase.Closed);
+    assert.equal(cs.closeTimedOut(100), undefined, "the close timer firing later changes nothing");
+    assert.equal(cs.closeCompleted(1000), undefined);
+  });
+
   test("while closing after autoclose, the clean close stays the error", () => {
     const cs = make();
     const { closed } = cs.receiveClose(1000, "");
