@@ -17,10 +17,15 @@ import type { BrowserProfile } from "./types.js";
  */
 export const KNOWN_CIPHER_SUITES: ReadonlySet<number> = new Set([0x1301, 0x1302, 0x1303, ...SUPPORTED_SUITES12]);
 
-/** Signature schemes masq may offer (RFC 8446 §4.2.3, RFC 9881 ML-DSA, legacy SHA-1/SHA-224). */
+/**
+ * Signature schemes masq can verify, so a custom profile may offer them: ECDSA, RSA-PSS, EdDSA
+ * (RFC 8446 §4.2.3), and for TLS 1.2 ServerKeyExchange RSA PKCS#1 and ECDSA with SHA-1/224/256/
+ * 384/512 (RFC 5246 §7.4.1.4.1). Not ML-DSA (0x0904-0x0906): Chromium 150+ offers it and the
+ * catalogue reproduces that, but masq cannot verify an ML-DSA CertificateVerify yet.
+ */
 export const KNOWN_SIGNATURE_SCHEMES: ReadonlySet<number> = new Set([
   0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0807, 0x0808, 0x0809, 0x080a, 0x080b,
-  0x0201, 0x0203, 0x0301, 0x0303, 0x0402, 0x0502, 0x0602, 0x0904, 0x0905, 0x0906,
+  0x0201, 0x0203, 0x0301, 0x0303,
 ]);
 
 /** Extension types that need state masq does not have (a PSK, early data). */
@@ -53,7 +58,7 @@ export function checkHelloProfile(tls: ClientHelloProfile): void {
     if (!tls.groups.includes(g)) fail(name, `key share for group ${hex(g)}, which supported_groups does not list (RFC 8446 §4.2.8)`);
   }
   for (const s of tls.signatureAlgorithms) {
-    if (!isGrease(s) && !KNOWN_SIGNATURE_SCHEMES.has(s)) fail(name, `signature algorithm ${hex(s)} is not one masq knows`);
+    if (!isGrease(s) && !KNOWN_SIGNATURE_SCHEMES.has(s)) fail(name, `signature algorithm ${hex(s)} is not one masq can verify`);
   }
   const kinds = new Set(tls.extensions.map((e) => e.kind));
   for (const required of ["supported_versions", "key_share", "supported_groups", "signature_algorithms"] as const) {

@@ -90,6 +90,7 @@ test("JA3 that masq cannot send or complete: a clear WebSocketError, never a hel
   assert.throws(() => helloFromJa3("771,4865-x,0,29,0", {}), isWsError(/not a 16-bit/));
   assert.throws(() => helloFromJa3(base, { keyShares: [0x0018] }), isWsError(/does not list/));
   assert.throws(() => helloFromJa3(base, { signatureAlgorithms: [0xfefe] }), isWsError(/signature algorithm 0xfefe/));
+  assert.throws(() => helloFromJa3(base, { signatureAlgorithms: [0x0403, 0x0904] }), isWsError(/signature algorithm 0x0904 .* can verify/));
   assert.throws(() => resolveProfile({ ...getProfile("chrome"), tls: { ...getProfile("chrome").tls, groups: [0x0a0a, 0x4242] } }), isWsError(/0x4242/));
   assert.throws(() => resolveProfile({ name: "x" } as unknown as BrowserProfile), isWsError(/needs `tls`/));
 });
