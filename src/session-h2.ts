@@ -5,7 +5,7 @@
  * readable; session.ts calls in at three points (offer, the `h2` ALPN answer, close()).
  */
 import type { Duplex } from "node:stream";
-import { HandshakeError, WebSocketError } from "./errors.js";
+import { HandshakeError, WebSocketError, type HandshakeErrorReason } from "./errors.js";
 import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
 import type { BrowserProfile, Http2Fingerprint } from "./impersonate/types.js";
 import { H2Session } from "./transport/h2-session.js";
@@ -174,12 +174,12 @@ export async function wsOverH2(
   }
   const stream = res.stream;
   try {
-    const fail = (msg: string): HandshakeError => new HandshakeError(msg, { status: res.status, rawHeaders });
+    const fail = (msg: string, reason: HandshakeErrorReason): HandshakeError => new HandshakeError(msg, { status: res.status, rawHeaders, reason });
     const offered = i.protocols ?? [];
     const chosen = h["sec-websocket-protocol"]?.trim();
-    if (chosen !== undefined && !offered.includes(chosen)) throw fail(`the server chose subprotocol "${chosen}", which was not offered`);
+    if (chosen !== undefined && !offered.includes(chosen)) throw fail(`the server chose subprotocol "${chosen}", which was not offered`, "bad_subprotocol");
     const accepted = h["sec-websocket-extensions"]?.trim() ?? "";
-    if (accepted !== "" && !i.offer) throw fail("the server accepted extensions that were not offered");
+    if (accepted !== "" && !i.offer) throw fail("the server accepted extensions that were not offered", "bad_extension");
     const params = i.offer ? negotiateDeflate(accepted || undefined, i.offer) : null;
     const deflate = params ? new PerMessageDeflate(params, { maxMessageSize: i.connOpts.maxMessageSize, threshold: i.compressThreshold }) : undefined;
     const response: HandshakeResponse = { status: res.status, statusText: "", headers: h, rawHeaders, url: i.target.href };

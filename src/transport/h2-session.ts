@@ -121,7 +121,9 @@ export class H2Session implements H2StreamHost {
   async connect(headers: Array<[string, string]>, priority: PriorityFields | null, signal?: AbortSignal): Promise<H2WebSocketStream | { status: number; headers: HeaderField[]; stream: null }> {
     if (this.#failure) throw this.#failure;
     if (!this.#conn.extendedConnect) {
-      throw new HandshakeError(`the server at ${this.#authority} does not allow WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)`);
+      throw new HandshakeError(`the server at ${this.#authority} does not allow WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)`, {
+        reason: "missing_upgrade", // RFC 8441 §3: the h2 counterpart of a missing Upgrade: websocket
+      });
     }
     if (!this.#conn.canOpenStream()) {
       throw new WebSocketError(`the HTTP/2 connection to ${this.#authority} cannot open another stream`, 1006);
