@@ -45,3 +45,6 @@ export type { ClientHelloProfile, ExtensionSpec, EchGreaseSpec } from "./tls/cli
 export type { ProxyMap } from "./transport/index.js";
 export type { CaOption } from "./transport/index.js";
 export type { DeflateOffer } from "./protocol/extensions.js";
+export { HANDSHAKE_ERROR_REASONS, PROTOCOL_ERROR_REASONS, TLS_ERROR_REASONS } from "./errors.js";
+export type { HeartbeatOptions } from "./websocket/options.js";
+export type { UaBrand } from "./impersonate/index.js";
