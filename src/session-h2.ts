@@ -42,7 +42,15 @@ export function planH2(
 ): H2Plan {
   const fp = profile?.http2 ?? MASQ_HTTP2;
   const secure = target.protocol === "wss:";
-  const offer = secure && (o.http2 ?? (profile?.http2?.websocket === "fresh"));
+  // Through a proxy the browsers differ: Chromium tries WebSockets over h2 only on direct
+  // connections (http_stream_factory_job.cc: `try_websocket_over_http2_` requires
+  // `proxy_info_.is_direct()`), while Firefox speaks h2 inside the proxy's tunnel (its tests
+  // test_h2_ws_with_h1_insecure_proxy / _secure_proxy in netwerk/test/unit/test_websocket_server.js).
+  // A Chromium-like profile ("existing") therefore stays on HTTP/1.1 through a proxy; Firefox's
+  // profile and `http2: true` without a profile offer h2 in the tunnel.
+  const proxied = proxy !== undefined && proxy !== "";
+  const chromiumProxied = proxied && profile?.http2?.websocket === "existing";
+  const offer = secure && !chromiumProxied && (o.http2 ?? (profile?.http2?.websocket === "fresh"));
   const base = profile?.tls.alpn ?? ["http/1.1"];
   const alpn = offer ? (base.includes("h2") ? base : ["h2", ...base.filter((p) => p !== "h2")]) : base.filter((p) => p !== "h2");
   const key = `${target.host}|${profile?.name ?? ""}|${engine}|${proxy ?? ""}`;
