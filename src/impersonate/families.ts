@@ -10,7 +10,8 @@ import type { BrowserProfile } from "./types.js";
 const CURL_CFFI = "curl_cffi 0.16.3 capture";
 const CHROMIUM_HEADERS = "Chromium 156 capture (order), this version's User-Agent";
 const FIREFOX_HEADERS = "Firefox ESR 153 capture (order) without Sec-Fetch-Storage-Access (seen from 153 only), this version's User-Agent";
-const WEBKIT_HEADERS = "WebKit WebSocketHandshake.cpp order; no Safari capture (unverified on the wire)";
+const WEBKIT_HEADERS =
+  "CFNetwork NSURLSession WebSocket capture (macOS 11) + WebKit's request headers after User-Agent (placement unverified: no Safari capture)";
 
 /** User-Agent platform token of Chrome on 64-bit Windows. */
 export const WIN = "Windows NT 10.0; Win64; x64";
@@ -78,14 +79,16 @@ function safariUa(t: SafariTarget): string {
   return `Mozilla/5.0 (iPhone; CPU iPhone OS ${os} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${t.version} Mobile/15E148 Safari/604.1`;
 }
 
-/** A Safari profile: shape + WebKit's upgrade order, no permessage-deflate. */
+/** A Safari profile: shape + CFNetwork's WebSocket request (see `webkitUpgradeHeaders`). */
 export function safariProfile(t: SafariTarget): BrowserProfile {
   const ua = safariUa(t);
   return {
     name: t.name,
     tls: t.tls,
-    headers: webkitUpgradeHeaders(ua),
-    compress: false,
+    headers: webkitUpgradeHeaders(ua, t.version === "15.3" ? "en-us" : "en-US,en;q=0.9"),
+    // NSURLSession's WebSocket task offers a bare permessage-deflate (captured).
+    compress: true,
+    deflateOffer: { clientMaxWindowBits: false },
     http2: safariHttp2(t.h2era, ua),
     info: {
       family: t.family,

@@ -5,9 +5,8 @@
  *
  * Sources: Chromium 156 and Firefox ESR 153 captured here (real-browser-websocket-captures);
  * older versions of the same engine keep that order with their own User-Agent and values.
- * WebKit: `WebSocketHandshake::clientHandshakeRequest()` (Source/WebCore/Modules/websockets),
- * the order WebKit builds; since Safari 15 CFNetwork puts the request on the wire, and no
- * capture of Safari's upgrade was available, so the wire order is unverified.
+ * Safari: CFNetwork's NSURLSession WebSocket request as captured on macOS 11, with WebKit's own
+ * request headers (WebSocketHandshake.cpp) placed after User-Agent (unverified: no Safari capture).
  */
 import { getPublicSuffix } from "tough-cookie";
 import type { HeaderTemplate } from "./types.js";
@@ -65,23 +64,30 @@ export function firefoxUpgradeHeaders(userAgent: string, acceptLanguage: string,
 }
 
 /**
- * WebKit's upgrade in the order `WebSocketHandshake::clientHandshakeRequest()` builds it. WebKit's
- * only deflate extension is the obsolete `x-webkit-deflate-frame`, and NSURLSession's WebSocket
- * task offers none, so the Safari profiles offer no Sec-WebSocket-Extensions.
+ * Safari's upgrade. Since Safari 15 WebKit hands WebSockets to CFNetwork's NSURLSession
+ * WebSocket task, which writes the request: the order of the headers CFNetwork adds (Host,
+ * User-Agent, Sec-WebSocket-Key, Sec-WebSocket-Version, Upgrade, Accept, Sec-WebSocket-Extensions
+ * `permessage-deflate`, Accept-Language, Accept-Encoding, Connection) is from a capture of that
+ * task on macOS 11 (github.com/dbussink/big-sur-websocket-bug, bigsur.pcap). WebKit's own request
+ * headers (`WebSocketHandshake::clientHandshakeRequest()`: Origin, Sec-WebSocket-Protocol, Pragma,
+ * Cache-Control) go after User-Agent: that placement is an assumption, no Safari capture exists.
  */
-export function webkitUpgradeHeaders(userAgent: string): HeaderTemplate {
+export function webkitUpgradeHeaders(userAgent: string, acceptLanguage: string): HeaderTemplate {
   return [
-    ["Upgrade", "websocket"],
-    ["Connection", "Upgrade"],
     ["Host", ""],
+    ["User-Agent", userAgent],
     ["Origin", ""],
     ["Sec-WebSocket-Protocol", ""],
     ["Pragma", "no-cache"],
     ["Cache-Control", "no-cache"],
     ["Sec-WebSocket-Key", ""],
     ["Sec-WebSocket-Version", "13"],
-    ["Sec-WebSocket-Extensions", ""],
-    ["User-Agent", userAgent],
+    ["Upgrade", "websocket"],
+    ["Accept", "*/*"],
+    ["Sec-WebSocket-Extensions", "permessage-deflate"],
+    ["Accept-Language", acceptLanguage],
+    ["Accept-Encoding", "gzip, deflate"],
+    ["Connection", "Upgrade"],
   ];
 }
 

@@ -119,13 +119,18 @@ export function safariHttp2(era: string, userAgent: string): Http2Fingerprint {
     priority: era === "26" ? null : { exclusive: false, dependency: 0, weight: modern ? 255 : 254 },
     firstStreamId: 1,
     pseudoHeaderOrder: modern ? [":method", ":scheme", ":authority", ":path", ":protocol"] : [":method", ":scheme", ":path", ":authority", ":protocol"],
+    // The HTTP/1.1 request's order without its hop-by-hop and key headers (uncaptured).
     headers: [
+      ["user-agent", userAgent],
       ["origin", ""],
       ["sec-websocket-protocol", ""],
       ["pragma", "no-cache"],
       ["cache-control", "no-cache"],
       ["sec-websocket-version", "13"],
-      ["user-agent", userAgent],
+      ["accept", "*/*"],
+      ["sec-websocket-extensions", "permessage-deflate"],
+      ["accept-language", "en-US,en;q=0.9"],
+      ["accept-encoding", "gzip, deflate"],
     ],
     websocket: "existing",
   };

@@ -25,8 +25,17 @@ const pairs = (raw: string[]): Array<[string, string]> => raw.flatMap((v, i) => 
 const record = (browser: string, k: string): Array<[string, string]> =>
   pairs(RECORDS.find((r) => r.url!.includes(`t=${browser}&k=${k}`))!.rawHeaders!);
 
-/** WebKit's WebSocketHandshake::clientHandshakeRequest() order (no Safari capture exists here). */
-const WEBKIT = ["Upgrade", "Connection", "Host", "Origin", "Sec-WebSocket-Protocol", "Pragma", "Cache-Control", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "User-Agent"];
+/**
+ * Safari since 15: CFNetwork's NSURLSession WebSocket request (captured on macOS 11), plus
+ * WebKit's own request headers after User-Agent (no Safari capture exists here).
+ */
+const CFNETWORK = readFileSync(`${DIR}/cfnetwork-websocket-request.txt`, "latin1")
+  .split("\r\n")
+  .slice(1)
+  .filter((l) => l.includes(":"))
+  .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()] as [string, string]);
+const WEBKIT_OWN = ["Origin", "Sec-WebSocket-Protocol", "Pragma", "Cache-Control"];
+const WEBKIT = [...CFNETWORK.slice(0, 2).map(([n]) => n), ...WEBKIT_OWN, ...CFNETWORK.slice(2).map(([n]) => n)];
 
 const names = (p: BrowserProfile): string[] => p.headers.map(([n]) => n);
 
@@ -38,7 +47,14 @@ test("every profile: its engine's documented header order and case, no navigatio
     const family = p.info!.family;
     const got = names(p).filter((n) => n !== "Sec-WebSocket-Protocol");
     if (/^(chrome|edge)/.test(family)) assert.deepEqual(got, chromium, name);
-    else if (family === "safari" || family === "safari_ios") assert.deepEqual(names(p), WEBKIT, name);
+    else if (family === "safari" || family === "safari_ios") {
+      assert.deepEqual(names(p), WEBKIT, name);
+      // CFNetwork's values (Accept, the bare permessage-deflate offer, Accept-Encoding) as captured.
+      for (const n of ["Accept", "Sec-WebSocket-Extensions", "Accept-Encoding", "Upgrade", "Sec-WebSocket-Version"]) {
+        assert.equal(p.headers.find(([h]) => h === n)![1], CFNETWORK.find(([h]) => h === n)![1], `${name} ${n}`);
+      }
+      assert.deepEqual(p.deflateOffer, { clientMaxWindowBits: false });
+    }
     else {
       // Sec-Fetch-Storage-Access is only known from Firefox 153; older versions leave it out.
       const expected = name === "firefox153" ? firefox : firefox.filter((n) => n !== "Sec-Fetch-Storage-Access");
@@ -188,6 +204,7 @@ test("AsyncSession: Chromium and Safari requests carry their profile's headers",
   assert.match(get(chrome, "User-Agent")!, /Chrome\/124\.0\.0\.0/);
   assert.deepEqual(chrome.map(([n]) => n), getProfile("chrome124").headers.map(([n]) => n).filter((n) => n !== "Sec-WebSocket-Protocol"));
   const safari = await upgradeHeaders("safari17_2_ios");
-  assert.deepEqual(safari.map(([n]) => n), WEBKIT.filter((n) => n !== "Sec-WebSocket-Protocol" && n !== "Sec-WebSocket-Extensions"));
+  assert.deepEqual(safari.map(([n]) => n), WEBKIT.filter((n) => n !== "Sec-WebSocket-Protocol"));
+  assert.equal(get(safari, "Sec-WebSocket-Extensions"), "permessage-deflate");
   assert.match(get(safari, "User-Agent")!, /iPhone OS 17_2 .* Version\/17\.2 Mobile/);
 });
