@@ -12,12 +12,12 @@
  */
 import { getEventListeners } from "node:events";
 import { WebSocketError } from "../errors.js";
-import { isToken } from "../protocol/extensions.js";
 import { AsyncSession, registerWebSocketBinder, type SessionOptions } from "../session.js";
 import type { AsyncWebSocket } from "../websocket/connection.js";
 import { WsFlag } from "../websocket/flags.js";
 import type { Received } from "../websocket/recv-queue.js";
 import { CloseEvent, ErrorEvent, type CloseEventLike } from "./events.js";
+import { clampUint16, parseProtocols, parseUrl } from "./arguments.js";
 import { SendQueue } from "./send-queue.js";
 
 /**
@@ -112,14 +112,7 @@ export class WebSocket extends EventTarget {
   constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
     super();
     const u = parseUrl(url);
-    const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols].map(String);
-    const seen = new Set<string>();
-    for (const p of list) {
-      if (!isToken(p) || seen.has(p)) { // the standard requires each subprotocol to be an RFC 7230 token
-        throw new DOMException(`invalid or repeated subprotocol ${JSON.stringify(p)}`, "SyntaxError");
-      }
-      seen.add(p);
-    }
+    const list = parseProtocols(protocols);
     this.#url = u.href;
     this.#origin = u.origin;
     const { session, binaryType, ...connect } = options ?? {};
@@ -407,34 +400,6 @@ registerWebSocketBinder((session) => {
     }
   };
 });
-
-/** The standard's URL steps: http(s) → ws(s), only ws/wss, no fragment. */
-function parseUrl(url: string | URL): URL {
-  let u: URL;
-  try {
-    u = new URL(String(url));
-  } catch {
-    throw new DOMException(`invalid URL ${JSON.stringify(String(url))}`, "SyntaxError");
-  }
-  if (u.protocol === "http:") u.protocol = "ws:";
-  else if (u.protocol === "https:") u.protocol = "wss:";
-  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
-    throw new DOMException(`unsupported URL scheme ${u.protocol} (use ws:, wss:, http: or https:)`, "SyntaxError");
-  }
-  if (u.hash !== "" || String(url).includes("#")) throw new DOMException("a WebSocket URL cannot have a fragment", "SyntaxError");
-  return u;
-}
-
-/** WebIDL `[Clamp] unsigned short`: clamp to 0-65535, round half to even, NaN → 0. */
-function clampUint16(v: unknown): number {
-  let x = Number(v);
-  if (Number.isNaN(x)) return 0;
-  x = Math.min(Math.max(x, 0), 65535);
-  const f = Math.floor(x);
-  const diff = x - f;
-  if (diff > 0.5 || (diff === 0.5 && f % 2 === 1)) return f + 1;
-  return f;
-}
 
 /** A fresh ArrayBuffer holding exactly these bytes (a received Buffer may view a larger chunk). */
 function toArrayBuffer(b: Buffer): ArrayBuffer {
