@@ -153,11 +153,11 @@ test("every curl_cffi target: handshake sizes in the captured range", () => {
   }
 });
 
-test("Chromium targets: the https (h2) hello adds ALPS with the version's code point, as curl_cffi's https capture", () => {
+test("Chromium and Safari targets: the h2 hello (ALPS for Chromium, with its code point) as curl_cffi's https capture", () => {
   const https = JSON.parse(readFileSync(`${DIR}/curl_cffi.json`, "utf8")).targets as Record<string, { https: RefHello }>;
-  for (const name of targetNames().filter((n) => /^(chrome|edge)/.test(n) && !REAL.has(n))) {
+  for (const name of targetNames().filter((n) => /^(chrome|edge|safari)/.test(n) && !REAL.has(n))) {
     const p = getProfile(name);
-    const expected = new Set(https[name]!.https.ja4);
+    const expected = new Set(https[CURL_NAME[name] ?? name]!.https.ja4);
     for (let i = 0; i < 8; i++) {
       const j = ja4(hello(p, ["h2", "http/1.1"]).parsed);
       // chrome119-123: JA4 varies with padding (the captures saw one or both variants).
