@@ -5,23 +5,35 @@
  */
 
 /** Case identifiers, in table order. */
-export const CASE_IDS = ["send-1m", "send-16", "recv-1m", "recv-16", "echo-32", "idle", "wss-send-1m", "wss-recv-1m"] as const;
+export const CASE_IDS = ["send-1m", "send-16", "recv-1m", "recv-16", "echo-32", "idle", "wss-send-1m", "wss-recv-1m", "connect", "wss-idle", "h2-send-1m", "h2-send-16", "h2-recv-1m", "h2-recv-16"] as const;
 export type CaseId = (typeof CASE_IDS)[number];
 
 /** Client identifiers, in table column order. `ws` is the baseline for ratios. */
-export const CLIENT_IDS = ["masq", "masqtls", "ws", "undici", "wreq", "raw"] as const;
+export const CLIENT_IDS = ["masq", "masqtls", "masqchrome", "masqresumed", "masqh2", "ws", "undici", "wreq", "raw"] as const;
 export type ClientId = (typeof CLIENT_IDS)[number];
 
 export const CLIENT_TITLES: Record<ClientId, string> = {
   masq: "masq",
   masqtls: "masq, own TLS engine",
+  masqchrome: "masq, impersonate chrome",
+  masqresumed: "masq, chrome, resumed",
+  masqh2: "masq, own TLS, HTTP/2 (RFC 8441)",
   ws: "ws + bufferutil",
   undici: "undici WebSocket",
   wreq: "wreq-js",
   raw: "raw node:net (ceiling)",
 };
 
-export type CaseKind = "send" | "recv" | "echo" | "idle";
+export type CaseKind = "send" | "recv" | "echo" | "idle" | "connect";
+
+/**
+ * Clients that only make sense in the handshake cases (`connect`, `wss-idle`): masq impersonating
+ * Chrome, with full handshakes (`tlsSessionCache: false`) or resuming from its session cache.
+ */
+export const HANDSHAKE_ONLY_CLIENTS: readonly ClientId[] = ["masqchrome", "masqresumed"];
+
+/** The clients of the h2 cases (issue 12): masq's TLS engine over HTTP/2 and over HTTP/1.1. */
+export const H2_CLIENTS: readonly ClientId[] = ["masqtls", "masqh2"];
 
 /** How much work one run does: `count` timed messages (or connections) after `warmup` untimed ones. */
 export interface CaseSize {
@@ -36,11 +48,16 @@ export interface CaseDef {
   kind: CaseKind;
   /** Through the TLS terminator (nginx `stream` + `ssl`) in front of the C peer. */
   secure: boolean;
+  /**
+   * Through bench/h2-peer.ts (Node's http2 server, ALPN h2 + http/1.1, RFC 8441) in front of the
+   * C peer instead of nginx: masq's engine over HTTP/2 (`masqh2`) against HTTP/1.1 (`masqtls`).
+   */
+  h2?: boolean;
   /** Payload bytes per message (unused for idle). */
   size: number;
   full: CaseSize;
   quick: CaseSize;
-  /** Unit the table prints; the child reports bytes/s, msg/s, µs or bytes. */
+  /** Unit the table prints; the child reports bytes/s, msg/s, µs or bytes (connect: CPU µs, extra.wall µs). */
   unit: "GB/s" | "msg/s" | "µs" | "KiB";
   higherIsBetter: boolean;
 }
@@ -56,6 +73,7 @@ function many(n: number): string {
 }
 
 export const CASES: readonly CaseDef[] = [
+  // (the h2 cases, H2_CASES below, are appended at the end of this list)
   {
     id: "send-1m", kind: "send", secure: false, size: MiB, unit: "GB/s", higherIsBetter: true,
     title: (s, z) => `send ${volume(s.count, z)} as 1 MiB binary messages`,
@@ -104,10 +122,52 @@ export const CASES: readonly CaseDef[] = [
     full: { count: 512, warmup: 32, timeoutMs: 90_000 },
     quick: { count: 128, warmup: 8, timeoutMs: 30_000 },
   },
+  {
+    // Issue 11: sequential wss connects, each with one echo and a close. Value = client CPU per
+    // connection (process.cpuUsage of the child), extra.wall = wall time per connection.
+    id: "connect", kind: "connect", secure: true, size: 32, unit: "µs", higherIsBetter: false,
+    title: (s) => `wss connect + 32 B echo + close, CPU / wall per connection (${many(s.count)} sequential)`,
+    full: { count: 200, warmup: 20, timeoutMs: 60_000 },
+    quick: { count: 100, warmup: 20, timeoutMs: 30_000 },
+  },
+  {
+    id: "wss-idle", kind: "idle", secure: true, size: 0, unit: "KiB", higherIsBetter: false,
+    title: (s) => `wss: RSS per idle connection at ${many(s.count)}`,
+    full: { count: 1000, warmup: 1, timeoutMs: 60_000 },
+    quick: { count: 500, warmup: 1, timeoutMs: 30_000 },
+  },
+];
+
+/** Issue 12: WebSockets over HTTP/2 vs HTTP/1.1 on masq's engine, same terminator, same C peer. */
+const H2_CASES: readonly CaseDef[] = [
+  {
+    id: "h2-send-1m", kind: "send", secure: true, h2: true, size: MiB, unit: "GB/s", higherIsBetter: true,
+    title: (s, z) => `h2 vs 1.1: send ${volume(s.count, z)} as 1 MiB messages`,
+    full: { count: 512, warmup: 32, timeoutMs: 90_000 },
+    quick: { count: 128, warmup: 8, timeoutMs: 30_000 },
+  },
+  {
+    id: "h2-send-16", kind: "send", secure: true, h2: true, size: 16, unit: "msg/s", higherIsBetter: true,
+    title: (s) => `h2 vs 1.1: send ${many(s.count)} x 16 B messages`,
+    full: { count: 1_000_000, warmup: 50_000, timeoutMs: 120_000 },
+    quick: { count: 100_000, warmup: 10_000, timeoutMs: 30_000 },
+  },
+  {
+    id: "h2-recv-1m", kind: "recv", secure: true, h2: true, size: MiB, unit: "GB/s", higherIsBetter: true,
+    title: (s, z) => `h2 vs 1.1: receive ${volume(s.count, z)} as 1 MiB messages`,
+    full: { count: 512, warmup: 32, timeoutMs: 90_000 },
+    quick: { count: 128, warmup: 8, timeoutMs: 30_000 },
+  },
+  {
+    id: "h2-recv-16", kind: "recv", secure: true, h2: true, size: 16, unit: "msg/s", higherIsBetter: true,
+    title: (s) => `h2 vs 1.1: receive ${many(s.count)} x 16 B messages`,
+    full: { count: 1_000_000, warmup: 50_000, timeoutMs: 120_000 },
+    quick: { count: 200_000, warmup: 20_000, timeoutMs: 30_000 },
+  },
 ];
 
 export function caseById(id: string): CaseDef | undefined {
-  return CASES.find((c) => c.id === id);
+  return CASES.find((c) => c.id === id) ?? H2_CASES.find((c) => c.id === id);
 }
 
 /** What the orchestrator hands one child process (JSON on argv). */

@@ -10,6 +10,9 @@ async function runSpec(spec: RunSpec): Promise<RunResult> {
   switch (spec.client) {
     case "masq":
     case "masqtls":
+    case "masqchrome":
+    case "masqresumed":
+    case "masqh2":
       return (await import("./clients/masq.js")).run(spec);
     case "raw":
       return (await import("./clients/raw.js")).run(spec);

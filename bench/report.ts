@@ -68,14 +68,31 @@ function medianCell(c: CaseRuns, client: ClientId, base: Summary, note: (text: s
     const r = client !== "ws" && base.value ? ` (${ratio(s.value, base.value)} / ${ratio(s.p99!, base.p99!)})` : "";
     return cell + r + partial;
   }
+  if (c.def.kind === "connect") {
+    // CPU / wall per connection; the ratio is CPU vs ws's CPU.
+    const wall = median(okExtra(c.runs[client], "wall"));
+    const r = client !== "ws" && base.value ? ` (${ratio(s.value, base.value)})` : "";
+    return `${fmt(c.def, s.value)} / ${fmt(c.def, wall)} µs${r}${partial}`;
+  }
   const r = client !== "ws" && base.value ? ` (${ratio(s.value, base.value)})` : "";
   return fmt(c.def, s.value) + r + partial;
+}
+
+/** One `extra` figure of every successful run. */
+function okExtra(results: RunResult[] | undefined, key: string): number[] {
+  return (results ?? []).flatMap((r) => (r.ok && r.extra?.[key] !== undefined ? [r.extra[key]] : []));
 }
 
 function rangeCell(c: CaseRuns, client: ClientId): string {
   const s = summarise(c.runs[client]);
   if (s.value === undefined) return s.total ? `— (0/${s.total})` : "";
   const runs = `(${s.ok}/${s.total})`;
+  if (c.def.kind === "connect") {
+    const w = range(okExtra(c.runs[client], "wall"));
+    const peer = okExtra(c.runs[client], "peerCpu");
+    const peerText = peer.length ? `, peers ${fmt(c.def, median(peer))} µs CPU` : "";
+    return `${fmt(c.def, s.min!)}–${fmt(c.def, s.max!)} / ${fmt(c.def, w.min)}–${fmt(c.def, w.max)} µs${peerText} ${runs}`;
+  }
   if (c.def.kind === "echo") {
     return `${fmt(c.def, s.min!)}–${fmt(c.def, s.max!)} / ${fmt(c.def, s.p99min!)}–${fmt(c.def, s.p99max!)} µs ${runs}`;
   }
@@ -154,6 +171,32 @@ function targets(cases: CaseRuns[]): string[] {
       return `${pct.toFixed(0)}% of native TLS | ${pct >= 70 ? "✓" : "✗"}`;
     });
     rows.push(`| ${id === "wss-send-1m" ? "masq TLS engine, send 1 MiB" : "masq TLS engine, receive 1 MiB"}: >= 70% of Node's TLS (issue 6) | ${cells.join(" | ")} |`);
+  }
+  // Issue 11: handshake costs (connect case, CPU per connection).
+  const conn = cases.find((x) => x.def.id === "connect");
+  if (conn) {
+    const cpu = (k: ClientId, best: boolean): number | undefined => figure(summarise(conn.runs[k]), false, best)?.v;
+    const checks: Array<[string, (best: boolean) => [string, boolean] | undefined]> = [
+      ["impersonated wss connect: CPU <= 1.8 ms (issue 11)", (b) => {
+        const v = cpu("masqchrome", b);
+        return v === undefined ? undefined : [`${(v / 1000).toFixed(2)} ms`, v <= 1800];
+      }],
+      ["connect over Node's TLS: CPU <= ws's (issue 11)", (b) => {
+        const m = cpu("masq", b);
+        const w = cpu("ws", b);
+        return m === undefined || w === undefined ? undefined : [`${m.toFixed(0)} vs ${w.toFixed(0)} µs`, m <= w];
+      }],
+      ["resumed impersonated connect cheaper than a full one (issue 11)", (b) => {
+        const r = cpu("masqresumed", b);
+        const f = cpu("masqchrome", b);
+        return r === undefined || f === undefined ? undefined : [`${r.toFixed(0)} vs ${f.toFixed(0)} µs`, r < f];
+      }],
+    ];
+    for (const [target, check] of checks) {
+      const cells = [false, true].map((best) => check(best));
+      if (cells.some((x) => x === undefined)) continue;
+      rows.push(`| ${target} | ${cells.map((x) => `${x![0]} | ${x![1] ? "✓" : "✗"}`).join(" | ")} |`);
+    }
   }
   return rows;
 }

@@ -8,6 +8,7 @@
  *   --clients a,b           subset of: masq masqtls ws undici wreq raw
  *   --timeout S             per-run timeout in seconds (default per case: 30 s quick, 60-120 s full)
  *   --render                re-render latest.md from latest.json (no runs)
+ *   --out NAME              write bench/results/NAME.{json,md} instead of latest.* (partial runs)
  *   --profile CASE --client C   one run under the CPU profiler (timed part only; add --whole for the
  *                           whole process via `node --cpu-prof`); .cpuprofile + summary in bench/results/
  *
@@ -25,9 +26,10 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import {
-  CASES, CLIENT_IDS, CLIENT_TITLES, RESULT_PREFIX, caseById,
+  CASES, CLIENT_IDS, CLIENT_TITLES, H2_CLIENTS, HANDSHAKE_ONLY_CLIENTS, RESULT_PREFIX, caseById,
   type CaseDef, type ClientId, type RunResult, type RunSpec,
 } from "./cases.js";
+import { startH2Terminator } from "./h2-peer.js";
 import { BENCH_DIR, REPO_DIR, buildPeer, have, launcher, startPeer, startTlsTerminator, tlsUnavailable, type Server } from "./peers.js";
 import { render, fmt, type CaseRuns } from "./report.js";
 import { busyMs, summariseFile } from "./cpuprofile.js";
@@ -44,10 +46,13 @@ const { values: opts } = parseArgs({
     whole: { type: "boolean", default: false },
     render: { type: "boolean", default: false },
     timeout: { type: "string" },
+    out: { type: "string" },
   },
 });
 
 const RESULTS_DIR = join(BENCH_DIR, "results");
+/** Base name of the results files: a partial run (`--out`) must not replace the full table. */
+const OUT_NAME = opts.out ?? "latest";
 const CHILD_SOURCE = join(BENCH_DIR, "child.ts");
 const CHILD = join(BENCH_DIR, ".build", "child.mjs");
 
@@ -98,6 +103,8 @@ interface Env {
   peer: Server;
   tls: Server | null;
   tlsError: string | null;
+  /** bench/h2-peer.ts for the h2 cases (null when none runs). */
+  h2: Server | null;
   clientCore: number | null;
 }
 
@@ -105,6 +112,15 @@ function specFor(env: Env, def: CaseDef, client: ClientId): RunSpec | string {
   const size = quick ? def.quick : def.full;
   // masq's own TLS 1.3 engine (issue 6) is only meaningful over TLS.
   if (client === "masqtls" && !def.secure) return "masq's own TLS engine: wss cases only";
+  if (HANDSHAKE_ONLY_CLIENTS.includes(client) && def.id !== "connect" && def.id !== "wss-idle") return "impersonated rows: connect and wss-idle cases only";
+  if (def.kind === "connect" && (client === "raw" || client === "wreq")) return "connect case: masq, ws and undici only";
+  if (client === "masqh2" && !def.h2) return "HTTP/2 row: h2 cases only";
+  if (def.h2) {
+    if (!H2_CLIENTS.includes(client)) return "h2 cases: masq's engine over HTTP/2 vs HTTP/1.1 only";
+    if (!env.h2) return "h2 cases skipped: the h2 terminator did not start";
+    const size2 = quick ? def.quick : def.full;
+    return { client, caseId: def.id, kind: def.kind, origin: `wss://127.0.0.1:${env.h2.port}`, size: def.size, count: size2.count, warmup: size2.warmup };
+  }
   let origin = `ws://127.0.0.1:${env.peer.port}`;
   if (def.secure) {
     if (!env.tls) return `wss cases skipped: ${env.tlsError}`;
@@ -170,7 +186,7 @@ function nginxVersion(): string {
   return (r.stderr || r.stdout).trim().replace(/^nginx version: /, "");
 }
 
-async function startEnv(needTls: boolean): Promise<Env> {
+async function startEnv(needTls: boolean, needH2 = false): Promise<Env> {
   const layout = cores();
   const bin = buildPeer();
   const peer = await startPeer(bin, layout.peer);
@@ -188,8 +204,28 @@ async function startEnv(needTls: boolean): Promise<Env> {
       }
     }
   }
-  return { peer, tls, tlsError, clientCore: layout.client };
+  const h2 = needH2 ? await startH2Terminator(peer.port, layout.peer) : null;
+  if (h2) live.add(h2.proc);
+  return { peer, tls, tlsError, h2, clientCore: layout.client };
 }
+
+/** CPU time (user + system, µs) the C peer and nginx have used so far, from /proc (0 where unreadable). */
+function peerCpuMicros(env: Env): number {
+  let total = 0;
+  for (const p of [env.peer.proc, env.tls?.proc, env.h2?.proc]) {
+    if (!p?.pid) continue;
+    try {
+      // taskset/prlimit exec the server in place, so the pid is the server's own.
+      const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) * (1e6 / CLOCK_TICKS);
+    } catch {
+      // not on Linux: no figure
+    }
+  }
+  return total;
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 const PROFILE_REPEAT = 5;
 
@@ -197,7 +233,7 @@ async function profile(caseId: string, client: string): Promise<void> {
   const def = caseById(caseId);
   if (!def) throw new Error(`unknown case ${caseId}`);
   if (!CLIENT_IDS.includes(client as ClientId)) throw new Error(`unknown client ${client}`);
-  const env = await startEnv(def.secure);
+  const env = await startEnv(def.secure, def.h2 ?? false);
   try {
     const base = specFor(env, def, client as ClientId);
     if (typeof base === "string") throw new Error(base);
@@ -235,6 +271,7 @@ async function profile(caseId: string, client: string): Promise<void> {
   } finally {
     await env.peer.stop();
     await env.tls?.stop();
+    await env.h2?.stop();
   }
 }
 
@@ -251,10 +288,11 @@ const NOTES = [
 async function bench(): Promise<void> {
   const started = Date.now();
   const build = masqBuild(); // before the runs: src/ may change while they go
-  const defs = pick(opts.cases, CASES.map((c) => c.id), "case").map((id) => caseById(id)!);
+  // The h2 cases (issue 12) run only when named: `--cases h2-send-1m,...` (they need their own terminator).
+  const defs = pick(opts.cases, [...CASES.map((c) => c.id), "h2-send-1m", "h2-send-16", "h2-recv-1m", "h2-recv-16"], "case").map((id) => caseById(id)!).filter((d) => opts.cases || !d.h2);
   const clients = pick(opts.clients, CLIENT_IDS, "client");
   const layout = cores();
-  const env = await startEnv(defs.some((d) => d.secure));
+  const env = await startEnv(defs.some((d) => d.secure), defs.some((d) => d.h2 === true));
   const load0 = os.loadavg();
   const info: Partial<Record<ClientId, Record<string, string>>> = {};
   const cases: CaseRuns[] = [];
@@ -275,7 +313,7 @@ async function bench(): Promise<void> {
     ];
     const saved: Saved = { header, clients, cases: cases.map((c) => ({ id: c.def.id, title: c.title, runs: c.runs })) };
     mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, "latest.json"), JSON.stringify(saved, null, 1));
+    writeFileSync(join(RESULTS_DIR, `${OUT_NAME}.json`), JSON.stringify(saved, null, 1));
     writeReport(saved, partial);
   };
   try {
@@ -287,7 +325,13 @@ async function bench(): Promise<void> {
       for (let r = 0; r < runs; r++) {
         for (const client of clients) {
           const spec = specFor(env, def, client);
+          const peerCpu0 = def.kind === "connect" ? peerCpuMicros(env) : 0;
           const res: RunResult = typeof spec === "string" ? { ok: false, error: spec, unsupported: true } : await runChild(env, spec, opts.timeout ? Number(opts.timeout) * 1000 : size.timeoutMs);
+          // Connect case: the peers' CPU per timed connection (warm-up included in the delta, so
+          // an upper bound), to show they are not the bottleneck.
+          if (res.ok && def.kind === "connect" && typeof spec !== "string") {
+            res.extra = { ...res.extra, peerCpu: (peerCpuMicros(env) - peerCpu0) / (spec.count + spec.warmup) };
+          }
           (c.runs[client] ??= []).push(res);
           if (res.info) info[client] = res.info;
           const shown = res.ok ? fmt(def, res.value) + (res.extra?.p99 ? ` / p99 ${res.extra.p99.toFixed(0)} µs` : "") : `${res.unsupported ? "n/a" : "FAILED"} ${res.error}`;
@@ -299,6 +343,7 @@ async function bench(): Promise<void> {
   } finally {
     await env.peer.stop();
     await env.tls?.stop();
+    await env.h2?.stop();
   }
 
   finish(false);
@@ -316,10 +361,10 @@ function writeReport(saved: Saved, quiet = false): void {
   const cases: CaseRuns[] = saved.cases.map((c) => ({ def: caseById(c.id)!, title: c.title, runs: c.runs }));
   const clients = saved.clients ?? CLIENT_IDS.filter((k) => saved.cases.some((c) => c.runs[k]));
   const md = render({ header: saved.header, clients }, cases, NOTES);
-  writeFileSync(join(RESULTS_DIR, "latest.md"), md);
+  writeFileSync(join(RESULTS_DIR, `${OUT_NAME}.md`), md);
   if (quiet) return;
   console.log(md);
-  log(`written to ${join(RESULTS_DIR, "latest.md")}`);
+  log(`written to ${join(RESULTS_DIR, `${OUT_NAME}.md`)}`);
 }
 
 // On Ctrl-C / SIGTERM, stop what we started (peer, nginx, the running child) before exiting.
@@ -330,7 +375,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 if (opts.render) {
-  writeReport(JSON.parse(readFileSync(join(RESULTS_DIR, "latest.json"), "utf8")) as Saved);
+  writeReport(JSON.parse(readFileSync(join(RESULTS_DIR, `${OUT_NAME}.json`), "utf8")) as Saved);
 } else if (opts.profile) {
   if (!opts.client) throw new Error("--profile needs --client");
   await buildChild();

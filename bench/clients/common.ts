@@ -117,3 +117,25 @@ export async function profiled<T>(fn: () => Promise<T>): Promise<T> {
     writeFileSync(out, JSON.stringify(profile));
   }
 }
+
+/**
+ * The connect case (issue 11), same shape for every client: `warmup` untimed connects, then
+ * `count` timed ones, each `once()` = connect, one echo, close (awaited). Value = client CPU per
+ * connection in µs (process.cpuUsage: user + system of this process, so work in Node's TLS and
+ * libuv threads counts too), extra.wall = wall µs per connection.
+ */
+export async function connectCase(spec: RunSpec, once: () => Promise<void>): Promise<RunResult> {
+  for (let i = 0; i < spec.warmup; i++) await once();
+  return profiled(async () => {
+    const c0 = process.cpuUsage();
+    const t0 = now();
+    for (let i = 0; i < spec.count; i++) await once();
+    const wallMs = now() - t0;
+    const cpu = process.cpuUsage(c0);
+    return {
+      ok: true,
+      value: (cpu.user + cpu.system) / spec.count,
+      extra: { wall: (wallMs * 1000) / spec.count, user: cpu.user / spec.count, system: cpu.system / spec.count },
+    } satisfies RunResult;
+  });
+}

@@ -9,7 +9,7 @@
  * buffers hundreds of MiB of masked copies), so ws gets that form there: each client's best.
  * masq's `await ws.send()` is measured with its bounded default queue.
  */
-import { idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
+import { connectCase, idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
 import { wireBytes, type RunResult, type RunSpec } from "../cases.js";
 
 export interface EventConn {
@@ -20,6 +20,8 @@ export interface EventConn {
   onMessage(fn: (length: number) => void): void;
   /** Starts a close without waiting for it (the peer's discard mode never answers a close frame). */
   close(): void;
+  /** Closes and resolves once the connection is closed (the echo mode answers the close frame). */
+  closeAndWait(): Promise<void>;
 }
 
 export interface EventAdapter {
@@ -117,6 +119,19 @@ export async function runEvented(a: EventAdapter, spec: RunSpec): Promise<RunRes
     case "idle":
       result = await profiled(() => idleCase(spec, () => a.connect(`${spec.origin}/idle`), (c) => c.close()));
       break;
+    case "connect": {
+      const buf = payload(spec.size);
+      result = await connectCase(spec, async () => {
+        const conn = await a.connect(`${spec.origin}/echo`);
+        const len = await new Promise<number>((resolve) => {
+          conn.onMessage(resolve);
+          conn.send(buf);
+        });
+        if (len !== spec.size) throw new Error(`echo returned ${len} bytes`);
+        await conn.closeAndWait();
+      });
+      break;
+    }
   }
   return { ...result, info: a.info() };
 }

@@ -13,7 +13,7 @@ import type { AsyncSession as AsyncSessionType } from "../../src/index.js";
 const dist = new URL("../../dist/index.js", import.meta.url);
 const { AsyncSession } = (await import(existsSync(dist) ? dist.href : "../../src/index.js")) as typeof import("../../src/index.js");
 type AsyncSession = AsyncSessionType;
-import { idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
+import { connectCase, idleCase, latency, now, payload, profiled, throughput, TRIGGER } from "./common.js";
 import { wireBytes, type RunResult, type RunSpec } from "../cases.js";
 
 type Conn = Awaited<ReturnType<AsyncSession["wsConnect"]>>;
@@ -93,10 +93,39 @@ function gitCommit(): string {
   }
 }
 
+/** One connect of the connect case: connect, one echo, close (awaited, the peer answers it). */
+async function connectOnce(session: AsyncSession, url: string, buf: Buffer): Promise<void> {
+  const ws = await session.wsConnect(url);
+  await ws.send(buf);
+  const len = sizeOf(await ws.recv());
+  if (len !== buf.length) throw new Error(`echo returned ${len} bytes`);
+  await ws.close();
+}
+
+/**
+ * Session options per client: "masqtls" runs over masq's own TLS 1.3 engine instead of Node's,
+ * "masqchrome" / "masqresumed" impersonate Chrome. Only "masqresumed" keeps its TLS session
+ * cache on, so the other rows measure full handshakes.
+ */
+function sessionOptions(spec: RunSpec): ConstructorParameters<typeof AsyncSession>[0] {
+  switch (spec.client) {
+    case "masqtls":
+      return { verify: false, tls: "masq", tlsSessionCache: false };
+    case "masqchrome":
+      return { verify: false, impersonate: "chrome", tlsSessionCache: false };
+    case "masqh2":
+      // Issue 12: WebSockets as RFC 8441 streams over HTTP/2 on masq's engine (compare masqtls).
+      return { verify: false, tls: "masq", http2: true, tlsSessionCache: false };
+    case "masqresumed":
+      return { verify: false, impersonate: "chrome" };
+    default:
+      return { verify: false, tls: "native", tlsSessionCache: false };
+  }
+}
+
 /** Runs one case with masq. */
 export async function run(spec: RunSpec): Promise<RunResult> {
-  // "masqtls": the same client over masq's own TLS 1.3 engine instead of Node's.
-  const session = new AsyncSession({ verify: false, tls: spec.client === "masqtls" ? "masq" : "native" });
+  const session = new AsyncSession(sessionOptions(spec));
   let result: RunResult;
   switch (spec.kind) {
     case "send": {
@@ -118,6 +147,11 @@ export async function run(spec: RunSpec): Promise<RunResult> {
     case "idle":
       result = await profiled(() => idleCase(spec, () => session.wsConnect(`${spec.origin}/idle`), (ws: Conn) => ws.terminate()));
       break;
+    case "connect": {
+      const buf = payload(spec.size);
+      result = await connectCase(spec, () => connectOnce(session, `${spec.origin}/echo`, buf));
+      break;
+    }
   }
   return { ...result, info: { version: `git ${gitCommit()}` } };
 }

@@ -206,5 +206,7 @@ export async function run(spec: RunSpec): Promise<RunResult> {
         )),
         info,
       };
+    case "connect":
+      return { ok: false, error: "raw node:net has no TLS handshake to measure", unsupported: true, info };
   }
 }

@@ -23,6 +23,11 @@ export const adapter: EventAdapter = {
       send: (d) => ws.send(d),
       onMessage: (fn) => (handler = fn),
       close: () => ws.close(),
+      closeAndWait: () =>
+        new Promise<void>((resolve) => {
+          ws.onclose = () => resolve();
+          ws.close();
+        }),
     };
   },
   info() {

@@ -26,6 +26,11 @@ function wrap(ws: WebSocket): EventConn {
     sendWithCallback: (d, cb) => ws.send(d, cb),
     onMessage: (fn) => (handler = fn),
     close: () => ws.close(),
+    closeAndWait: () =>
+      new Promise<void>((resolve) => {
+        ws.once("close", () => resolve());
+        ws.close();
+      }),
   };
 }
 
