@@ -95,6 +95,10 @@ export class TlsClientEngine {
   get helloRetried(): boolean {
     return this.#info.helloRetried;
   }
+  /** True when the handshake resumed a session. */
+  get resumed(): boolean {
+    return this.#info.resumed;
+  }
   /** The TLS version the server chose (0x0304 or 0x0303), once ServerHello arrived. */
   get version(): number | undefined {
     return this.#info.version;

@@ -54,6 +54,13 @@ export interface EngineOptions {
    * complete (the server Finished verified): what a later resumption needs.
    */
   onSessionTicket?: (session: TlsSession12) => void;
+  /**
+   * A TLS 1.2 session whose ticket the ClientHello carries in its session_ticket extension (the
+   * HelloBuilder puts it there, with a fresh non-empty session id, RFC 5077 §3.4). When the
+   * ServerHello echoes that session id, the engine runs the abbreviated handshake with the
+   * session's master secret; otherwise the full handshake (the server declined the ticket).
+   */
+  resume12?: TlsSession12;
   /** Fixed randomness and key shares for test vectors. */
   random?: Buffer;
   sessionId?: Buffer;
@@ -72,6 +79,8 @@ export class Negotiated {
   negotiatedGroup: number | undefined;
   helloRetried = false;
   peerCertificates: X509Certificate[] = [];
+  /** The handshake resumed a session (no certificate was sent; `peerCertificates` are the session's). */
+  resumed = false;
   /** TLS 1.3 key schedule (tests read its secrets). */
   schedule: KeySchedule | undefined;
   /** Largest application-data plaintext per record (RFC 8449). */

@@ -2,14 +2,13 @@ import { constants as cc, publicEncrypt, randomBytes, timingSafeEqual, type KeyO
 import { TlsError } from "../errors.js";
 import { AlertDescription, ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, NamedGroup, TLS12, isGrease } from "./constants.js";
 import { toX509 } from "./certificate.js";
-import { CbcOpener, CbcSealer } from "./cbc.js";
 import { unexpectedMessage, makeShare, type FirstFlight, type HandshakeContext, type HandshakeState, type ServerHelloMessage, type VersionHandlers } from "./handshake.js";
 import { readAlpnChoice, readRecordSizeLimit } from "./handshake13.js";
 import type { OfferedHello } from "./hello-info.js";
 import { finished12, keyBlock12, masterSecret12 } from "./prf.js";
 import { TlsReader, handshakeMessage, withLength } from "./reader.js";
-import { Aead12Opener, Aead12Sealer } from "./record12.js";
-import { plaintextRecord, type RecordOpener, type RecordSealer } from "./record.js";
+import { plaintextRecord } from "./record.js";
+import { Handshaking12, expectServerFinishFlight, recordKeys, resumeSession12, type Hs12 } from "./handshake12-finish.js";
 import { parseCertificate12Body, verifyServerKeyExchange } from "./signature12.js";
 import { suite12Info, type Suite12 } from "./suites12.js";
 
@@ -43,20 +42,6 @@ const SH12_ALLOWED = new Set<number>([
   ExtensionType.RENEGOTIATION_INFO,
 ]);
 
-/** What ServerHello settled; carried by every later state. */
-interface Hs12 {
-  readonly suite: Suite12;
-  readonly offered: OfferedHello;
-  readonly clientRandom: Buffer;
-  readonly serverRandom: Buffer;
-  /** extended_master_secret negotiated (RFC 7627). */
-  readonly ems: boolean;
-  /** The server acknowledged status_request: a CertificateStatus may follow Certificate. */
-  readonly statusAcked: boolean;
-  /** The server will send a NewSessionTicket before its CCS (RFC 5077 §3.2). */
-  readonly ticketExpected: boolean;
-}
-
 function onServerHello12(ctx: HandshakeContext, flight: FirstFlight, sh: ServerHelloMessage, raw: Buffer): HandshakeState {
   const offered = flight.offered;
   if (!offered.versions.includes(TLS12) && offered.versions.length > 0) {
@@ -72,8 +57,10 @@ function onServerHello12(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
     });
   }
   if (sh.compression !== 0) throw new TlsError("ServerHello with compression", { alert: "illegal_parameter" });
-  // An echoed session id means an abbreviated handshake (RFC 5246 §7.4.1.3): we offered none.
-  if (sh.sessionId.length > 0 && sh.sessionId.equals(offered.sessionId)) {
+  // An echoed session id means an abbreviated handshake (RFC 5246 §7.4.1.3, RFC 5077 §3.4).
+  const resumed = sh.sessionId.length > 0 && sh.sessionId.equals(offered.sessionId);
+  const session = ctx.opts.resume12;
+  if (resumed && !session) {
     throw new TlsError("server resumed a TLS 1.2 session that was not offered", { alert: "illegal_parameter" });
   }
   let ems = false;
@@ -128,20 +115,9 @@ function onServerHello12(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
   ctx.info.cipherSuite = suite.name;
   ctx.transcript.start(suite.hash);
   ctx.transcript.add(raw);
-  return new ExpectCertificate({ suite, offered, clientRandom: flight.random, serverRandom: Buffer.from(sh.random), ems, statusAcked, ticketExpected });
-}
-
-/** States before our CCS: a CCS from the server is out of place. */
-abstract class Handshaking12 implements HandshakeState {
-  readonly connected = false;
-  protected readonly hs: Hs12;
-  constructor(hs: Hs12) {
-    this.hs = hs;
-  }
-  changeCipherSpec(_ctx: HandshakeContext): HandshakeState {
-    throw new TlsError("unexpected change_cipher_spec record", { alert: "unexpected_message" });
-  }
-  abstract handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState;
+  const hs: Hs12 = { suite, offered, clientRandom: flight.random, serverRandom: Buffer.from(sh.random), ems, statusAcked, ticketExpected };
+  if (resumed && session) return resumeSession12(ctx, hs, session);
+  return new ExpectCertificate(hs);
 }
 
 class ExpectCertificate extends Handshaking12 {
@@ -298,126 +274,7 @@ class ExpectServerHelloDone extends Handshaking12 {
     const fin = handshakeMessage(HandshakeType.FINISHED, finished12(suite.hash, masterSecret, "client finished", ctx.transcript.digest()));
     ctx.transcript.add(fin);
     ctx.sendHandshake(fin);
-    const next = new ExpectChangeCipherSpec(this.hs, masterSecret, keys.opener, undefined);
-    return this.hs.ticketExpected ? new ExpectNewSessionTicket(this.hs, next) : next;
-  }
-}
-
-/** Record protection for both directions from the key block (RFC 5246 §6.3). */
-function recordKeys(suite: Suite12, masterSecret: Buffer, clientRandom: Buffer, serverRandom: Buffer): { sealer: RecordSealer; opener: RecordOpener } {
-  const c = suite.cipher;
-  const k = keyBlock12(suite.hash, masterSecret, clientRandom, serverRandom, {
-    mac: c.kind === "cbc" ? c.macLength : 0,
-    key: c.keyLength,
-    iv: c.fixedIvLength,
-  });
-  if (c.kind === "cbc") return { sealer: new CbcSealer(c, k.clientKey, k.clientMac), opener: new CbcOpener(c, k.serverKey, k.serverMac) };
-  return { sealer: new Aead12Sealer(c, k.clientKey, k.clientIv), opener: new Aead12Opener(c, k.serverKey, k.serverIv) };
-}
-
-/** A ticket read from NewSessionTicket, reported once the server Finished verified. */
-interface PendingTicket {
-  readonly lifetimeHintSeconds: number;
-  readonly ticket: Buffer;
-}
-
-class ExpectNewSessionTicket extends Handshaking12 {
-  readonly #next: ExpectChangeCipherSpec;
-  constructor(hs: Hs12, next: ExpectChangeCipherSpec) {
-    super(hs);
-    this.#next = next;
-  }
-  override changeCipherSpec(): HandshakeState {
-    // RFC 5077 §3.2: a server that acknowledged session_ticket must send NewSessionTicket.
-    throw new TlsError("server skipped the NewSessionTicket it announced", { alert: "unexpected_message" });
-  }
-  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
-    if (type !== HandshakeType.NEW_SESSION_TICKET) throw unexpectedMessage(type);
-    const r = new TlsReader(body);
-    const lifetimeHintSeconds = r.bytes(4, "ticket_lifetime_hint").readUInt32BE(0);
-    const ticket = Buffer.from(r.vec(2, "ticket"));
-    r.done("NewSessionTicket");
-    ctx.transcript.add(raw);
-    // An empty ticket means "no ticket this time" (RFC 5077 §3.3).
-    return this.#next.withTicket(ticket.length > 0 ? { lifetimeHintSeconds, ticket } : undefined);
-  }
-}
-
-/** Our Finished is out; the server's CCS switches the read keys. */
-class ExpectChangeCipherSpec extends Handshaking12 {
-  readonly #masterSecret: Buffer;
-  readonly #opener: RecordOpener;
-  readonly #ticket: PendingTicket | undefined;
-  constructor(hs: Hs12, masterSecret: Buffer, opener: RecordOpener, ticket: PendingTicket | undefined) {
-    super(hs);
-    this.#masterSecret = masterSecret;
-    this.#opener = opener;
-    this.#ticket = ticket;
-  }
-  withTicket(ticket: PendingTicket | undefined): ExpectChangeCipherSpec {
-    return new ExpectChangeCipherSpec(this.hs, this.#masterSecret, this.#opener, ticket);
-  }
-  override changeCipherSpec(ctx: HandshakeContext): HandshakeState {
-    if (ctx.pendingHandshakeBytes > 0) {
-      throw new TlsError("change_cipher_spec inside a handshake message", { alert: "unexpected_message" });
-    }
-    ctx.dec = this.#opener;
-    return new ExpectFinished(this.hs, this.#masterSecret, this.#ticket);
-  }
-  handle(_ctx: HandshakeContext, type: number): HandshakeState {
-    throw unexpectedMessage(type);
-  }
-}
-
-class ExpectFinished extends Handshaking12 {
-  readonly #masterSecret: Buffer;
-  readonly #ticket: PendingTicket | undefined;
-  constructor(hs: Hs12, masterSecret: Buffer, ticket: PendingTicket | undefined) {
-    super(hs);
-    this.#masterSecret = masterSecret;
-    this.#ticket = ticket;
-  }
-  handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
-    if (type !== HandshakeType.FINISHED) throw unexpectedMessage(type);
-    const { suite } = this.hs;
-    const expected = finished12(suite.hash, this.#masterSecret, "server finished", ctx.transcript.digest());
-    if (body.length !== expected.length) throw new TlsError("server Finished has the wrong length", { alert: "decode_error" });
-    if (!timingSafeEqual(body, expected)) throw new TlsError("server Finished does not verify", { alert: "decrypt_error" });
-    ctx.transcript.add(raw);
-    const ticket = this.#ticket;
-    if (ticket && ctx.opts.onSessionTicket) {
-      ctx.opts.onSessionTicket({
-        version: TLS12,
-        cipherSuite: suite.id,
-        masterSecret: this.#masterSecret,
-        extendedMasterSecret: this.hs.ems,
-        ticket: ticket.ticket,
-        lifetimeHintSeconds: ticket.lifetimeHintSeconds,
-        receivedAt: Date.now(),
-        alpnProtocol: ctx.info.alpnProtocol,
-        peerCertificates: ctx.info.peerCertificates,
-      });
-    }
-    const next = new Connected12();
-    ctx.connected();
-    return next;
-  }
-}
-
-/** Application data flows. A HelloRequest gets a no_renegotiation warning (RFC 5246 §7.4.1.1, §7.2.2). */
-class Connected12 implements HandshakeState {
-  readonly connected = true;
-  changeCipherSpec(): HandshakeState {
-    throw new TlsError("unexpected change_cipher_spec record", { alert: "unexpected_message" });
-  }
-  handle(ctx: HandshakeContext, type: number, body: Buffer): HandshakeState {
-    if (type === HandshakeType.HELLO_REQUEST) {
-      if (body.length !== 0) throw new TlsError("HelloRequest with a body", { alert: "decode_error" });
-      const alert = Buffer.of(1, AlertDescription.no_renegotiation);
-      ctx.send(ctx.enc ? ctx.enc.seal(ContentType.ALERT, alert) : plaintextRecord(ContentType.ALERT, alert));
-      return this;
-    }
-    throw unexpectedMessage(type);
+    return expectServerFinishFlight(this.hs, { masterSecret, opener: keys.opener, ending: { kind: "full" } });
   }
 }
 

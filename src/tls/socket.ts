@@ -27,8 +27,8 @@ export interface EngineConnectOptions {
   rejectUnauthorized: boolean;
   ca?: string | Buffer | Array<string | Buffer>;
   signal?: AbortSignal;
-  /** Test hooks (fixed randomness, key shares) and the TLS 1.2 session ticket callback. */
-  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare" | "onSessionTicket">>;
+  /** Test hooks (fixed randomness, key shares), the TLS 1.2 ticket callback and the session to resume. */
+  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare" | "onSessionTicket" | "resume12">>;
 }
 
 /**
@@ -114,6 +114,11 @@ export class MasqTlsSocket extends Duplex {
   getCipher(): { name: string; standardName: string; version: string } {
     const n = this.#engine.cipherSuite ?? "";
     return { name: n, standardName: n, version: this.getProtocol() };
+  }
+
+  /** True when the handshake resumed a session (like `tls.TLSSocket#isSessionReused`). */
+  isSessionReused(): boolean {
+    return this.#engine.resumed;
   }
 
   /** "TLSv1.3" or "TLSv1.2", as the server chose. */

@@ -43,6 +43,12 @@ export interface Fake12Options {
   skipTicket?: boolean;
   /** Answer extended_master_secret when offered (default true). */
   ems?: boolean;
+  /**
+   * Resume (abbreviated handshake) when the ClientHello carries `resume.ticket`: echo the session
+   * id, use `masterSecret`; `ems` (default: as offered) and `suite` (default: the option's) may be
+   * set to test a misbehaving server.
+   */
+  resume?: { ticket: Buffer; masterSecret: Buffer; ems?: boolean };
   /** Replace the ServerHello body. */
   mutateServerHello?: (body: Buffer) => Buffer;
   /** Rewrite the first flight's handshake messages [ServerHello, Certificate, ServerKeyExchange, ServerHelloDone]. */
@@ -51,7 +57,7 @@ export interface Fake12Options {
   afterHandshake?: (seal: (type: number, data: Buffer) => Buffer) => Buffer[];
 }
 
-type Phase = "hello" | "client-flight" | "done" | "failed";
+type Phase = "hello" | "client-flight" | "resumed" | "done" | "failed";
 
 /** The server side of one connection, in memory: feed client bytes, take the answer. */
 export class Fake12Core {
@@ -143,6 +149,14 @@ export class Fake12Core {
     }
     if (type === HandshakeType.CLIENT_KEY_EXCHANGE && this.#phase === "client-flight") return this.#onClientKeyExchange(msg);
     if (type === HandshakeType.FINISHED && this.#phase === "client-flight") return this.#onClientFinished(msg);
+    if (type === HandshakeType.FINISHED && this.#phase === "resumed") {
+      const expected = finished12(this.#suite.hash, this.#masterSecret, "client finished", this.#transcript.digest());
+      if (!msg.subarray(4).equals(expected)) throw new Error("fake 1.2 server: client Finished (resumed) does not verify");
+      this.resumedHandshakes++;
+      this.#phase = "done";
+      if (this.#o.afterHandshake) this.#later.push(...this.#o.afterHandshake((t, d) => this.#sealer!.seal(t, d)));
+      return;
+    }
     throw new Error(`fake 1.2 server: unexpected message ${type} in ${this.#phase}`);
   }
 
@@ -161,6 +175,7 @@ export class Fake12Core {
     if (hello.extensions.includes(ExtensionType.EC_POINT_FORMATS)) ext(ExtensionType.EC_POINT_FORMATS, Buffer.of(1, 0));
     const ticket = o.ticket && hello.extensions.includes(ExtensionType.SESSION_TICKET);
     if (ticket) ext(ExtensionType.SESSION_TICKET, Buffer.alloc(0));
+    if (o.resume && msg.includes(o.resume.ticket)) return this.#resume(hello, o.resume, exts);
     let shBody: Buffer = Buffer.concat([u16(0x0303), this.#serverRandom, withLength(1, randomBytes(32)), u16(this.#suite.id), Buffer.of(0), withLength(2, ...exts)]);
     if (o.mutateServerHello) shBody = o.mutateServerHello(shBody);
     const sh = handshakeMessage(HandshakeType.SERVER_HELLO, shBody);
@@ -188,15 +203,36 @@ export class Fake12Core {
     this.#phase = "client-flight";
   }
 
-  #onClientKeyExchange(msg: Buffer): void {
-    const r = new TlsReader(msg, 4);
-    const point = r.vec(1);
-    const premaster = this.#share!.complete(point);
-    this.#transcript.add(msg);
-    const hello = this.#hello!;
-    this.#masterSecret = this.#ems
-      ? masterSecret12(this.#suite.hash, premaster, { ems: true, sessionHash: this.#transcript.digest() })
-      : masterSecret12(this.#suite.hash, premaster, { ems: false, clientRandom: hello.random, serverRandom: this.#serverRandom });
+  /** The abbreviated handshake (RFC 5246 §7.3 figure 2): ServerHello, [NewSessionTicket], CCS, Finished. */
+  #resume(hello: ParsedClientHello, resume: NonNullable<Fake12Options["resume"]>, exts: Buffer[]): void {
+    const o = this.#o;
+    const emsOffered = hello.extensions.includes(ExtensionType.EXTENDED_MASTER_SECRET);
+    const emsNow = resume.ems ?? emsOffered;
+    const list = exts.filter((e) => e.readUInt16BE(0) !== ExtensionType.EXTENDED_MASTER_SECRET);
+    if (emsNow) list.push(Buffer.concat([u16(ExtensionType.EXTENDED_MASTER_SECRET), u16(0)]));
+    const sh = handshakeMessage(
+      HandshakeType.SERVER_HELLO,
+      Buffer.concat([u16(0x0303), this.#serverRandom, withLength(1, hello.sessionId), u16(this.#suite.id), Buffer.of(0), withLength(2, ...list)]),
+    );
+    this.#transcript.add(sh);
+    this.#masterSecret = resume.masterSecret;
+    this.#installKeys(hello);
+    const out = [plaintextRecord(ContentType.HANDSHAKE, sh)];
+    if (o.ticket && hello.extensions.includes(ExtensionType.SESSION_TICKET)) {
+      const nst = handshakeMessage(HandshakeType.NEW_SESSION_TICKET, Buffer.concat([Buffer.from([0, 0, 0x1c, 0x20]), withLength(2, o.ticket)]));
+      this.#transcript.add(nst);
+      out.push(plaintextRecord(ContentType.HANDSHAKE, nst));
+    }
+    out.push(plaintextRecord(ContentType.CHANGE_CIPHER_SPEC, Buffer.of(1)));
+    const fin = handshakeMessage(HandshakeType.FINISHED, finished12(this.#suite.hash, this.#masterSecret, "server finished", this.#transcript.digest()));
+    this.#transcript.add(fin);
+    this.#sealer = this.#pendingSealer!;
+    out.push(this.#sealer.seal(ContentType.HANDSHAKE, fin));
+    this.#out.push(...out);
+    this.#phase = "resumed";
+  }
+
+  #installKeys(hello: ParsedClientHello): void {
     const c = this.#suite.cipher;
     const k = keyBlock12(this.#suite.hash, this.#masterSecret, hello.random, this.#serverRandom, {
       mac: c.kind === "cbc" ? c.macLength : 0,
@@ -210,6 +246,21 @@ export class Fake12Core {
       this.#pendingOpener = new Aead12Opener(c, k.clientKey, k.clientIv);
       this.#pendingSealer = new Aead12Sealer(c, k.serverKey, k.serverIv);
     }
+  }
+
+  /** Number of abbreviated handshakes completed. */
+  resumedHandshakes = 0;
+
+  #onClientKeyExchange(msg: Buffer): void {
+    const r = new TlsReader(msg, 4);
+    const point = r.vec(1);
+    const premaster = this.#share!.complete(point);
+    this.#transcript.add(msg);
+    const hello = this.#hello!;
+    this.#masterSecret = this.#ems
+      ? masterSecret12(this.#suite.hash, premaster, { ems: true, sessionHash: this.#transcript.digest() })
+      : masterSecret12(this.#suite.hash, premaster, { ems: false, clientRandom: hello.random, serverRandom: this.#serverRandom });
+    this.#installKeys(hello);
   }
 
   #onClientFinished(msg: Buffer): void {
