@@ -52,6 +52,8 @@ export interface NodeH2Server {
   requests: Array<{ proto: string; path: string; headers: Record<string, string | string[] | undefined> }>;
   /** Server-side WebSockets (to check what arrived). */
   sockets: WebSocket[];
+  /** Every extended CONNECT stream, in order, with how it ended (rstCode 0: END_STREAM both ways). */
+  streams: Array<{ path: string; ended: Promise<{ rstCode: number }> }>;
   /** Number of TLS connections and their negotiated ALPN. */
   connections: string[];
   /** h2 sessions currently open. */
@@ -71,6 +73,7 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
   });
   const requests: NodeH2Server["requests"] = [];
   const sockets: WebSocket[] = [];
+  const streams: NodeH2Server["streams"] = [];
   const connections: string[] = [];
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("secureConnection", (s: TLSSocket) => connections.push(String(s.alpnProtocol)));
@@ -93,6 +96,7 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
       return;
     }
     const url = new URL(path, "https://x");
+    streams.push({ path, ended: new Promise((r) => stream.once("close", () => r({ rstCode: stream.rstCode ?? 0 }))) });
     if (url.pathname === "/reject") {
       stream.respond({ ":status": 403, "x-reject": "yes" }, { endStream: true });
       return;
@@ -151,6 +155,7 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
     port,
     requests,
     sockets,
+    streams,
     connections,
     openSessions: () => sessions.size,
     close: async () => {

@@ -86,6 +86,17 @@ test("close from the client (END_STREAM after the close handshake) and from the 
   assert.equal(b.closeCode, 4001);
 });
 
+test("RFC 8441 §5 on the wire: close() ends the stream with END_STREAM, terminate() resets it with CANCEL", async () => {
+  const srv = await server();
+  await using s = session();
+  const a = await s.wsConnect(`${srv.url}/echo?a`);
+  await a.close();
+  assert.equal((await srv.streams.at(-1)!.ended).rstCode, 0, "orderly: no RST_STREAM");
+  const b = await s.wsConnect(`${srv.url}/echo?b`);
+  b.terminate();
+  assert.equal((await srv.streams.at(-1)!.ended).rstCode, 8, "abort: RST_STREAM(CANCEL)");
+});
+
 test("RST_STREAM and GOAWAY in the middle of a message are typed errors naming them", async () => {
   const srv = await server();
   await using s = session();
