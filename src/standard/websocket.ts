@@ -332,12 +332,8 @@ export class WebSocket extends EventTarget {
     let sawClose = false;
     let failure: unknown;
     for (;;) {
-      if (this.#readyState === OPEN && !ws.closed && getEventListeners(this, "message").length === 0) {
-        // No one to hand messages to: leave them in masq's bounded queue (backpressure).
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
-        continue;
-      }
+      // No one to hand messages to: leave them in masq's bounded queue (backpressure).
+      await this.#whileUnheard(ws);
       let item: Received;
       try {
         item = await ws.recv();
@@ -353,6 +349,8 @@ export class WebSocket extends EventTarget {
       if (this.#readyState !== OPEN) continue;
       // One task per message, as the standard queues them (microtasks run in between).
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // The last listener may have gone while this message was taken: hold it until one comes.
+      await this.#whileUnheard(ws);
       if (this.#readyState === OPEN) this.#dispatchMessage(item);
     }
     if (sawClose && this.#readyState === OPEN) this.#readyState = CLOSING;
@@ -365,6 +363,14 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.dispatchEvent(new CloseEvent("close", { wasClean: true, code: ws.closeCode ?? 1005, reason: ws.closeReason }));
+  }
+
+  /** Waits while OPEN with no `message` listener (woken by a listener, close(), or the connection's end). */
+  async #whileUnheard(ws: AsyncWebSocket): Promise<void> {
+    while (this.#readyState === OPEN && !ws.closed && getEventListeners(this, "message").length === 0) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
   }
 
   #dispatchMessage(item: Received): void {

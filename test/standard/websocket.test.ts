@@ -302,6 +302,26 @@ test("no message listener: messages wait in masq's bounded queue (none lost, the
   await once(ws, "close");
 });
 
+test("a message taken while the last listener goes away is held for the next listener, not lost", async () => {
+  const ws = new WebSocket(server.url + "/echo");
+  await once(ws, "open");
+  const got: string[] = [];
+  const first = (ev: Event): void => void got.push(String((ev as MessageEvent).data));
+  ws.addEventListener("message", first);
+  ws.send("first");
+  const deadline = Date.now() + 5_000;
+  while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100)); // the loop now waits in recv() (a listener was there)
+  ws.removeEventListener("message", first);
+  ws.send("second"); // taken from the queue with no one listening any more
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(got, ["first"]);
+  const next = (await once(ws, "message")) as MessageEvent;
+  assert.equal(next.data, "second");
+  ws.close();
+  await once(ws, "close");
+});
+
 test("session.WebSocket: one cached class per session carrying its cookies and headers", async () => {
   await using session = new AsyncSession({ headers: { "X-From-Session": "yes" } });
   session.cookies.set("sid", "s3cret");
