@@ -139,12 +139,12 @@ function checkServerKey(key: KeyObject, suite: Suite12): void {
   const fits =
     suite.kx === "rsa" ? t === "rsa" : suite.auth === "rsa" ? t === "rsa" || t === "rsa-pss" : t === "ec" || t === "ed25519" || t === "ed448";
   if (!fits) {
-    throw new TlsError(`the server certificate's ${t ?? "unknown"} key does not fit cipher suite ${suite.name}`, { alert: "illegal_parameter" });
+    throw new TlsError(`the server certificate's ${t ?? "unknown"} key does not fit cipher suite ${suite.name}`, { alert: "illegal_parameter", reason: "bad_certificate" });
   }
   if (t === "rsa" || t === "rsa-pss") {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) {
-      throw new TlsError(`the server's RSA key has ${bits} bits; masq requires at least ${MIN_RSA_BITS}`, { alert: "insufficient_security" });
+      throw new TlsError(`the server's RSA key has ${bits} bits; masq requires at least ${MIN_RSA_BITS}`, { alert: "insufficient_security", reason: "bad_certificate" });
     }
   }
 }

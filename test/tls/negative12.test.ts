@@ -137,7 +137,8 @@ test("tls1.2 negative: tampered server Finished -> decrypt_error; tampered Finis
 });
 
 test("tls1.2 negative: an RSA server key under 2048 bits -> insufficient_security", async () => {
-  await expectFailure({ suite: 0xc02f, chain: [pki.leafRsa1024.cert], key: pki.leafRsa1024.key }, "insufficient_security", AlertDescription.insufficient_security, /1024 bits/);
+  const err = await expectFailure({ suite: 0xc02f, chain: [pki.leafRsa1024.cert], key: pki.leafRsa1024.key }, "insufficient_security", AlertDescription.insufficient_security, /1024 bits/);
+  assert.equal(err.reason, "bad_certificate");
 });
 
 test("tls1.2 negative: a certificate key that does not fit the suite (RSA cert for ECDHE_ECDSA) -> illegal_parameter", async () => {
