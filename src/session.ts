@@ -1,11 +1,11 @@
 import type { Duplex } from "node:stream";
-import { HandshakeError, WebSocketError, WebSocketTimeout, headersFromRaw } from "./errors.js";
+import { HandshakeError, TlsError, WebSocketError, WebSocketTimeout, headersFromRaw } from "./errors.js";
 import { buildRequestHeaders, generateKey, parseResponseHead, serializeRequest, validateUpgradeResponse, type HeaderList } from "./protocol/handshake.js";
 import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./protocol/extensions.js";
 import { applyOriginRules, resolveProfile, siteRelation, type BrowserProfile } from "./impersonate/index.js";
 import type { Http2Fingerprint } from "./impersonate/types.js";
 import type { H2Session } from "./transport/h2-session.js";
-import { abortable, openTransport, selectProxy, type ProxyMap, type CaOption } from "./transport/index.js";
+import { abortable, nodeTlsError, openTransport, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
 import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
@@ -73,6 +73,18 @@ export interface SessionOptions extends ConnectionOptions {
   impersonate?: string | BrowserProfile;
   /** TLS engine: Node's ("native", default without impersonation) or masq's own ("masq"). */
   tls?: "native" | "masq";
+  /**
+   * Resume TLS sessions from this session's own cache (default true): tickets are kept per
+   * host, port, profile and proxy, never shared with another AsyncSession, and forgotten by
+   * `close()`. `false` on the session turns the cache off; per call, skips it for that connect.
+   */
+  tlsSessionCache?: boolean;
+  /** Client certificate for servers that ask for one (mTLS): PEM (leaf first) or DER. Needs `key`. */
+  cert?: string | Buffer;
+  /** Private key of `cert`: PEM or PKCS#8 DER. */
+  key?: string | Buffer;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string;
   /** Abort the connection attempt. */
   signal?: AbortSignal;
   /**
@@ -116,11 +128,14 @@ export class AsyncSession implements AsyncDisposable {
   readonly #h2 = new H2Pool();
   #closed = false;
   #webSocket: typeof StandardWebSocket | undefined;
+  /** TLS session tickets of this session only (issue 11), or undefined when turned off. */
+  readonly #tlsSessions: TlsSessionCache | undefined;
 
   constructor(options: SessionOptions = {}) {
     validateOptions(options); // every option, by type and range (src/websocket/validate.ts)
     const { cookies, ...rest } = options;
     this.#defaults = rest;
+    this.#tlsSessions = options.tlsSessionCache === false ? undefined : new TlsSessionCache();
     this.cookies = new CookieJar(cookies);
     // Reject bad defaults now, not at the first connect; connections that override none of them
     // share this one resolved object.
@@ -209,6 +224,7 @@ export class AsyncSession implements AsyncDisposable {
     this.#closed = true;
     for (const ac of this.#pending) ac.abort(new WebSocketError("the session was closed while connecting", 1006));
     this.#pending.clear();
+    this.#tlsSessions?.clear(); // tickets link connections: a closed session forgets them
     await Promise.allSettled([...this.#open].map((ws) => ws.close()));
     this.#open.clear();
     this.#h2.closeAll();
@@ -307,6 +323,8 @@ export class AsyncSession implements AsyncDisposable {
         tlsEngine: engine,
         tlsProfile: profile?.tls,
         proxy,
+        ...(this.#tlsSessions && o.tlsSessionCache !== false ? { sessionCache: this.#tlsSessions, sessionScope: profile?.name ?? "" } : {}),
+        ...clientCertOf(o),
       },
     );
     if (signal.aborted) {
@@ -402,9 +420,41 @@ export class AsyncSession implements AsyncDisposable {
       return { ws };
     } catch (err) {
       socket.destroy();
-      throw err;
+      throw secure ? tlsFailureAfterHandshake(err, o.cert !== undefined) : err;
     }
   }
+}
+
+/**
+ * Under TLS 1.3 the server judges a client certificate after our Finished (RFC 8446 §4.4.2.4),
+ * so its refusal arrives while the upgrade request is under way: an alert (certificate_required,
+ * unknown_ca, ...) or, from servers that send none (Node's), a bare close. Either is reported as
+ * the TLS failure it is rather than as an upgrade failure.
+ */
+function tlsFailureAfterHandshake(err: unknown, sentCert: boolean): unknown {
+  if (!(err instanceof WebSocketError) || err instanceof TlsError) return err;
+  if (err instanceof HandshakeError) {
+    if (!sentCert || err.reason !== "connection_closed" || err.status !== 0) return err;
+    return new TlsError(
+      "the server closed the connection right after the TLS handshake, before answering the upgrade: it refused the client certificate",
+      { alert: "CLIENT_CERTIFICATE_REFUSED", reason: "connection_closed", cause: err },
+    );
+  }
+  for (let c: unknown = err.cause, depth = 0; c !== undefined && c !== null && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+    if (c instanceof TlsError) return c;
+    const code = (c as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && code.startsWith("ERR_SSL_")) return nodeTlsError(`TLS failure after the handshake: ${(c as Error).message}`, c);
+  }
+  return err;
+}
+
+/** The `cert` / `key` / `passphrase` options as transport's clientCert (both or neither). */
+function clientCertOf(o: SessionOptions): { clientCert?: ClientCertOptions } {
+  if (o.cert === undefined && o.key === undefined) return {};
+  if (o.cert === undefined || o.key === undefined) {
+    throw new WebSocketError(`a client certificate needs both "cert" and "key" (got only "${o.cert === undefined ? "key" : "cert"}")`, 0);
+  }
+  return { clientCert: { cert: o.cert, key: o.key, ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}) } };
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

@@ -7,6 +7,7 @@ import type { KeySchedule, Transcript } from "./key-schedule.js";
 import { TlsReader } from "./reader.js";
 import { plaintextRecords, type RecordOpener, type RecordSealer } from "./record.js";
 import type { TlsSession12 } from "./session-ticket.js";
+import type { ClientCredentials } from "./client-auth.js";
 
 /**
  * What the 1.2 and 1.3 handshakes share: the engine's options, the context a handshake state
@@ -61,6 +62,8 @@ export interface EngineOptions {
    * session's master secret; otherwise the full handshake (the server declined the ticket).
    */
   resume12?: TlsSession12;
+  /** Client certificate and key, sent when the server asks for one (mTLS); none: an empty Certificate. */
+  clientCredentials?: ClientCredentials;
   /** Fixed randomness and key shares for test vectors. */
   random?: Buffer;
   sessionId?: Buffer;

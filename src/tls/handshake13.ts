@@ -6,6 +6,7 @@ import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
 import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo, type TrafficSecrets } from "./key-schedule.js";
 import { TlsReader, handshakeMessage } from "./reader.js";
+import { clientCertificate13, clientCertificateVerify13, parseCertificateRequest13, type CertificateRequest13 } from "./client-auth.js";
 import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
 import {
   ExpectServerHello,
@@ -253,7 +254,7 @@ export function readRecordSizeLimit(d: Buffer): number {
 }
 
 /** Certificate (or CompressedCertificate) of the server: the chain is verified at once. */
-function onCertificateMessage(ctx: HandshakeContext, hs: Hs13, type: number, body: Buffer, raw: Buffer, certRequested: Buffer | undefined): HandshakeState {
+function onCertificateMessage(ctx: HandshakeContext, hs: Hs13, type: number, body: Buffer, raw: Buffer, certRequested: CertificateRequest13 | undefined): HandshakeState {
   let chainBody: Buffer;
   if (type === HandshakeType.CERTIFICATE) chainBody = body;
   else if (type === HandshakeType.COMPRESSED_CERTIFICATE && hs.offered.certCompression.length > 0) {
@@ -270,20 +271,17 @@ function onCertificateMessage(ctx: HandshakeContext, hs: Hs13, type: number, bod
 class ExpectCertificateOrCertReq extends Handshaking13 {
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type === HandshakeType.CERTIFICATE_REQUEST) {
-      const r = new TlsReader(body);
-      const context = Buffer.from(r.vec(1, "certificate_request_context"));
-      r.vec(2, "CertificateRequest extensions");
-      r.done("CertificateRequest");
+      const request = parseCertificateRequest13(body);
       ctx.transcript.add(raw);
-      return new ExpectCertificate(this.hs, context);
+      return new ExpectCertificate(this.hs, request);
     }
     return onCertificateMessage(ctx, this.hs, type, body, raw, undefined);
   }
 }
 
 class ExpectCertificate extends Handshaking13 {
-  readonly #certRequested: Buffer;
-  constructor(hs: Hs13, certRequested: Buffer) {
+  readonly #certRequested: CertificateRequest13;
+  constructor(hs: Hs13, certRequested: CertificateRequest13) {
     super(hs);
     this.#certRequested = certRequested;
   }
@@ -294,8 +292,8 @@ class ExpectCertificate extends Handshaking13 {
 
 class ExpectCertificateVerify extends Handshaking13 {
   readonly #leafKey: KeyObject;
-  readonly #certRequested: Buffer | undefined;
-  constructor(hs: Hs13, leafKey: KeyObject, certRequested: Buffer | undefined) {
+  readonly #certRequested: CertificateRequest13 | undefined;
+  constructor(hs: Hs13, leafKey: KeyObject, certRequested: CertificateRequest13 | undefined) {
     super(hs);
     this.#leafKey = leafKey;
     this.#certRequested = certRequested;
@@ -313,8 +311,8 @@ class ExpectCertificateVerify extends Handshaking13 {
 }
 
 class ExpectFinished extends Handshaking13 {
-  readonly #certRequested: Buffer | undefined;
-  constructor(hs: Hs13, certRequested: Buffer | undefined) {
+  readonly #certRequested: CertificateRequest13 | undefined;
+  constructor(hs: Hs13, certRequested: CertificateRequest13 | undefined) {
     super(hs);
     this.#certRequested = certRequested;
   }
@@ -328,13 +326,26 @@ class ExpectFinished extends Handshaking13 {
     }
     ctx.transcript.add(raw);
     const appSecrets = schedule.application(ctx.transcript.digest());
-    // Our second flight: [CCS] [Certificate (empty, if requested)] Finished (RFC 8446 §4.4).
+    // Our second flight: [CCS] [Certificate [CertificateVerify]] Finished (RFC 8446 §4.4): a
+    // requested certificate is ours when we have one, else an empty list (§4.4.2).
     const flight: Buffer[] = [];
-    if (this.#certRequested) {
-      const ctxBytes = this.#certRequested;
-      const cert = handshakeMessage(HandshakeType.CERTIFICATE, Buffer.concat([Buffer.of(ctxBytes.length), ctxBytes, Buffer.of(0, 0, 0)]));
+    const request = this.#certRequested;
+    if (request) {
+      const creds = ctx.opts.clientCredentials;
+      const scheme = creds?.chooseScheme(request.schemes, true);
+      if (creds && scheme === undefined) {
+        throw new TlsError("the server accepts none of the signature schemes the client certificate's key can make", {
+          alert: "handshake_failure",
+        });
+      }
+      const cert = clientCertificate13(request.context, creds);
       ctx.transcript.add(cert);
       flight.push(cert);
+      if (creds && scheme !== undefined) {
+        const cv = clientCertificateVerify13(creds, scheme, ctx.transcript.digest());
+        ctx.transcript.add(cv);
+        flight.push(cv);
+      }
     }
     const verify = finishedVerifyData(suite, handshakeSecrets.client, ctx.transcript.digest());
     const fin = handshakeMessage(HandshakeType.FINISHED, verify);

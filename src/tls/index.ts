@@ -2,11 +2,14 @@
  * masq's own TLS 1.3 client (RFC 8446) over any Duplex: a sans-I/O handshake engine with the
  * record layer beside it ({@link TlsClientEngine}) and a Duplex wrapper ({@link MasqTlsSocket}).
  */
+import { createHash } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { TlsError } from "../errors.js";
 import { masqDefaultHello, type ClientHelloProfile } from "./client-hello.js";
 import { profileHelloBuilder, sniFor } from "./hello-builder.js";
 import { connectEngine, MasqTlsSocket } from "./socket.js";
+import { ClientCredentials, type ClientCertOptions } from "./client-auth.js";
+import type { TlsSessionCache } from "./session-cache.js";
 
 export { MasqTlsSocket } from "./socket.js";
 export { TlsClientEngine } from "./engine.js";
@@ -30,6 +33,10 @@ export interface MasqTlsOptions {
    */
   profile?: ClientHelloProfile | { tls: ClientHelloProfile };
   signal?: AbortSignal;
+  /** Client certificate and key, sent when the server asks for one (mTLS). */
+  clientCert?: ClientCertOptions;
+  /** The session cache and this connection's key in it (resumption; see src/tls/session-cache.ts). */
+  sessionCache?: { cache: TlsSessionCache; key: string };
 }
 
 /**
@@ -44,13 +51,30 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
     throw new TlsError("masq TLS needs a host name to verify the server certificate", { alert: "internal_error" });
   }
   const hello = profileHelloBuilder(helloProfileOf(opts.profile) ?? masqDefaultHello, sni, opts.alpn);
+  const clientCredentials = opts.clientCert ? credentialsFor(opts.clientCert) : undefined;
   return connectEngine(socket, {
     hello,
     verifyHost,
     rejectUnauthorized: opts.rejectUnauthorized,
     ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(clientCredentials ? { engine: { clientCredentials } } : {}),
   });
+}
+
+/** Loaded client credentials by content (a handful: one per distinct cert/key/passphrase). */
+const credentialsCache = new Map<string, ClientCredentials>();
+
+/** The ClientCredentials for `o`, parsed and checked once per process. */
+function credentialsFor(o: ClientCertOptions): ClientCredentials {
+  const key = createHash("sha256").update(o.cert).update("\0").update(o.key).update("\0").update(o.passphrase ?? "").digest("base64");
+  let creds = credentialsCache.get(key);
+  if (!creds) {
+    creds = ClientCredentials.from(o);
+    if (credentialsCache.size >= 16) credentialsCache.delete(credentialsCache.keys().next().value as string);
+    credentialsCache.set(key, creds);
+  }
+  return creds;
 }
 
 /** The ClientHello profile inside `p`: the profile itself or a browser profile's `tls` field. */

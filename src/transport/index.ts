@@ -19,10 +19,14 @@ import { abortable, connectTcp, stripBrackets } from "./tcp.js";
 import { directReadPort } from "./direct-read.js";
 import { loadMasqTls, type MasqTlsModule } from "./masq-tls.js";
 import type { MasqTlsOptions } from "../tls/index.js";
+import { sessionCacheKey, type TlsSessionCache } from "../tls/session-cache.js";
+import type { ClientCertOptions } from "../tls/client-auth.js";
 
 export { selectProxy, matchesNoProxy, type ProxyMap, type SelectProxyOptions } from "./select-proxy.js";
 export { redactUrl, parseProxyUrl, formatHostPort, type ProxyInfo, type ProxyProtocol } from "./proxy-url.js";
-export { secureContextWithCa, type CaOption } from "./native-tls.js";
+export { secureContextWithCa, nodeTlsError, type CaOption } from "./native-tls.js";
+export { TlsSessionCache } from "../tls/session-cache.js";
+export type { ClientCertOptions } from "../tls/client-auth.js";
 export { abortable } from "./tcp.js";
 
 export interface ConnectTarget {
@@ -48,6 +52,12 @@ export interface TransportOptions {
   tlsProfile?: MasqTlsOptions["profile"];
   /** Resolved proxy URL (see selectProxy), or undefined for a direct connection. */
   proxy?: string;
+  /** TLS sessions to resume from and store into (the AsyncSession's own cache; issue 11). */
+  sessionCache?: TlsSessionCache;
+  /** What else partitions the cache: the impersonation profile's name ("" without one). */
+  sessionScope?: string;
+  /** Client certificate for the target (not for an https:// proxy). */
+  clientCert?: ClientCertOptions;
 }
 
 function isAbort(signal: AbortSignal | undefined, err: unknown): boolean {
@@ -145,6 +155,24 @@ async function openTunnel(proxy: ProxyInfo, host: string, port: number, opts: Tr
 
 async function tlsToTarget(socket: Duplex, host: string, port: number, opts: TransportOptions): Promise<Duplex> {
   const signal = opts.signal;
+  // Resumption (issue 11): the cache partitions like a browser's (host, port, profile, proxy) and
+  // by whatever would change what a resumed session means (engine, SNI, trust, client identity).
+  const sessionCache = opts.sessionCache
+    ? {
+        cache: opts.sessionCache,
+        key: sessionCacheKey({
+          engine: opts.tlsEngine,
+          host,
+          port,
+          ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+          profile: opts.sessionScope ?? "",
+          proxy: opts.proxy ?? "",
+          verify: opts.verify,
+          ca: opts.ca,
+          cert: opts.clientCert?.cert,
+        }),
+      }
+    : undefined;
   if (opts.tlsEngine === "masq") {
     let mod: MasqTlsModule;
     try {
@@ -164,6 +192,8 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
         ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
         ...(opts.tlsProfile !== undefined ? { profile: opts.tlsProfile } : {}),
         ...(signal ? { signal } : {}),
+        ...(sessionCache ? { sessionCache } : {}),
+        ...(opts.clientCert ? { clientCert: opts.clientCert } : {}),
       });
       // A direct TCP socket: from now on the engine takes reads straight from the shared bounce
       // buffer (records are decrypted at once, only a partial record is copied), so reading
@@ -185,5 +215,7 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
     ...(opts.alpn !== undefined ? { alpn: opts.alpn } : {}),
     ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
     ...(signal ? { signal } : {}),
+    ...(sessionCache ? { sessionCache } : {}),
+    ...(opts.clientCert ? { clientCert: opts.clientCert } : {}),
   });
 }

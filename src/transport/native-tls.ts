@@ -1,8 +1,11 @@
 import net from "node:net";
 import tls from "node:tls";
+import { createHash } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { TlsError, reasonForVerifyCode } from "../errors.js";
 import { extraCaFromEnv } from "../tls/extra-ca.js";
+import type { TlsSessionCache } from "../tls/session-cache.js";
+import type { ClientCertOptions } from "../tls/client-auth.js";
 import { stripBrackets } from "./tcp.js";
 import { formatHostPort } from "./proxy-url.js";
 
@@ -24,6 +27,13 @@ export interface NativeTlsOptions {
   signal?: AbortSignal;
   /** Words naming the peer in messages, e.g. "HTTPS proxy" (default "server"). */
   label?: string;
+  /** Client certificate and key for servers that ask for one (mTLS). */
+  clientCert?: ClientCertOptions;
+  /**
+   * Session resumption through Node's session API: a stored session for `key` is offered, and
+   * the sessions the server hands out ('session' events) are stored under it.
+   */
+  sessionCache?: { cache: TlsSessionCache; key: string };
 }
 
 const contextCache = new Map<string, tls.SecureContext>();
@@ -54,6 +64,63 @@ export function secureContextWithCa(ca: CaOption | undefined): tls.SecureContext
   return ctx;
 }
 
+let defaultContext: tls.SecureContext | undefined;
+const clientCertContexts = new Map<string, tls.SecureContext>();
+
+/**
+ * The SecureContext for a connection: Node's default trust (one context per process, instead of
+ * the one `tls.connect` would build on every call), the merged roots of {@link secureContextWithCa},
+ * or, with a client certificate, a context holding it (cached by content).
+ */
+function secureContextFor(ca: CaOption | undefined, cert: ClientCertOptions | undefined): tls.SecureContext {
+  if (cert === undefined) return secureContextWithCa(ca) ?? (defaultContext ??= tls.createSecureContext());
+  // By the whole credential (a digest: the key and passphrase are never kept as map keys).
+  const key = createHash("sha256").update(cert.cert).update("\0").update(cert.key).update("\0").update(cert.passphrase ?? "").digest("base64") + "\0" + caKey(ca);
+  let ctx = clientCertContexts.get(key);
+  if (ctx === undefined) {
+    const list = ca === undefined ? [] : Array.isArray(ca) ? ca : [ca];
+    const anchors: Array<string | Buffer> | undefined =
+      list.length === 0 ? undefined : [...tls.rootCertificates, ...(extraCaFromEnv() ? [extraCaFromEnv()!] : []), ...list];
+    try {
+      ctx = tls.createSecureContext({
+        ...(anchors ? { ca: anchors } : {}),
+        cert: cert.cert,
+        key: cert.key,
+        ...(cert.passphrase !== undefined ? { passphrase: cert.passphrase } : {}),
+      });
+    } catch (err) {
+      // Never echo the key or passphrase: OpenSSL's message names only what failed.
+      throw new TlsError(`Invalid client certificate or key ("cert" / "key" / "passphrase" options): ${(err as Error).message}`, {
+        alert: "INVALID_CLIENT_CERT",
+        reason: "bad_certificate",
+      });
+    }
+    if (clientCertContexts.size >= 16) clientCertContexts.delete(clientCertContexts.keys().next().value as string);
+    clientCertContexts.set(key, ctx);
+  }
+  return ctx;
+}
+
+function caKey(ca: CaOption | undefined): string {
+  if (ca === undefined) return "";
+  return (Array.isArray(ca) ? ca : [ca]).map((c) => (typeof c === "string" ? c : c.toString("latin1"))).join("\n");
+}
+
+/**
+ * Stores every session the server hands out ('session' events: TLS 1.2 after the handshake, each
+ * TLS 1.3 NewSessionTicket) under `key`. TLS 1.3 sessions are single use (RFC 8446 §C.4, as
+ * browsers do); Node does not expose the ticket lifetime, so entries live 2 hours at most (a
+ * server that expired the ticket earlier simply does a full handshake).
+ */
+function keepSessions(socket: tls.TLSSocket, cache: TlsSessionCache, key: string): void {
+  socket.on("session", (session: Buffer) => {
+    cache.store(key, session, { lifetimeMs: NATIVE_SESSION_LIFETIME_MS, singleUse: socket.getProtocol() === "TLSv1.3" });
+  });
+}
+
+/** How long a Node session is offered (see keepSessions). */
+const NATIVE_SESSION_LIFETIME_MS = 2 * 3600 * 1000;
+
 /**
  * Runs a Node TLS handshake over an already connected Duplex (a TCP socket or a proxy tunnel).
  * Resolves once the handshake (and, when `verify`, the certificate check) succeeded.
@@ -72,7 +139,7 @@ export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<t
     const label = o.label ?? "server";
     let secureContext: tls.SecureContext | undefined;
     try {
-      secureContext = secureContextWithCa(o.ca);
+      secureContext = secureContextFor(o.ca, o.clientCert);
     } catch (err) {
       socket.destroy();
       reject(err);
@@ -82,6 +149,9 @@ export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<t
     // literal (RFC 6066 forbids that; Node would warn).
     const identity = o.servername ? stripBrackets(o.servername) : host;
     const sni = o.servername === "" || net.isIP(identity) ? undefined : identity;
+    // A session from an earlier connection under the same key (one per connect: TLS 1.3 tickets
+    // are taken out of the cache, as browsers use them once).
+    const offered = o.sessionCache ? (o.sessionCache.cache.take(o.sessionCache.key) as Buffer | undefined) : undefined;
     const tlsSocket = tls.connect({
       socket,
       host,
@@ -90,7 +160,9 @@ export function nativeTlsConnect(socket: Duplex, o: NativeTlsOptions): Promise<t
       ALPNProtocols: o.alpn ?? ["http/1.1"],
       rejectUnauthorized: o.verify,
       ...(secureContext ? { secureContext } : {}),
+      ...(offered ? { session: offered } : {}),
     });
+    if (o.sessionCache) keepSessions(tlsSocket, o.sessionCache.cache, o.sessionCache.key);
     const signal = o.signal;
     const cleanup = () => {
       tlsSocket.removeListener("secureConnect", onSecure);
