@@ -219,3 +219,14 @@ test("openssl s_server -tls1_2: every other TLS 1.2 suite a catalogue target off
   }
   assert.ok(verified.length >= 6, verified.join(" "));
 });
+
+test("openssl s_server -tls1_2 -status_file: a stapled OCSP response is accepted (chrome and firefox ask for one)", { skip }, async () => {
+  const ocsp = pki.pki.ocspResponse(pki.leaf, pki.root);
+  for (const [, profile] of PROFILES) {
+    const peer = await sServer(pki.leaf, ["-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-status_file", ocsp]);
+    const t = await connect(peer.port, profile);
+    await bothWays(t, peer, [16]);
+    t.destroy();
+    await peer.stop();
+  }
+});

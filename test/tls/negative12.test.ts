@@ -5,6 +5,7 @@
  */
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { TlsError } from "../../src/errors.js";
 import { AlertDescription, ContentType, DOWNGRADE_TLS11, DOWNGRADE_TLS12, HandshakeType, NamedGroup } from "../../src/tls/constants.js";
 import { masqTlsConnect } from "../../src/tls/index.js";
@@ -101,6 +102,18 @@ test("tls1.2 fake: a server without extended_master_secret is accepted for a ful
   assert.equal(tickets.length, 1);
   assert.equal(tickets[0]!.extendedMasterSecret, false);
   t.destroy();
+});
+
+test("tls1.2 fake: a stapled OCSP response (CertificateStatus) and an SCT list are accepted; CertificateStatus without status_request is not", async () => {
+  const ocsp = readFileSync(pki.pki.ocspResponse(pki.leaf, pki.root));
+  const sct = Buffer.concat([Buffer.of(0, 6, 0, 4), Buffer.from("sct!")]);
+  for (const profile of [chrome156Hello, firefox153Hello]) {
+    const s = await server({ ocsp, sct });
+    const t = await connect(s.port, profile);
+    assert.equal(t.getProtocol(), "TLSv1.2");
+    t.destroy();
+  }
+  await expectFailure({ ocsp, ocspUnasked: true }, "unexpected_message", AlertDescription.unexpected_message);
 });
 
 test("tls1.2 negative: downgrade sentinel (DOWNGRD\\x01 and \\x00) when 1.3 was offered -> illegal_parameter", async () => {

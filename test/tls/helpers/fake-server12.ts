@@ -49,9 +49,15 @@ export interface Fake12Options {
    * set to test a misbehaving server.
    */
   resume?: { ticket: Buffer; masterSecret: Buffer; ems?: boolean };
+  /** Staple this OCSP response (CertificateStatus, RFC 6066 §8) when status_request was offered. */
+  ocsp?: Buffer;
+  /** Send CertificateStatus even without the client's status_request (a protocol error). */
+  ocspUnasked?: boolean;
+  /** Answer signed_certificate_timestamp with this SignedCertificateTimestampList (RFC 6962 §3.3). */
+  sct?: Buffer;
   /** Replace the ServerHello body. */
   mutateServerHello?: (body: Buffer) => Buffer;
-  /** Rewrite the first flight's handshake messages [ServerHello, Certificate, ServerKeyExchange, ServerHelloDone]. */
+  /** Rewrite the first flight's handshake messages [ServerHello, Certificate, (CertificateStatus), ServerKeyExchange, ServerHelloDone]. */
   mutateFlight?: (messages: Buffer[]) => Buffer[];
   /** After the handshake: records to send 100 ms later (built with the server's sealer). */
   afterHandshake?: (seal: (type: number, data: Buffer) => Buffer) => Buffer[];
@@ -176,6 +182,9 @@ export class Fake12Core {
     const ticket = o.ticket && hello.extensions.includes(ExtensionType.SESSION_TICKET);
     if (ticket) ext(ExtensionType.SESSION_TICKET, Buffer.alloc(0));
     if (o.resume && msg.includes(o.resume.ticket)) return this.#resume(hello, o.resume, exts);
+    const staple = o.ocsp && (o.ocspUnasked || hello.extensions.includes(ExtensionType.STATUS_REQUEST));
+    if (staple && !o.ocspUnasked) ext(ExtensionType.STATUS_REQUEST, Buffer.alloc(0));
+    if (o.sct && hello.extensions.includes(ExtensionType.SCT)) ext(ExtensionType.SCT, o.sct);
     let shBody: Buffer = Buffer.concat([u16(0x0303), this.#serverRandom, withLength(1, randomBytes(32)), u16(this.#suite.id), Buffer.of(0), withLength(2, ...exts)]);
     if (o.mutateServerHello) shBody = o.mutateServerHello(shBody);
     const sh = handshakeMessage(HandshakeType.SERVER_HELLO, shBody);
@@ -195,7 +204,8 @@ export class Fake12Core {
     }
     const ske = handshakeMessage(HandshakeType.SERVER_KEY_EXCHANGE, Buffer.concat([params, u16(scheme), withLength(2, sig)]));
     const shd = handshakeMessage(HandshakeType.SERVER_HELLO_DONE, Buffer.alloc(0));
-    let flight = [sh, cert, ske, shd];
+    const status = staple ? [handshakeMessage(HandshakeType.CERTIFICATE_STATUS, Buffer.concat([Buffer.of(1), withLength(3, o.ocsp!)]))] : [];
+    let flight = [sh, cert, ...status, ske, shd];
     // The transcript keeps what the server meant to send: a mutated flight cannot finish.
     for (const m of flight) this.#transcript.add(m);
     if (o.mutateFlight) flight = o.mutateFlight(flight);

@@ -83,6 +83,14 @@ export class Pki {
     }
   }
 
+  /** A DER OCSP response ("good", signed by `issuer`, valid a day) for `leaf`; returns its path. */
+  ocspResponse(leaf: Issued, issuer: Issued): string {
+    const out = `${leaf.name}.ocsp.der`;
+    this.#run(["ocsp", "-issuer", issuer.certPath, "-cert", leaf.certPath, "-reqout", `${leaf.name}.ocspreq.der`, "-no_nonce"]);
+    this.#run(["ocsp", "-index", "index.txt", "-rsigner", issuer.certPath, "-rkey", issuer.keyPath, "-CA", issuer.certPath, "-reqin", `${leaf.name}.ocspreq.der`, "-respout", out, "-ndays", "1"]);
+    return join(this.dir, out);
+  }
+
   issue(o: IssueOptions): Issued {
     const d = this.dir;
     const n = o.name;
