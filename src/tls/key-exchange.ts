@@ -1,8 +1,9 @@
-import { createDiffieHellman, createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from "node:crypto";
+import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { TlsError } from "../errors.js";
 import { NamedGroup } from "./constants.js";
 import { FFDHE_PRIMES } from "./ffdhe.js";
+import { derChildren, readDer } from "./asn1.js";
 
 /** A client key share in flight: the bytes for the key_share extension and how to finish the exchange. */
 export interface KeyShare {
@@ -81,15 +82,60 @@ function ecdhe(group: number, curve: string, pointLength: number, privateRaw?: B
  * Finite-field DHE with an RFC 7919 group (RFC 8446 §4.2.8.1): public values and the shared
  * secret are left-padded to the size of the prime; the peer value must lie in 1 < Y < p - 1.
  */
+// Minimal DER for PKCS#3 DH keys (OID 1.2.840.113549.1.3.1, DHParameter { prime, base }), so the
+// exchange runs on KeyObjects: Node 24's `createDiffieHellman(prime)` tests the prime's primality on
+// every call (1.2 s for ffdhe2048, 15 s for ffdhe4096, blocking the event loop), while key objects
+// built from DER skip that check (a few ms).
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.of(n);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+function der(tag: number, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.of(tag), derLength(body.length), body]);
+}
+/** A non-negative INTEGER from big-endian bytes (leading zeros dropped, a sign byte added). */
+function derUint(bytes: Buffer): Buffer {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  const v = bytes.subarray(i);
+  return der(0x02, (v[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.of(0), v]) : v);
+}
+const DH_OID = Buffer.from("06092a864886f70d010301", "hex");
+function dhAlgorithm(prime: Buffer): Buffer {
+  return der(0x30, DH_OID, der(0x30, derUint(prime), derUint(Buffer.of(2))));
+}
+/** The last INTEGER of a DER structure (the DH public value in SPKI) as big-endian bytes. */
+function lastInteger(spki: Buffer): Buffer {
+  // SPKI: SEQUENCE { AlgorithmIdentifier, BIT STRING (0 unused bits) { INTEGER y } }.
+  const outer = derChildren(readDer(spki).value);
+  const bits = outer[1]?.value;
+  if (!bits) throw new TlsError("FFDHE: malformed public key", { alert: "internal_error", reason: "tls_failure" });
+  const y = readDer(bits, 1).value;
+  let i = 0;
+  while (i < y.length - 1 && y[i] === 0) i++; // the INTEGER's sign byte
+  return y.subarray(i);
+}
+
 function ffdhe(group: number, privateRaw?: Buffer): KeyShare {
   const prime = Buffer.from(FFDHE_PRIMES[group]!, "hex");
-  const dh = createDiffieHellman(prime, 2);
+  const algorithm = dhAlgorithm(prime);
+  let privateKey: KeyObject;
+  let publicKey: KeyObject;
   if (privateRaw) {
-    dh.setPrivateKey(privateRaw);
-    dh.generateKeys();
-  } else dh.generateKeys();
+    // PKCS#8: SEQUENCE { version 0, AlgorithmIdentifier, OCTET STRING { INTEGER x } }.
+    const pkcs8 = der(0x30, Buffer.from("020100", "hex"), algorithm, der(0x04, derUint(privateRaw)));
+    privateKey = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+    publicKey = createPublicKey(privateKey);
+  } else {
+    // @types/node lists only `group` for "dh"; Node itself has taken `prime` + `generator` since 15.
+    const generateDh = generateKeyPairSync as unknown as (type: "dh", o: { prime: Buffer; generator: number }) => KeyPairKeyObjectResult;
+    ({ privateKey, publicKey } = generateDh("dh", { prime, generator: 2 }));
+  }
   const pad = (b: Buffer): Buffer => (b.length === prime.length ? b : Buffer.concat([Buffer.alloc(prime.length - b.length), b]));
-  const key = pad(dh.getPublicKey());
+  const key = pad(lastInteger(publicKey.export({ format: "der", type: "spki" })));
   const pMinus1 = Buffer.from(prime);
   pMinus1[pMinus1.length - 1]! -= 1; // p is odd
   return {
@@ -102,7 +148,9 @@ function ffdhe(group: number, privateRaw?: Buffer): KeyShare {
       one[prime.length - 1] = 1;
       if (Buffer.compare(peer, one) <= 0 || Buffer.compare(peer, pMinus1) >= 0) throw badShare(group);
       try {
-        return pad(dh.computeSecret(peer));
+        const spki = der(0x30, algorithm, der(0x03, Buffer.of(0), derUint(peer)));
+        const peerKey = createPublicKey({ key: spki, format: "der", type: "spki" });
+        return pad(diffieHellman({ privateKey, publicKey: peerKey }));
       } catch (e) {
         throw badShare(group, e);
       }
