@@ -2,11 +2,13 @@
  * TLS 1.2 interop with `openssl s_server -tls1_2`: every TLS 1.2 suite the chrome and firefox
  * profiles offer, forced on the server with `-cipher`, reached from the profile's own ClientHello;
  * RSA and ECDSA certificates; X25519, P-256 and P-384; RSA-PSS and PKCS#1 ServerKeyExchange
- * signatures; 16 B and 1 MiB both ways; the server's session ticket reaches onSessionTicket.
+ * signatures; 16 B and 1 MiB both ways; the server's session ticket reaches onSessionTicket;
+ * OCSP stapling; a renegotiation request refused.
  */
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { TlsError } from "../../src/errors.js";
 import { connectEngine, type MasqTlsSocket } from "../../src/tls/socket.js";
 import { profileHelloBuilder } from "../../src/tls/hello-builder.js";
 import { NamedGroup } from "../../src/tls/constants.js";
@@ -229,4 +231,22 @@ test("openssl s_server -tls1_2 -status_file: a stapled OCSP response is accepted
     t.destroy();
     await peer.stop();
   }
+});
+
+test("openssl s_server -tls1_2: a renegotiation request ('r': HelloRequest) gets our no_renegotiation warning; s_server then aborts -> TlsError, nothing delivered", { skip }, async () => {
+  const peer = await startPeer("openssl", ["s_server", "-accept", "127.0.0.1:{port}", "-cert", pki.leaf.certPath, "-key", pki.leaf.keyPath, "-tls1_2"]);
+  peers.push(peer);
+  const t = await connect(peer.port, chrome156Hello);
+  const data: Buffer[] = [];
+  t.on("data", (d: Buffer) => data.push(d));
+  const failed = new Promise<unknown>((r) => t.once("error", r));
+  peer.child.stdin!.write("r\n");
+  const err = await failed;
+  peer.child.stdin!.write("must not arrive\n");
+  assert.ok(err instanceof TlsError, String(err));
+  assert.equal(err.alert, "handshake_failure");
+  await until(() => Buffer.concat(peer.stdout).includes("no renegotiation") || Buffer.concat(peer.stderr).includes("no renegotiation"), 5000, "s_server to report our refusal");
+  assert.deepEqual(data, []);
+  t.destroy();
+  await peer.stop();
 });
