@@ -101,6 +101,7 @@ async function run(o: CliOptions): Promise<number> {
   finished = true;
   if (waitTimer) clearTimeout(waitTimer);
   rl?.close();
+  out.attach(undefined); // no prompt to redraw any more (Node 24 throws on prompt() after close())
   await closing;
   await ws.ended;
   if (ending.kind === "closed") {
