@@ -273,7 +273,10 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     let tls!: MasqTlsSocket;
     const fail = (err: unknown): void => {
       if (settled) {
-        if (exposed) tls.destroy(err as Error);
+        // A failure in the same read that completed the handshake comes before the caller's
+        // `await` resumed and attached its 'error' listener: give it that turn first.
+        if (exposed && tls.listenerCount("error") === 0) setImmediate(() => tls.destroy(err as Error));
+        else if (exposed) tls.destroy(err as Error);
         return;
       }
       settled = true;

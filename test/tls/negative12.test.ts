@@ -199,6 +199,17 @@ test("tls1.2 negative: renegotiation — HelloRequest gets a no_renegotiation wa
   assert.deepEqual(data, []);
 });
 
+test("a fatal alert in the same read as the server Finished: the caller gets the socket and then its error (no unhandled 'error')", async () => {
+  const s = await server({
+    afterHandshakeAtOnce: true,
+    afterHandshake: (seal) => [seal(ContentType.ALERT, Buffer.of(2, AlertDescription.internal_error))],
+  });
+  const t = await connect(s.port);
+  const err = await new Promise<unknown>((r) => (t.destroyed && t.errored ? r(t.errored) : t.once("error", r)));
+  assert.ok(err instanceof TlsError, String(err));
+  assert.equal(err.alert, "internal_error");
+});
+
 test("tls1.2 negative: a ServerHello after the handshake (renegotiation without HelloRequest) -> unexpected_message", async () => {
   const s = await server({
     afterHandshake: (seal) => [seal(ContentType.HANDSHAKE, handshakeMessage(HandshakeType.SERVER_HELLO, Buffer.alloc(38)))],

@@ -61,6 +61,8 @@ export interface Fake12Options {
   mutateFlight?: (messages: Buffer[]) => Buffer[];
   /** After the handshake: records to send 100 ms later (built with the server's sealer). */
   afterHandshake?: (seal: (type: number, data: Buffer) => Buffer) => Buffer[];
+  /** Send the `afterHandshake` records in the same write as the Finished. */
+  afterHandshakeAtOnce?: boolean;
 }
 
 type Phase = "hello" | "client-flight" | "resumed" | "done" | "failed";
@@ -295,7 +297,7 @@ export class Fake12Core {
       fin[fin.length - 1]! ^= 1;
     }
     out.push(fin);
-    if (o.afterHandshake) this.#later.push(...o.afterHandshake((t, d) => sealer.seal(t, d)));
+    if (o.afterHandshake) (o.afterHandshakeAtOnce ? out : this.#later).push(...o.afterHandshake((t, d) => sealer.seal(t, d)));
     this.#out.push(...out);
     this.#phase = "done";
   }
