@@ -5,42 +5,14 @@
  * timers: timeouts (e.g. for the server's SETTINGS) belong to the caller.
  */
 import { H2ConnectionError, FrameReader, FrameType, Flag, Setting, ErrorCode, PREFACE, MAX_WINDOW, DEFAULT_MAX_FRAME_SIZE,
-  MAX_ALLOWED_FRAME_SIZE, encodeSettings, encodeWindowUpdate, encodePing, encodeRstStream, encodeGoaway, encodeHeaders,
+  encodePriority, encodeSettings, encodeWindowUpdate, encodePing, encodeRstStream, encodeGoaway, encodeHeaders,
   encodeFrame, frameHeader, type Frame, type PriorityFields } from "./frames.js";
 import { HpackDecoder, HpackEncoder, type HeaderField } from "./hpack.js";
+import { HeaderBlockAssembler } from "./header-block.js";
+import type { Http2ClientOptions, Http2Event } from "./events.js";
 
-/** How the connection presents itself (a browser's HTTP/2 fingerprint, or masq's own). */
-export interface Http2ClientOptions {
-  /** Our SETTINGS, in wire order. */
-  settings: ReadonlyArray<readonly [number, number]>;
-  /** Connection WINDOW_UPDATE sent right after SETTINGS (0: none). */
-  connectionWindowUpdate: number;
-  /** Stream WINDOW_UPDATE sent right after each stream's HEADERS (0: none). */
-  streamWindowUpdate: number;
-  /** PRIORITY frames sent after the preface's SETTINGS/WINDOW_UPDATE (old Firefox), in order. */
-  priorityFrames?: ReadonlyArray<{ streamId: number } & PriorityFields>;
-  /** Id of the first stream we open (odd; default 1). */
-  firstStreamId?: number;
-  /** Largest header list we decode from the server (default 256 KiB; bounds HPACK memory too). */
-  maxHeaderListSize?: number;
-}
-
-/** What happened, as a result of received bytes. */
-export type Http2Event =
-  /** The server's SETTINGS arrived (`first`: its initial SETTINGS, which makes the connection usable). */
-  | { type: "settings"; first: boolean }
-  /** Response headers (the first HEADERS of a stream; 1xx skipped) or trailers. */
-  | { type: "headers"; streamId: number; status: number; headers: HeaderField[]; endStream: boolean; trailers: boolean }
-  /** A DATA payload (possibly empty with endStream). Report consumption with `consumed()`. */
-  | { type: "data"; streamId: number; data: Buffer; endStream: boolean }
-  /** The stream was reset, by the server (`local` false) or by us for a stream error (RST_STREAM queued). */
-  | { type: "reset"; streamId: number; code: number; local: boolean }
-  /** The server is going away; streams above `lastStreamId` were not processed. */
-  | { type: "goaway"; lastStreamId: number; code: number; debug: string }
-  /** A send window grew (stream 0: the connection's). */
-  | { type: "window"; streamId: number }
-  /** The server answered our PING. */
-  | { type: "pong"; data: Buffer };
+export type { Http2ClientOptions, Http2Event } from "./events.js";
+import { parseSettings } from "./settings.js";
 
 interface StreamState {
   sendWindow: number;
@@ -80,7 +52,7 @@ export class Http2ClientConnection {
   #goaway: { lastStreamId: number; code: number } | null = null;
   #sentGoaway = false;
   /** Header block being assembled from HEADERS + CONTINUATION. */
-  #block: { streamId: number; flags: number; parts: Buffer[]; size: number } | null = null;
+  readonly #block: HeaderBlockAssembler;
   #highestPeerSeen = 0;
 
   constructor(opts: Http2ClientOptions) {
@@ -91,6 +63,7 @@ export class Http2ClientConnection {
       maxTableSize: local.get(Setting.HEADER_TABLE_SIZE) ?? 4096,
       maxHeaderListSize: opts.maxHeaderListSize ?? 256 * 1024,
     });
+    this.#block = new HeaderBlockAssembler(opts.maxHeaderListSize ?? 256 * 1024);
     this.#localInitialWindow = local.get(Setting.INITIAL_WINDOW_SIZE) ?? DEFAULT_WINDOW;
     this.#streamTarget = Math.min(MAX_WINDOW, this.#localInitialWindow + opts.streamWindowUpdate);
     this.#connRecvWindow = DEFAULT_WINDOW + opts.connectionWindowUpdate;
@@ -99,12 +72,7 @@ export class Http2ClientConnection {
     // The preface, then SETTINGS, the connection WINDOW_UPDATE and PRIORITY frames, in the browser's order.
     this.#out.push(PREFACE, encodeSettings(opts.settings));
     if (opts.connectionWindowUpdate > 0) this.#out.push(encodeWindowUpdate(0, opts.connectionWindowUpdate));
-    for (const p of opts.priorityFrames ?? []) {
-      const b = Buffer.allocUnsafe(5);
-      b.writeUInt32BE(((p.dependency & MAX_WINDOW) | (p.exclusive ? 0x80000000 : 0)) >>> 0);
-      b[4] = p.weight;
-      this.#out.push(encodeFrame(FrameType.PRIORITY, 0, p.streamId, b));
-    }
+    for (const p of opts.priorityFrames ?? []) this.#out.push(encodePriority(p.streamId, p));
   }
 
   /** Bytes to write, in order (the preface first); empties the queue. */
@@ -246,7 +214,7 @@ export class Http2ClientConnection {
     if (this.#peerSettings === 0 && f.type !== FrameType.SETTINGS) {
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "the server's first frame is not SETTINGS (RFC 9113 §3.4)");
     }
-    if (this.#block && f.type !== FrameType.CONTINUATION) {
+    if (this.#block.pending && f.type !== FrameType.CONTINUATION) {
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "a header block was interrupted (RFC 9113 §6.10)");
     }
     switch (f.type) {
@@ -321,33 +289,18 @@ export class Http2ClientConnection {
   }
 
   #headers(f: Frame, ev: Http2Event[]): void {
+    let fragment = f.payload;
     if (f.type === FrameType.HEADERS) {
       if (f.streamId === 0) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
-      let p = this.#unpad(f);
-      if (f.flags & Flag.PRIORITY) p = p.subarray(5);
-      this.#block = { streamId: f.streamId, flags: f.flags, parts: [p], size: p.length };
-    } else {
-      if (!this.#block || this.#block.streamId !== f.streamId) {
-        throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without a header block");
-      }
-      this.#block.parts.push(f.payload);
-      this.#block.size += f.payload.length;
+      fragment = this.#unpad(f);
+      if (f.flags & Flag.PRIORITY) fragment = fragment.subarray(5);
     }
-    // Bounded: a compressed block never needs to be larger than the decoded list we accept.
-    if (this.#block.size > (this.#opts.maxHeaderListSize ?? 256 * 1024)) {
-      throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "the server's header block is too large");
-    }
-    if (!(f.flags & Flag.END_HEADERS)) {
-      // Views into the reader's input are kept across pushes: copy them.
-      const last = this.#block.parts.length - 1;
-      this.#block.parts[last] = Buffer.from(this.#block.parts[last]!);
-      return;
-    }
-    const { streamId, flags, parts } = this.#block;
-    this.#block = null;
+    const complete = this.#block.push(f, fragment);
+    if (!complete) return;
+    const { streamId, flags } = complete;
     let headers: HeaderField[];
     try {
-      headers = this.#decoder.decode(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      headers = this.#decoder.decode(complete.block);
     } catch (err) {
       // §4.3: a header block that cannot be decoded breaks the shared HPACK state.
       throw new H2ConnectionError(ErrorCode.COMPRESSION_ERROR, err instanceof Error ? err.message : String(err));
@@ -382,36 +335,29 @@ export class Http2ClientConnection {
       if (f.payload.length !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
       return;
     }
-    if (f.payload.length % 6 !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS of the wrong size");
-    for (let i = 0; i < f.payload.length; i += 6) {
-      const id = f.payload.readUInt16BE(i);
-      const value = f.payload.readUInt32BE(i + 2);
+    for (const [id, value] of parseSettings(f.payload)) {
       switch (id) {
         case Setting.HEADER_TABLE_SIZE:
           this.#encoder.setMaxTableSize(Math.min(value, 65536));
           break;
         case Setting.INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE above 2^31-1");
           // §6.9.2: the change applies to every open stream's window, which may go negative.
           const delta = value - this.#peerInitialWindow;
           this.#peerInitialWindow = value;
           for (const s of this.#streams.values()) s.sendWindow += delta;
-          if (delta > 0) for (const id of this.#streams.keys()) ev.push({ type: "window", streamId: id });
+          if (delta > 0) for (const sid of this.#streams.keys()) ev.push({ type: "window", streamId: sid });
           break;
         }
         case Setting.MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_ALLOWED_FRAME_SIZE) {
-            throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value} out of range`);
-          }
           this.#peerMaxFrameSize = value;
           break;
         case Setting.MAX_CONCURRENT_STREAMS:
           this.#peerMaxConcurrent = value;
           break;
         case Setting.ENABLE_CONNECT_PROTOCOL:
-          if (value > 1 || (this.#extendedConnect && value === 0)) {
-            // RFC 8441 §3: only 0 or 1, and never withdrawn once sent.
-            throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "invalid SETTINGS_ENABLE_CONNECT_PROTOCOL");
+          // RFC 8441 §3: never withdrawn once sent.
+          if (this.#extendedConnect && value === 0) {
+            throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS_ENABLE_CONNECT_PROTOCOL withdrawn");
           }
           this.#extendedConnect = value === 1;
           break;

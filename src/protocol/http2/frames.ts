@@ -149,6 +149,14 @@ export interface PriorityFields {
   weight: number;
 }
 
+/** PRIORITY (§6.3), as old Firefox sent after its SETTINGS. */
+export function encodePriority(streamId: number, p: PriorityFields): Buffer {
+  const b = Buffer.allocUnsafe(5);
+  b.writeUInt32BE(((p.dependency & MAX_WINDOW) | (p.exclusive ? 0x80000000 : 0)) >>> 0);
+  b[4] = p.weight & 0xff;
+  return encodeFrame(FrameType.PRIORITY, 0, streamId, b);
+}
+
 /** HEADERS (§6.2) plus CONTINUATION frames (§6.10) when the block exceeds `maxFrameSize`. */
 export function encodeHeaders(
   streamId: number,

@@ -4,3 +4,5 @@ export * from "./huffman.js";
 export * from "./hpack.js";
 export { STATIC_TABLE } from "./hpack-table.js";
 export * from "./connection.js";
+export { HeaderBlockAssembler, type HeaderBlock } from "./header-block.js";
+export { parseSettings } from "./settings.js";
