@@ -67,6 +67,19 @@ test("constants: static, on instances and on the prototype; url maps http to ws"
   assert.equal(ev.wasClean, true);
 });
 
+test("CloseEvent (Node's where it exists, else masq's) and ErrorEvent: defaults and init values", () => {
+  const empty = new CloseEvent("close");
+  assert.deepEqual([empty.type, empty.code, empty.reason, empty.wasClean], ["close", 0, "", false]);
+  const ev = new CloseEvent("close", { code: 4000, reason: "bye", wasClean: true });
+  assert.deepEqual([ev.code, ev.reason, ev.wasClean], [4000, "bye", true]);
+  assert.ok(ev instanceof Event);
+  assert.equal(Object.prototype.toString.call(ev), "[object CloseEvent]");
+  const cause = new WebSocketError("boom", 1006);
+  const err = new ErrorEvent("error", { message: "boom", error: cause });
+  assert.deepEqual([err.type, err.message, err.error], ["error", "boom", cause]);
+  assert.ok(err instanceof Event);
+});
+
 test("constructor: SyntaxError for a bad URL, scheme, fragment or subprotocol list", () => {
   const bad: Array<[string, string | string[] | undefined]> = [
     ["not a url", undefined],
