@@ -1,11 +1,10 @@
-import { constants as cc, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
+import { constants as cc, publicEncrypt, randomBytes, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
-import { AlertDescription, ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, NamedGroup, TLS12, isGrease } from "./constants.js";
+import { ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, NamedGroup, TLS12, isGrease } from "./constants.js";
 import { toX509 } from "./certificate.js";
 import { unexpectedMessage, makeShare, type FirstFlight, type HandshakeContext, type HandshakeState, type ServerHelloMessage, type VersionHandlers } from "./handshake.js";
 import { readAlpnChoice, readRecordSizeLimit } from "./handshake13.js";
-import type { OfferedHello } from "./hello-info.js";
-import { finished12, keyBlock12, masterSecret12 } from "./prf.js";
+import { finished12, masterSecret12 } from "./prf.js";
 import { TlsReader, handshakeMessage, withLength } from "./reader.js";
 import { plaintextRecord } from "./record.js";
 import { Handshaking12, expectServerFinishFlight, recordKeys, resumeSession12, type Hs12 } from "./handshake12-finish.js";
@@ -13,14 +12,15 @@ import { parseCertificate12Body, verifyServerKeyExchange } from "./signature12.j
 import { suite12Info, type Suite12 } from "./suites12.js";
 
 /**
- * The TLS 1.2 client handshake after ServerHello (RFC 5246 §7.3), full handshakes only:
+ * The TLS 1.2 client handshake from ServerHello to our Finished (RFC 5246 §7.3):
  *
  *   Certificate, [CertificateStatus], [ServerKeyExchange], [CertificateRequest], ServerHelloDone
  *   -> [Certificate], ClientKeyExchange, ChangeCipherSpec, Finished
- *   <- [NewSessionTicket], ChangeCipherSpec, Finished
+ *   <- [NewSessionTicket], ChangeCipherSpec, Finished          (handshake12-finish.ts)
  *
- * One class per state, each holding only what it needs. Renegotiation is refused (RFC 5746 is
- * still checked so that the server knows we are patched).
+ * An echoed session id turns it into the abbreviated handshake of a resumed ticket
+ * (handshake12-finish.ts). One class per state, each holding only what it needs. Renegotiation is
+ * refused; renegotiation_info (RFC 5746) is still checked.
  */
 
 /** Smallest RSA modulus accepted for the server key (browsers' floor for public certificates). */
