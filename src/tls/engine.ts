@@ -7,7 +7,7 @@ import { tls12ServerHello } from "./handshake12.js";
 import { tls13ServerHello } from "./handshake13.js";
 import { KeySchedule, Transcript, nextTrafficSecret } from "./key-schedule.js";
 import { handshakeMessage } from "./reader.js";
-import { RecordEncryptor, RecordReader, plaintextRecord, type RecordOpener, type RecordSealer } from "./record.js";
+import { RecordDecryptor, RecordEncryptor, RecordReader, plaintextRecord, type RecordOpener, type RecordSealer } from "./record.js";
 
 export type { EngineOptions, EngineSink, HelloBuilder } from "./handshake.js";
 
@@ -158,8 +158,10 @@ export class TlsClientEngine {
 
   /** The traffic secrets of the current keys (for tests). */
   get secrets(): { schedule: KeySchedule | undefined; read: Buffer | undefined; write: Buffer | undefined } {
-    const secretOf = (p: unknown): Buffer | undefined => (p instanceof Object && "secret" in p && Buffer.isBuffer(p.secret) ? p.secret : undefined);
-    return { schedule: this.#info.schedule, read: secretOf(this.#dec), write: secretOf(this.#enc) };
+    // TLS 1.3 only: TLS 1.2 keys come from the key block, not from traffic secrets.
+    const read = this.#dec instanceof RecordDecryptor ? this.#dec.secret : undefined;
+    const write = this.#enc instanceof RecordEncryptor ? this.#enc.secret : undefined;
+    return { schedule: this.#info.schedule, read, write };
   }
 
   /** Build and send the first ClientHello. */
