@@ -194,13 +194,19 @@ export interface Frame {
 }
 
 /**
- * Cuts incoming bytes into frames. Only a frame that straddles chunks is copied; buffering is
- * bounded by the largest frame we allow (our SETTINGS_MAX_FRAME_SIZE, §4.2: a larger one is a
- * FRAME_SIZE_ERROR).
+ * Cuts incoming bytes into frames without copying what it can view. An unpadded DATA frame whose
+ * payload straddles reads is delivered in pieces as they arrive (each a DATA "frame" with the
+ * frame's flags, END_STREAM only on the last piece), so large messages are not gathered twice;
+ * other frames that straddle reads are copied once complete. Buffering is bounded by the largest
+ * frame we allow (our SETTINGS_MAX_FRAME_SIZE, §4.2: a larger one is a FRAME_SIZE_ERROR).
  */
 export class FrameReader {
   #maxFrameSize: number;
   #pending: Buffer | null = null;
+  /** Payload bytes still to come of the DATA frame being streamed, its flags and stream. */
+  #dataLeft = 0;
+  #dataFlags = 0;
+  #dataStream = 0;
 
   constructor(maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
     this.#maxFrameSize = maxFrameSize;
@@ -211,26 +217,41 @@ export class FrameReader {
     return this.#pending?.length ?? 0;
   }
 
-  /** Calls `onFrame` for each complete frame in `chunk` (after any held-back bytes). */
+  /** Calls `onFrame` for each complete frame (or DATA piece) in `chunk` (after any held-back bytes). */
   push(chunk: Buffer, onFrame: (f: Frame) => void): void {
     let buf = chunk;
+    let pos = 0;
+    if (this.#dataLeft > 0) {
+      const n = Math.min(this.#dataLeft, buf.length);
+      this.#dataLeft -= n;
+      const flags = this.#dataLeft === 0 ? this.#dataFlags : this.#dataFlags & ~Flag.END_STREAM;
+      onFrame({ type: FrameType.DATA, flags, streamId: this.#dataStream, payload: buf.subarray(0, n) });
+      pos = n;
+    }
     if (this.#pending) {
-      buf = Buffer.concat([this.#pending, chunk]);
+      buf = Buffer.concat([this.#pending, buf.subarray(pos)]);
+      pos = 0;
       this.#pending = null;
     }
-    let pos = 0;
     while (buf.length - pos >= 9) {
       const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
       if (length > this.#maxFrameSize) {
         throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a ${length}-byte frame exceeds our limit of ${this.#maxFrameSize}`);
       }
-      if (buf.length - pos < 9 + length) break;
-      const frame: Frame = {
-        type: buf[pos + 3]!,
-        flags: buf[pos + 4]!,
-        streamId: buf.readUInt32BE(pos + 5) & MAX_WINDOW,
-        payload: buf.subarray(pos + 9, pos + 9 + length),
-      };
+      const type = buf[pos + 3]!;
+      const flags = buf[pos + 4]!;
+      const streamId = buf.readUInt32BE(pos + 5) & MAX_WINDOW;
+      const avail = buf.length - pos - 9;
+      if (avail < length) {
+        if (type !== FrameType.DATA || flags & Flag.PADDED) break;
+        // Stream the DATA payload: what is here now, the rest from the next reads.
+        this.#dataLeft = length - avail;
+        this.#dataFlags = flags;
+        this.#dataStream = streamId;
+        if (avail > 0) onFrame({ type, flags: flags & ~Flag.END_STREAM, streamId, payload: buf.subarray(pos + 9) });
+        return;
+      }
+      const frame: Frame = { type, flags, streamId, payload: buf.subarray(pos + 9, pos + 9 + length) };
       pos += 9 + length;
       onFrame(frame);
     }

@@ -186,3 +186,19 @@ test("a peer SETTINGS_INITIAL_WINDOW_SIZE change adjusts open streams; a smaller
   const h = frames(c.takeOutput())[0]!;
   assert.equal(h.payload[0], 0x20, "dynamic table size update to 0 first");
 });
+
+test("a DATA frame straddling reads is delivered in pieces as they arrive; END_STREAM only on the last", () => {
+  const { c, id } = open();
+  c.receive(response(id));
+  const payload = Buffer.from(Array.from({ length: 16000 }, (_, i) => i & 0xff));
+  const wire = Buffer.concat([encodeFrame(FrameType.DATA, Flag.END_STREAM, id, payload), encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8))]);
+  const pieces: Array<{ data: Buffer; endStream: boolean }> = [];
+  for (let i = 0; i < wire.length; i += 1000) {
+    for (const e of c.receive(wire.subarray(i, i + 1000))) if (e.type === "data") pieces.push({ data: Buffer.from(e.data), endStream: e.endStream });
+  }
+  assert.ok(pieces.length > 10, "streamed, not gathered");
+  assert.deepEqual(Buffer.concat(pieces.map((p) => p.data)), payload);
+  assert.deepEqual(pieces.map((p) => p.endStream).lastIndexOf(true), pieces.length - 1);
+  assert.equal(pieces.filter((p) => p.endStream).length, 1);
+  assert.ok(frames(c.takeOutput()).some((f) => f.type === FrameType.PING && f.flags === Flag.ACK), "the frame after it is parsed");
+});
