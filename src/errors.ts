@@ -250,6 +250,8 @@ export function reasonForAlert(alert: string): TlsErrorReason {
     case "no_application_protocol":
     case "certificate_required":
       return "handshake_failure";
+    case "close_notify":
+      return "connection_closed";
     default:
       return "tls_failure";
   }
