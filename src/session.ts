@@ -264,6 +264,16 @@ export class AsyncSession implements AsyncDisposable {
       target, fp, profile, origin, protocols: o.protocols, offer, headers: user, connOpts,
       compressThreshold: o.compressThreshold, owner: this.#owner, signal,
     });
+    // Set-Cookie on the 200 (or a redirect) goes to the jar, as on HTTP/1.1.
+    const setCookie = setCookies("ws" in step ? step.ws.response.rawHeaders : step.rawHeaders);
+    if (setCookie.length > 0) {
+      try {
+        await this.cookies.storeFromResponse(target, setCookie);
+      } catch (err) {
+        if ("ws" in step) step.ws.terminate();
+        throw err;
+      }
+    }
     if ("ws" in step) {
       if (signal.aborted) {
         step.ws.terminate();

@@ -102,6 +102,7 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
       return;
     }
     const response: http2.OutgoingHttpHeaders = { ":status": 200 };
+    if (url.pathname === "/cookie") response["set-cookie"] = ["h2c=yes; Path=/"];
     const offered = String(headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     if (offered.length > 0) response["sec-websocket-protocol"] = offered[0];
     let pmd: unknown;

@@ -106,6 +106,17 @@ test("RST_STREAM and GOAWAY in the middle of a message are typed errors naming t
   await assert.rejects(b.recv({ timeout: 5000 }), (e: unknown) => e instanceof WebSocketError && /GOAWAY INTERNAL_ERROR/.test(e.message));
 });
 
+test("cookies: Set-Cookie on the 200 goes to the jar and the next CONNECT carries it", async () => {
+  const srv = await server();
+  await using s = session();
+  const a = await s.wsConnect(`${srv.url}/cookie`);
+  assert.equal(s.cookies.get("h2c"), "yes");
+  const b = await s.wsConnect(`${srv.url}/echo`);
+  assert.equal(srv.requests.at(-1)?.headers["cookie"], "h2c=yes");
+  await a.close();
+  await b.close();
+});
+
 test("a refused extended CONNECT is a HandshakeError with the status", async () => {
   const srv = await server();
   await using s = session();
