@@ -172,9 +172,9 @@ export function parseServerHello(body: Buffer): ServerHelloMessage {
 export interface FirstFlight {
   readonly random: Buffer;
   readonly sessionId: Buffer;
-  offered: OfferedHello;
+  readonly offered: OfferedHello;
   /** Key shares sent in the (latest) ClientHello, by group. */
-  shares: Map<number, KeyShare>;
+  readonly shares: ReadonlyMap<number, KeyShare>;
 }
 
 /** Handlers for the version the server picked; set by engine.ts (which imports both modules). */

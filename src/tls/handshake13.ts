@@ -149,7 +149,7 @@ function onHelloRetryRequest(
   // §4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1)), then HRR follows.
   ctx.transcript.replaceWithMessageHash(suite.hash);
   ctx.transcript.add(raw);
-  let shares: Map<number, KeyShare>;
+  let shares: ReadonlyMap<number, KeyShare>;
   if (group !== undefined) {
     const share = makeShare(ctx, group);
     shares = new Map([[group, share]]);
