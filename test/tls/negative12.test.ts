@@ -149,6 +149,29 @@ test("tls1.2 negative: tampered server Finished -> decrypt_error; tampered Finis
   await expectFailure({ badFinishedRecord: true, suite: 0xc014, chain: [pki.leafRsa.cert], key: pki.leafRsa.key }, "bad_record_mac", AlertDescription.bad_record_mac);
 });
 
+test("tls1.2 negative: a tampered application data record (GCM, ChaCha20, CBC) -> bad_record_mac, nothing delivered", async () => {
+  for (const [suite, cert] of [[0xc02b, pki.leaf], [0xcca9, pki.leaf], [0xc014, pki.leafRsa]] as const) {
+    const s = await server({
+      suite,
+      chain: [cert.cert],
+      key: cert.key,
+      afterHandshake: (seal) => {
+        const rec = Buffer.from(seal(ContentType.APPLICATION_DATA, Buffer.from("tampered payload")));
+        rec[rec.length - 3]! ^= 0x80;
+        return [rec];
+      },
+    });
+    const t = await connect(s.port);
+    const data: Buffer[] = [];
+    t.on("data", (d: Buffer) => data.push(d));
+    const err = await new Promise<unknown>((r) => t.once("error", r));
+    assert.ok(err instanceof TlsError && err.alert === "bad_record_mac", String(err));
+    await until(() => s.cores[0]!.clientAlerts.length > 0);
+    assert.deepEqual(s.cores[0]!.clientAlerts, [[2, AlertDescription.bad_record_mac]], "the alert goes out protected");
+    assert.deepEqual(data, []);
+  }
+});
+
 test("tls1.2 negative: an RSA server key under 2048 bits -> insufficient_security", async () => {
   const err = await expectFailure({ suite: 0xc02f, chain: [pki.leafRsa1024.cert], key: pki.leafRsa1024.key }, "insufficient_security", AlertDescription.insufficient_security, /1024 bits/);
   assert.equal(err.reason, "bad_certificate");
