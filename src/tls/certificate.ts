@@ -125,10 +125,61 @@ function defaultTrust(): X509Certificate[] {
   return roots;
 }
 
-function rootsOf(ca: string | Buffer | Array<string | Buffer> | undefined): X509Certificate[] {
-  const roots = defaultTrust();
-  if (ca === undefined) return roots;
-  return [...parseCertificates(Array.isArray(ca) ? ca : [ca]), ...roots];
+/**
+ * A set of trust anchors, indexed once so that a validation does not walk the whole list
+ * (Node's ~140 roots plus NODE_EXTRA_CA_CERTS, often as many again): by subject for the issuer
+ * lookup, by SHA-256 fingerprint for "is this certificate itself an anchor".
+ */
+interface TrustStore {
+  readonly list: readonly X509Certificate[];
+  /** Anchors by normalised subject name, in list order. */
+  readonly bySubject: ReadonlyMap<string, X509Certificate[]>;
+  readonly fingerprints: ReadonlySet<string>;
+}
+
+/** Subject / issuer text compared loosely (case and spacing): the index only narrows the search. */
+function nameKey(name: string): string {
+  return name.toLowerCase().replace(/\s+/g, " ");
+}
+
+function trustStore(list: X509Certificate[]): TrustStore {
+  const bySubject = new Map<string, X509Certificate[]>();
+  const fingerprints = new Set<string>();
+  for (const c of list) {
+    const k = nameKey(c.subject);
+    const l = bySubject.get(k);
+    if (l) l.push(c);
+    else bySubject.set(k, [c]);
+    fingerprints.add(c.fingerprint256);
+  }
+  return { list, bySubject, fingerprints };
+}
+
+let defaultStore: TrustStore | undefined;
+/** Stores for `ca` options, by content (parsed once per process, not once per connection). */
+const caStores = new Map<string, TrustStore>();
+
+function rootsOf(ca: string | Buffer | Array<string | Buffer> | undefined): TrustStore {
+  defaultStore ??= trustStore(defaultTrust());
+  if (ca === undefined) return defaultStore;
+  const items = Array.isArray(ca) ? ca : [ca];
+  const key = items.map((c) => (typeof c === "string" ? c : c.toString("latin1"))).join("\n");
+  let store = caStores.get(key);
+  if (!store) {
+    store = trustStore([...parseCertificates(items), ...defaultStore.list]);
+    if (caStores.size >= 16) caStores.delete(caStores.keys().next().value as string);
+    caStores.set(key, store);
+  }
+  return store;
+}
+
+/**
+ * The anchor that issued and signed `cur`, looked up by issuer name; `everywhere` walks the whole
+ * list instead (before giving up: names that match in X.509's comparison but not as text).
+ */
+function findAnchor(store: TrustStore, cur: X509Certificate, everywhere = false): X509Certificate | undefined {
+  const pool = everywhere ? store.list : store.bySubject.get(nameKey(cur.issuer));
+  return pool?.find((a) => issuedBy(cur, a) && signedBy(cur, a));
 }
 
 /** A validation failure: Node-style verification code (`verifyCode`, and `alert` for compatibility) plus the alert to send (`tlsAlert`). */
@@ -231,15 +282,19 @@ export interface ValidationOptions {
  */
 export function validateChain(chain: readonly X509Certificate[], opts: ValidationOptions): X509Certificate[] {
   const leaf = chain[0]!;
-  const anchors = rootsOf(opts.ca);
+  const store = rootsOf(opts.ca);
+  const anchors = store.list;
   const now = opts.now ?? Date.now();
   const path: X509Certificate[] = [leaf];
   const untrusted = chain.slice(1);
-  let trusted = anchors.some((a) => sameCert(a, leaf));
+  let trusted = store.fingerprints.has(leaf.fingerprint256) && anchors.some((a) => sameCert(a, leaf));
   while (!trusted) {
     const cur = path[path.length - 1]!;
     if (path.length > 10) throw new CertificateError("CERT_CHAIN_TOO_LONG", "certificate chain too long", "bad_certificate");
-    const anchor = anchors.find((a) => issuedBy(cur, a) && signedBy(cur, a));
+    const candidates = untrusted.filter((c) => !path.some((p) => sameCert(p, c)) && issuedBy(cur, c));
+    // The whole list only where the path would otherwise end in an error (not for a self-signed
+    // certificate: it is its own issuer, and no anchor's name matches it).
+    const anchor = findAnchor(store, cur) ?? (candidates.length === 0 && !isSelfIssued(cur) ? findAnchor(store, cur, true) : undefined);
     if (anchor) {
       path.push(anchor);
       trusted = true;
@@ -251,7 +306,6 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
       }
       throw new CertificateError("SELF_SIGNED_CERT_IN_CHAIN", "self-signed certificate in certificate chain", "unknown_ca");
     }
-    const candidates = untrusted.filter((c) => !path.some((p) => sameCert(p, c)) && issuedBy(cur, c));
     if (candidates.length === 0) {
       if (anchors.some((a) => issuedBy(cur, a))) {
         throw new CertificateError("CERT_SIGNATURE_FAILURE", "certificate signature failure", "bad_certificate");
@@ -264,7 +318,7 @@ export function validateChain(chain: readonly X509Certificate[], opts: Validatio
     const next = candidates.find((c) => signedBy(cur, c));
     if (!next) throw new CertificateError("CERT_SIGNATURE_FAILURE", "certificate signature failure", "bad_certificate");
     path.push(next);
-    if (anchors.some((a) => sameCert(a, next))) trusted = true;
+    if (store.fingerprints.has(next.fingerprint256) && anchors.some((a) => sameCert(a, next))) trusted = true;
   }
 
   // Per-certificate checks, leaf first. The anchor's dates are checked too (as OpenSSL does).
