@@ -21,6 +21,8 @@ export type RecordedFrame = {
   priority?: { exclusive: boolean; dependsOn: number; weightByte: number };
   headers?: Array<[string, string]>;
   alpn?: string | null;
+  /** The TLS session was resumed (connection lines). */
+  resumed?: boolean;
 };
 
 export interface PythonH2Server {

@@ -268,9 +268,10 @@ async def http1(reader, writer, first):
 
 async def on_client(reader, writer):
     conn_id = next(CONN_IDS)
-    alpn = writer.get_extra_info("ssl_object").selected_alpn_protocol()
+    ssl_object = writer.get_extra_info("ssl_object")
+    alpn = ssl_object.selected_alpn_protocol()
     if ARGS.record:
-        out({"conn": conn_id, "alpn": alpn})
+        out({"conn": conn_id, "alpn": alpn, "resumed": ssl_object.session_reused})
     try:
         if alpn == "h2":
             await H2Conn(reader, writer, conn_id).run()

@@ -133,3 +133,18 @@ test("impersonate firefox against h2 without ENABLE_CONNECT_PROTOCOL: the second
   assert.equal(await ws.recvStr({ timeout: 5000 }), "fallback");
   await ws.close();
 });
+
+for (const c of [
+  { name: "http2: true (Node's TLS)", opts: { http2: true }, todo: undefined },
+  { name: "impersonate firefox (masq's TLS)", opts: { impersonate: "firefox" }, todo: "resuming in masq's engine is issue 11's work in progress" },
+]) {
+  test(`${c.name} against h2 without ENABLE_CONNECT_PROTOCOL: the http/1.1-only reconnect resumes the TLS session`, { skip, todo: c.todo }, async () => {
+    const plain = await startPythonH2Server({ extendedConnect: false, record: true });
+    cleanups.push(() => plain.close());
+    await using s = new AsyncSession({ ca: testCerts().ca.cert, timeout: 10_000, ...c.opts });
+    const ws = await s.wsConnect(`${plain.url}/echo`);
+    await ws.close();
+    const conns = plain.lines.filter((l) => l.alpn !== undefined);
+    assert.deepEqual(conns.map((l) => [l.alpn, l.resumed]), [["h2", false], ["http/1.1", true]]);
+  });
+}
