@@ -11,6 +11,11 @@ import { ErrorCode, H2ConnectionError, errorCodeName, type PriorityFields } from
 import type { HeaderField } from "../protocol/http2/hpack.js";
 import { H2Stream, type H2StreamHost } from "./h2-stream.js";
 
+/** Write backlog (bytes) above which queued acknowledgements count towards the flood limit. */
+const BACKLOG = 1024 * 1024;
+/** Acknowledgements a peer may make us queue behind such a backlog. */
+const MAX_UNREAD_REPLIES = 10_000;
+
 /** Options of {@link H2Session.open}. */
 export interface H2SessionOptions {
   /** The connection's fingerprint (SETTINGS, WINDOW_UPDATEs, first stream id). */
@@ -48,6 +53,8 @@ export class H2Session implements H2StreamHost {
   #failure: WebSocketError | undefined;
   #closed = false;
   #onSettings: (() => void) | undefined;
+  /** Acknowledgements queued while the socket's write buffer was backlogged (see #checkFlood). */
+  #unreadReplies = 0;
   /** Called once when the connection has closed (the session forgets it). */
   onClose: ((s: H2Session) => void) | undefined;
 
@@ -222,8 +229,10 @@ export class H2Session implements H2StreamHost {
 
   #receive(chunk: Buffer): void {
     let events: Http2Event[];
+    const replies = this.#conn.replies;
     try {
       events = this.#conn.receive(chunk);
+      this.#checkFlood(this.#conn.replies - replies);
     } catch (err) {
       const e = err instanceof H2ConnectionError ? err : new ProtocolError(`HTTP/2: ${String(err)}`, 1002);
       this.#conn.goAway(e instanceof H2ConnectionError ? e.h2code : ErrorCode.PROTOCOL_ERROR, e.message.slice(0, 100));
@@ -235,6 +244,24 @@ export class H2Session implements H2StreamHost {
     }
     for (const ev of events) this.#dispatch(ev);
     if (this.#conn.hasOutput) this.flush();
+  }
+
+  /**
+   * A peer that keeps making us acknowledge (PING, SETTINGS) while not reading what we write would
+   * grow our write buffer without bound: past MAX_UNREAD_REPLIES answers queued behind a
+   * backlogged socket, the connection ends with ENHANCE_YOUR_CALM (as nghttp2 limits its
+   * outbound control queue).
+   */
+  #checkFlood(produced: number): void {
+    if (produced === 0) return;
+    if (this.#socket.writableLength < BACKLOG) {
+      this.#unreadReplies = 0;
+      return;
+    }
+    this.#unreadReplies += produced;
+    if (this.#unreadReplies > MAX_UNREAD_REPLIES) {
+      throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "the server sends PING/SETTINGS without reading our answers");
+    }
   }
 
   #dispatch(ev: Http2Event): void {

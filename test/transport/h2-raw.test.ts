@@ -18,6 +18,27 @@ after(async () => {
   for (const c of cleanups) await c();
 });
 
+/** A TLS server that sends SETTINGS and then only PINGs (`count`), never reading. */
+async function pingFlood(count: number): Promise<string> {
+  const c = testCerts();
+  const socks = new Set<TLSSocket>();
+  const server = createServer({ cert: c.leaf.cert, key: c.leaf.key, ALPNProtocols: ["h2"] }, (sock) => {
+    socks.add(sock);
+    sock.on("error", () => {});
+    sock.pause(); // never read: our answers pile up in the client's write buffer
+    const ping = encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8));
+    const batch = Buffer.concat(Array.from({ length: 10_000 }, () => ping));
+    sock.write(encodeSettings([[8, 1]]));
+    for (let i = 0; i < count / 10_000; i++) sock.write(batch);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanups.push(async () => {
+    for (const s of socks) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return `wss://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
 /** A TLS server speaking just enough HTTP/2: SETTINGS with ENABLE_CONNECT_PROTOCOL, then `script` on the client's HEADERS. */
 async function rawH2(script: Script): Promise<{ url: string; received: Frame[] }> {
   const c = testCerts();
@@ -117,4 +138,12 @@ test("maxMessageSize holds on an h2 stream: close 1009 in DATA, then the stream 
   assert.equal(d.payload[0], 0x88);
   const mask = d.payload.subarray(2, 6);
   assert.equal(((d.payload[6]! ^ mask[0]!) << 8) | (d.payload[7]! ^ mask[1]!), 1009);
+});
+
+test("a PING flood from a server that does not read: ENHANCE_YOUR_CALM instead of an unbounded write buffer", async () => {
+  const url = await pingFlood(1_000_000);
+  await using s = session({ timeout: 20_000 });
+  const rss0 = process.memoryUsage().rss;
+  await assert.rejects(s.wsConnect(`${url}/`), (e: unknown) => e instanceof ProtocolError && /ENHANCE_YOUR_CALM/.test(e.message));
+  assert.ok(process.memoryUsage().rss - rss0 < 200 * 1024 * 1024);
 });

@@ -54,6 +54,7 @@ export class Http2ClientConnection {
   /** Header block being assembled from HEADERS + CONTINUATION. */
   readonly #block: HeaderBlockAssembler;
   #highestPeerSeen = 0;
+  #replies = 0;
 
   constructor(opts: Http2ClientOptions) {
     this.#opts = opts;
@@ -83,6 +84,14 @@ export class Http2ClientConnection {
   }
 
   /** Whether bytes are waiting in {@link takeOutput}. */
+  /**
+   * Frames queued only because the peer asked (PING and SETTINGS acknowledgements), counted since
+   * the start: the I/O layer uses it to notice a peer that makes us answer without reading.
+   */
+  get replies(): number {
+    return this.#replies;
+  }
+
   get hasOutput(): boolean {
     return this.#out.length > 0;
   }
@@ -240,7 +249,10 @@ export class Http2ClientConnection {
         if (f.streamId !== 0) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
         if (f.payload.length !== 8) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING of the wrong size");
         if (f.flags & Flag.ACK) ev.push({ type: "pong", data: Buffer.from(f.payload) });
-        else this.#out.push(encodePing(f.payload, true));
+        else {
+          this.#out.push(encodePing(f.payload, true));
+          this.#replies++;
+        }
         return;
       case FrameType.GOAWAY: {
         if (f.streamId !== 0) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
@@ -367,6 +379,7 @@ export class Http2ClientConnection {
     }
     this.#peerSettings++;
     this.#out.push(encodeSettings([], true));
+    this.#replies++;
     ev.push({ type: "settings", first: this.#peerSettings === 1 });
   }
 
