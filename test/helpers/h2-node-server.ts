@@ -6,7 +6,8 @@
  * Paths: `/echo` echoes every message; `/close?code=` closes at once with that code; `/stall`
  * accepts and never reads (with `initialWindowSize: 0` the client's windows stay closed);
  * `/rst-mid` and `/goaway-mid` write the first 64 KiB of a 1 MiB BINARY frame, then reset the
- * stream (CANCEL) or send GOAWAY (INTERNAL_ERROR) and close; `/reject` answers 403.
+ * stream (CANCEL) or send GOAWAY (INTERNAL_ERROR) and close; `/reject` answers 403; `/redirect`
+ * answers 307 to `/echo?redirected=1`; `/cookie` sets a cookie on its 200.
  * With `http1: true` the server also takes HTTP/1.1 (ALPN `h2, http/1.1`) and upgrades there.
  */
 import http2 from "node:http2";
@@ -97,6 +98,10 @@ export async function startNodeH2Server(opts: NodeH2ServerOptions = {}): Promise
     }
     const url = new URL(path, "https://x");
     streams.push({ path, ended: new Promise((r) => stream.once("close", () => r({ rstCode: stream.rstCode ?? 0 }))) });
+    if (url.pathname === "/redirect") {
+      stream.respond({ ":status": 307, location: "/echo?redirected=1" }, { endStream: true });
+      return;
+    }
     if (url.pathname === "/reject") {
       stream.respond({ ":status": 403, "x-reject": "yes" }, { endStream: true });
       return;

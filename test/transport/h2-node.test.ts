@@ -117,6 +117,17 @@ test("cookies: Set-Cookie on the 200 goes to the jar and the next CONNECT carrie
   await b.close();
 });
 
+test("a redirect answering the extended CONNECT is followed, on the same h2 connection", async () => {
+  const srv = await server();
+  await using s = session();
+  const ws = await s.wsConnect(`${srv.url}/redirect`);
+  assert.equal(new URL(ws.response.url).search, "?redirected=1");
+  assert.equal(srv.connections.length, 1);
+  await ws.sendStr("after redirect");
+  assert.equal(await ws.recvStr({ timeout: 5000 }), "after redirect");
+  await ws.close();
+});
+
 test("a refused extended CONNECT is a HandshakeError with the status", async () => {
   const srv = await server();
   await using s = session();

@@ -7,7 +7,7 @@ import { createServer, type TLSSocket } from "node:tls";
 import { AsyncSession } from "../../src/session.js";
 import { ProtocolError, WebSocketError } from "../../src/errors.js";
 import {
-  ErrorCode, Flag, FrameReader, FrameType, HpackEncoder, PREFACE, encodeFrame, encodeSettings, type Frame,
+  ErrorCode, Flag, FrameReader, FrameType, HpackEncoder, PREFACE, encodeFrame, encodeGoaway, encodeRstStream, encodeSettings, type Frame,
 } from "../../src/protocol/http2/index.js";
 import { testCerts } from "../helpers/certs.js";
 
@@ -146,4 +146,16 @@ test("a PING flood from a server that does not read: ENHANCE_YOUR_CALM instead o
   const rss0 = process.memoryUsage().rss;
   await assert.rejects(s.wsConnect(`${url}/`), (e: unknown) => e instanceof ProtocolError && /ENHANCE_YOUR_CALM/.test(e.message));
   assert.ok(process.memoryUsage().rss - rss0 < 200 * 1024 * 1024);
+});
+
+test("a refused stream (RST_STREAM REFUSED_STREAM before any answer) is a WebSocketError saying so", async () => {
+  const srv = await rawH2((sock, id) => sock.write(encodeRstStream(id, ErrorCode.REFUSED_STREAM)));
+  await using s = session();
+  await assert.rejects(s.wsConnect(`${srv.url}/`), (e: unknown) => e instanceof WebSocketError && /refused the WebSocket's HTTP\/2 stream \(RST_STREAM REFUSED_STREAM/.test(e.message));
+});
+
+test("GOAWAY below our stream before the answer: the stream was not processed, said so", async () => {
+  const srv = await rawH2((sock) => sock.write(encodeGoaway(0, ErrorCode.NO_ERROR)));
+  await using s = session();
+  await assert.rejects(s.wsConnect(`${srv.url}/`), (e: unknown) => e instanceof WebSocketError && /GOAWAY NO_ERROR .*was not processed/.test(e.message));
 });
