@@ -9,7 +9,7 @@ export const CASE_IDS = ["send-1m", "send-16", "recv-1m", "recv-16", "echo-32", 
 export type CaseId = (typeof CASE_IDS)[number];
 
 /** Client identifiers, in table column order. `ws` is the baseline for ratios. */
-export const CLIENT_IDS = ["masq", "masqtls", "masqchrome", "masqresumed", "masqh2", "ws", "undici", "wreq", "raw"] as const;
+export const CLIENT_IDS = ["masq", "masqtls", "masqchrome", "masqresumed", "masqnr", "masqh2", "ws", "undici", "wreq", "raw"] as const;
 export type ClientId = (typeof CLIENT_IDS)[number];
 
 export const CLIENT_TITLES: Record<ClientId, string> = {
@@ -17,6 +17,7 @@ export const CLIENT_TITLES: Record<ClientId, string> = {
   masqtls: "masq, own TLS engine",
   masqchrome: "masq, impersonate chrome",
   masqresumed: "masq, chrome, resumed",
+  masqnr: "masq, Node's TLS, resumed",
   masqh2: "masq, own TLS, HTTP/2 (RFC 8441)",
   ws: "ws + bufferutil",
   undici: "undici WebSocket",
@@ -28,9 +29,10 @@ export type CaseKind = "send" | "recv" | "echo" | "idle" | "connect";
 
 /**
  * Clients that only make sense in the handshake cases (`connect`, `wss-idle`): masq impersonating
- * Chrome, with full handshakes (`tlsSessionCache: false`) or resuming from its session cache.
+ * Chrome, with full handshakes (`tlsSessionCache: false`) or resuming from its session cache, and
+ * masq over Node's TLS resuming from its cache (`masqnr`).
  */
-export const HANDSHAKE_ONLY_CLIENTS: readonly ClientId[] = ["masqchrome", "masqresumed"];
+export const HANDSHAKE_ONLY_CLIENTS: readonly ClientId[] = ["masqchrome", "masqresumed", "masqnr"];
 
 /** The clients of the h2 cases (issue 12): masq's TLS engine over HTTP/2 and over HTTP/1.1. */
 export const H2_CLIENTS: readonly ClientId[] = ["masqtls", "masqh2"];

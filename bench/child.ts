@@ -12,6 +12,7 @@ async function runSpec(spec: RunSpec): Promise<RunResult> {
     case "masqtls":
     case "masqchrome":
     case "masqresumed":
+    case "masqnr":
     case "masqh2":
       return (await import("./clients/masq.js")).run(spec);
     case "raw":

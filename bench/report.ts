@@ -186,6 +186,11 @@ function targets(cases: CaseRuns[]): string[] {
         const w = cpu("ws", b);
         return m === undefined || w === undefined ? undefined : [`${m.toFixed(0)} vs ${w.toFixed(0)} µs`, m <= w];
       }],
+      ["resumed connect over Node's TLS cheaper than a full one (issue 11)", (b) => {
+        const r = cpu("masqnr", b);
+        const f = cpu("masq", b);
+        return r === undefined || f === undefined ? undefined : [`${r.toFixed(0)} vs ${f.toFixed(0)} µs`, r < f];
+      }],
       ["resumed impersonated connect cheaper than a full one (issue 11)", (b) => {
         const r = cpu("masqresumed", b);
         const f = cpu("masqchrome", b);

@@ -104,8 +104,8 @@ async function connectOnce(session: AsyncSession, url: string, buf: Buffer): Pro
 
 /**
  * Session options per client: "masqtls" runs over masq's own TLS 1.3 engine instead of Node's,
- * "masqchrome" / "masqresumed" impersonate Chrome. Only "masqresumed" keeps its TLS session
- * cache on, so the other rows measure full handshakes.
+ * "masqchrome" / "masqresumed" impersonate Chrome. Only "masqresumed" and "masqnr" (Node's TLS)
+ * keep their TLS session cache on, so the other rows measure full handshakes.
  */
 function sessionOptions(spec: RunSpec): ConstructorParameters<typeof AsyncSession>[0] {
   switch (spec.client) {
@@ -118,6 +118,8 @@ function sessionOptions(spec: RunSpec): ConstructorParameters<typeof AsyncSessio
       return { verify: false, tls: "masq", http2: true, tlsSessionCache: false };
     case "masqresumed":
       return { verify: false, impersonate: "chrome" };
+    case "masqnr":
+      return { verify: false, tls: "native" };
     default:
       return { verify: false, tls: "native", tlsSessionCache: false };
   }
