@@ -38,12 +38,20 @@ export function http2FingerprintOf(profile: BrowserProfile | undefined): Http2Fi
   return profile?.http2 ?? MASQ_HTTP2;
 }
 
-/** The sans-I/O connection's options for a fingerprint. */
+/**
+ * The sans-I/O connection's options for a fingerprint. How often consumed data is given back
+ * follows the browser family: Firefox (the one that raises each stream's window with a
+ * WINDOW_UPDATE after HEADERS, its "pull allowance") acknowledges in steps of 4 MiB, or at once
+ * when a window is down to 96 KiB (Http2Session.h `kMinimumToAck`, `kEmergencyWindowThreshold`);
+ * Chromium and masq's own fingerprint at half the window.
+ */
 export function connectionOptionsOf(fp: Http2Fingerprint): Http2ClientOptions {
+  const firefoxLike = fp.streamWindowUpdate > 0;
   return {
     settings: fp.settings,
     connectionWindowUpdate: fp.connectionWindowUpdate,
     streamWindowUpdate: fp.streamWindowUpdate,
+    ...(firefoxLike ? { ackThreshold: 4 * 1024 * 1024, ackEmergencyWindow: 96 * 1024 } : {}),
     ...(fp.priorityFrames ? { priorityFrames: fp.priorityFrames } : {}),
     firstStreamId: fp.firstStreamId,
   };

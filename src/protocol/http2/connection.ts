@@ -180,14 +180,15 @@ export class Http2ClientConnection {
 
   /**
    * The application consumed `n` received octets of stream `id`: give them back to the server as
-   * a stream WINDOW_UPDATE once half the window is used, so a reading stream never stalls and a
-   * stalled reader bounds what is buffered to one window.
+   * a stream WINDOW_UPDATE once the acknowledgement threshold is reached (or the window is down
+   * to the emergency level), so a reading stream never stalls and a stalled reader bounds what is
+   * buffered to one window.
    */
   consumed(id: number, n: number): void {
     const s = this.#streams.get(id);
     if (!s || s.remoteEnded) return;
     s.recvUnacked += n;
-    if (s.recvUnacked >= this.#streamTarget / 2) {
+    if (s.recvUnacked >= this.#ackThreshold(this.#streamTarget) || (s.recvUnacked > 0 && s.recvWindow <= this.#emergency)) {
       this.#out.push(encodeWindowUpdate(id, s.recvUnacked));
       s.recvWindow += s.recvUnacked;
       s.recvUnacked = 0;
@@ -277,7 +278,7 @@ export class Http2ClientConnection {
     this.#connRecvWindow -= len;
     if (this.#connRecvWindow < 0) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "the server overran the connection window");
     this.#connRecvUnacked += len;
-    if (this.#connRecvUnacked >= this.#connTarget / 2) {
+    if (this.#connRecvUnacked > 0 && (this.#connRecvUnacked >= this.#ackThreshold(this.#connTarget) || this.#connRecvWindow <= this.#emergency)) {
       this.#out.push(encodeWindowUpdate(0, this.#connRecvUnacked));
       this.#connRecvWindow += this.#connRecvUnacked;
       this.#connRecvUnacked = 0;
@@ -407,6 +408,16 @@ export class Http2ClientConnection {
     const pad = f.payload[0];
     if (pad === undefined || pad >= f.payload.length) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad padding");
     return f.payload.subarray(1, f.payload.length - pad);
+  }
+
+  /** Unacknowledged octets that trigger a WINDOW_UPDATE: the profile's step, else half the window. */
+  #ackThreshold(target: number): number {
+    return Math.min(this.#opts.ackThreshold ?? target / 2, target / 2);
+  }
+
+  /** Window level at or below which everything consumed is acknowledged at once. */
+  get #emergency(): number {
+    return this.#opts.ackEmergencyWindow ?? 0;
   }
 
   /** §5.4.2: reset the stream and tell the I/O layer. */

@@ -16,6 +16,13 @@ export interface Http2ClientOptions {
   firstStreamId?: number;
   /** Largest header list we decode from the server (default 256 KiB; bounds HPACK memory too). */
   maxHeaderListSize?: number;
+  /**
+   * Received octets given back in one WINDOW_UPDATE at the least (default, and at most: half the
+   * window, as Chromium does). Firefox: 4 MiB (`kMinimumToAck` in Http2Session.h).
+   */
+  ackThreshold?: number;
+  /** A window at or below this is replenished at once, whatever was consumed (Firefox: 96 KiB, `kEmergencyWindowThreshold`). */
+  ackEmergencyWindow?: number;
 }
 
 /** What happened, as a result of received bytes. */

@@ -202,3 +202,28 @@ test("a DATA frame straddling reads is delivered in pieces as they arrive; END_S
   assert.equal(pieces.filter((p) => p.endStream).length, 1);
   assert.ok(frames(c.takeOutput()).some((f) => f.type === FrameType.PING && f.flags === Flag.ACK), "the frame after it is parsed");
 });
+
+test("Firefox's acknowledgement rule: WINDOW_UPDATE in 4 MiB steps, at once below a 96 KiB window", () => {
+  const ff = { ...FIREFOX, ackThreshold: 4 << 20, ackEmergencyWindow: 96 * 1024, settings: [[4, 131072], [5, 16384]] as Array<[number, number]> };
+  const { c, id } = open(ff);
+  c.receive(response(id));
+  const chunk = Buffer.alloc(16384);
+  const wus = (): Array<[number, number]> => frames(c.takeOutput()).filter((f) => f.type === FrameType.WINDOW_UPDATE).map((f) => [f.streamId, f.payload.readUInt32BE(0)]);
+  // 3 MiB received and consumed: below both thresholds (stream window 12 MiB, connection 12 MiB).
+  for (let i = 0; i < 192; i++) {
+    c.receive(encodeFrame(FrameType.DATA, 0, id, chunk));
+    c.consumed(id, chunk.length);
+  }
+  assert.deepEqual(wus(), []);
+  for (let i = 0; i < 64; i++) {
+    c.receive(encodeFrame(FrameType.DATA, 0, id, chunk));
+    c.consumed(id, chunk.length);
+  }
+  assert.deepEqual(wus(), [[0, 4 << 20], [id, 4 << 20]]);
+  // A reader that stops: the window drains to the emergency level, then any consumption is acked at once.
+  const left = 12 * (1 << 20) - 96 * 1024;
+  for (let i = 0; i < left / 16384; i++) c.receive(encodeFrame(FrameType.DATA, 0, id, chunk));
+  c.takeOutput();
+  c.consumed(id, 100);
+  assert.deepEqual(wus(), [[id, 100]]);
+});
