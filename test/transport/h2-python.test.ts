@@ -99,3 +99,14 @@ test("python3-h2 without ENABLE_CONNECT_PROTOCOL: http/1.1-only reconnect, webso
   assert.equal(await ws.recvStr({ timeout: 5000 }), "hi");
   await ws.close();
 });
+
+test("python3-h2: impersonate firefox (masq's TLS, Firefox's windows and acknowledgement steps): 20 MiB both ways", { skip }, async () => {
+  await using s = new AsyncSession({ ca: testCerts().ca.cert, impersonate: "firefox", timeout: 10_000, maxMessageSize: 32 * MIB });
+  const ws = await s.wsConnect(`${srv.url}/echo`);
+  assert.equal(ws.response.status, 200);
+  const msg = payload(20 * MIB);
+  await ws.send(msg);
+  const back = await ws.recv({ timeout: 60_000 });
+  assert.ok(Buffer.from(back.data).equals(msg));
+  await ws.close();
+});
