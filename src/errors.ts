@@ -64,6 +64,7 @@ export const PROTOCOL_ERROR_REASONS = [
   "bad_close_code", // a close code that may not be sent on the wire (§7.4)
   "bad_close_payload", // a close frame with a 1-byte payload (§5.5.1)
   "bad_compression", // permessage-deflate data that does not inflate (RFC 7692 §6.2)
+  "http2_violation", // over HTTP/2 (RFC 8441): the server broke HTTP/2 or HPACK (RFC 9113, RFC 7541)
   "protocol_violation", // anything else (a read that failed in an unexpected way)
 ] as const;
 

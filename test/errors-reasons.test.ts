@@ -17,6 +17,8 @@ import {
 import { FrameParser, type FrameParserOptions } from "../src/protocol/parser.js";
 import { ResponseHeadParser, parseResponseHead, validateUpgradeResponse, generateKey, acceptFor } from "../src/protocol/handshake.js";
 import { negotiateDeflate } from "../src/protocol/extensions.js";
+import { H2ConnectionError } from "../src/protocol/http2/frames.js";
+import { HpackDecoder } from "../src/protocol/http2/hpack.js";
 import { PerMessageDeflate } from "../src/websocket/deflate.js";
 import { exchangeHandshake } from "../src/websocket/handshake-io.js";
 import { certificateVerifyContent, decompressCertificate, validateChain, verifyCertificateVerify, VERIFIABLE_SCHEMES } from "../src/tls/certificate.js";
@@ -106,6 +108,10 @@ test("ProtocolError reasons from permessage-deflate and the default", async () =
   const packed = await big.compress(Buffer.alloc(4096, 0x61));
   saw(await rejected(small.decompress(packed)), ProtocolError, "message_too_big");
   for (const c of [codec, small, big]) c.close();
+  // HTTP/2 under a WebSocket (RFC 8441): a connection error, and an HPACK block that does not decode
+  // (an indexed field 0 is invalid, RFC 7541 §6.1).
+  saw(new H2ConnectionError(1, "bad frame"), ProtocolError, "http2_violation");
+  saw(thrown(() => new HpackDecoder().decode(Buffer.from([0x80]))), ProtocolError, "http2_violation");
   // A failure the reader cannot name (reader.ts wraps it) keeps the catch-all reason.
   saw(new ProtocolError("failed to read a message", 1002), ProtocolError, "protocol_violation");
 });

@@ -268,7 +268,7 @@ export class H2ConnectionError extends ProtocolError {
   readonly h2code: number;
 
   constructor(h2code: number, detail: string) {
-    super(`HTTP/2 protocol error ${errorCodeName(h2code)}: ${detail}`, 1002);
+    super(`HTTP/2 protocol error ${errorCodeName(h2code)}: ${detail}`, 1002, { reason: "http2_violation" });
     this.h2code = h2code;
   }
 }

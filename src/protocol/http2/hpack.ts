@@ -181,7 +181,7 @@ export class HpackDecoder {
     const emit = (name: string, value: string): void => {
       listSize += name.length + value.length + 32;
       if (listSize > this.#maxListSize) {
-        throw new ProtocolError(`HTTP/2: the server's header list exceeds ${this.#maxListSize} bytes`, 1009);
+        throw new ProtocolError(`HTTP/2: the server's header list exceeds ${this.#maxListSize} bytes`, 1009, { reason: "http2_violation" });
       }
       out.push([name, value]);
     };
@@ -216,5 +216,5 @@ export class HpackDecoder {
 }
 
 function fail(what: string): never {
-  throw new ProtocolError(`HTTP/2: HPACK decoding failed (${what})`, 1002);
+  throw new ProtocolError(`HTTP/2: HPACK decoding failed (${what})`, 1002, { reason: "http2_violation" });
 }

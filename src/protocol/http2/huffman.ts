@@ -82,7 +82,7 @@ export function huffmanDecode(src: Uint8Array): Uint8Array {
       if (bit === 0) allOnes = false;
       if (next < 0) {
         const sym = -next - 1;
-        if (sym === 256) throw new ProtocolError("HPACK: a Huffman string contains the EOS symbol", 1002);
+        if (sym === 256) throw new ProtocolError("HPACK: a Huffman string contains the EOS symbol", 1002, { reason: "http2_violation" });
         out[o++] = sym;
         node = 0;
         depth = 0;
@@ -92,6 +92,6 @@ export function huffmanDecode(src: Uint8Array): Uint8Array {
       }
     }
   }
-  if (depth > 7 || !allOnes) throw new ProtocolError("HPACK: invalid Huffman padding", 1002);
+  if (depth > 7 || !allOnes) throw new ProtocolError("HPACK: invalid Huffman padding", 1002, { reason: "http2_violation" });
   return out.subarray(0, o);
 }
