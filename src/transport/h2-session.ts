@@ -234,7 +234,7 @@ export class H2Session implements H2StreamHost {
       events = this.#conn.receive(chunk);
       this.#checkFlood(this.#conn.replies - replies);
     } catch (err) {
-      const e = err instanceof H2ConnectionError ? err : new ProtocolError(`HTTP/2: ${String(err)}`, 1002);
+      const e = err instanceof H2ConnectionError ? err : new ProtocolError(`HTTP/2: ${String(err)}`, 1002, { reason: "http2_violation" });
       this.#conn.goAway(e instanceof H2ConnectionError ? e.h2code : ErrorCode.PROTOCOL_ERROR, e.message.slice(0, 100));
       this.flush();
       this.#fail(e);
@@ -288,7 +288,7 @@ export class H2Session implements H2StreamHost {
           : ev.code === ErrorCode.REFUSED_STREAM
             ? `the server at ${this.#authority} refused the WebSocket's HTTP/2 stream (RST_STREAM ${errorCodeName(ev.code)})`
             : `the server at ${this.#authority} reset the WebSocket's HTTP/2 stream (RST_STREAM ${errorCodeName(ev.code)})`;
-        this.#streamFailed(ev.streamId, ev.local ? new ProtocolError(why, 1002) : new WebSocketError(why, 1006));
+        this.#streamFailed(ev.streamId, ev.local ? new ProtocolError(why, 1002, { reason: "http2_violation" }) : new WebSocketError(why, 1006));
         return;
       }
       case "goaway": {
