@@ -37,6 +37,9 @@ const isPositiveInt = (v: unknown): boolean => typeof v === "number" && Number.i
 const isNonNegativeInt = (v: unknown): boolean => typeof v === "number" && Number.isInteger(v) && v >= 0;
 /** A duration: finite and >= 0, or Infinity ("no bound"). NaN fails every comparison. */
 const isDuration = (v: unknown): boolean => typeof v === "number" && v >= 0;
+/** A delay setTimeout can honour: > 0 and at most 2^31 - 1 ms. */
+const isTimerMs = (v: unknown): boolean => typeof v === "number" && v > 0 && v <= 0x7fffffff;
+const isPem = (v: unknown): boolean => typeof v === "string" || Buffer.isBuffer(v);
 const isPositiveDuration = (v: unknown): boolean => typeof v === "number" && v > 0;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof URLSearchParams) && !Buffer.isBuffer(v);
@@ -100,6 +103,10 @@ export const OPTION_RULES = {
   recvTimeSlice: { accepts: "a number >= 0 (ms) or Infinity", check: isDuration, echo: true },
   sendTimeSlice: { accepts: "a number >= 0 (ms) or Infinity", check: isDuration, echo: true },
   autoclose: { accepts: "a boolean", check: isBool, echo: true },
+  heartbeat: {
+    accepts: "false or { interval, timeout }: positive numbers of milliseconds, at most 2147483647",
+    check: (v) => v === false || (isPlainObject(v) && isTimerMs(v["interval"]) && isTimerMs(v["timeout"])),
+  },
   // The upgrade request and the way to the server (SessionOptions, src/session.ts).
   headers: {
     accepts: "an object of string values or an array of [name, value] string pairs",
@@ -141,6 +148,11 @@ export const OPTION_RULES = {
   },
   tls: { accepts: '"native" or "masq"', check: (v) => v === "native" || v === "masq", echo: true },
   http2: { accepts: "a boolean", check: isBool, echo: true },
+  tlsSessionCache: { accepts: "a boolean", check: isBool, echo: true },
+  // Client certificate: never echoed (a key or its passphrase must not reach a message or a log).
+  cert: { accepts: "a PEM string or Buffer", check: isPem },
+  key: { accepts: "a PEM string or Buffer", check: isPem },
+  passphrase: { accepts: "a string", check: isString },
   http2IdleTimeout: { accepts: "a number >= 0 (ms) or Infinity", check: isDuration, echo: true },
   signal: { accepts: "an AbortSignal", check: isAbortSignal },
 } as const satisfies Readonly<Record<string, ValidationRule>>;

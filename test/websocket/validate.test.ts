@@ -55,6 +55,11 @@ const OPTION_CASES: Record<ValidatedOption, Cases> = {
   recvTimeSlice: slice,
   sendTimeSlice: slice,
   autoclose: bool,
+  heartbeat: {
+    type: [true, "1000", 5, null],
+    range: [{ interval: 0, timeout: 10 }, { interval: 10 }, { interval: 10, timeout: NaN }, { interval: Infinity, timeout: 10 }, { interval: "10", timeout: 10 }],
+    edge: [false, { interval: 1, timeout: 0x7fffffff }],
+  },
   headers: { type: ["X-A: 1", 5], range: [[["X-A"]], [["a", "b", "c"]], { "X-A": 1 }, [{ "X-A": "1" }]], edge: [{}, [], [["X-A", ""]]] },
   cookies: { type: ["a=1", ["a", "1"]], range: [{ a: 1 }], edge: [{}, { a: "" }] },
   auth: { type: ["user:pass", { user: "u" }], range: [["user"], ["u", 1], ["u", "p", "x"]], edge: [["", ""]] },
@@ -80,6 +85,10 @@ const OPTION_CASES: Record<ValidatedOption, Cases> = {
   tls: { type: [true, 1], range: ["bogus", "Native", ""], edge: ["native", "masq"] },
   http2: bool,
   http2IdleTimeout: slice,
+  tlsSessionCache: bool,
+  cert: { type: [5, {}, ["pem"]], range: [], edge: [""] },
+  key: { type: [5, {}, ["pem"]], range: [], edge: [""] },
+  passphrase: { type: [5, Buffer.from("x")], range: [], edge: [""] },
   signal: { type: [{ aborted: false }, "abort"], range: [], edge: [new AbortController().signal] },
 };
 
@@ -90,6 +99,7 @@ const SESSION_OPTION_NAMES: Record<keyof SessionOptions, true> = {
   autoclose: true, headers: true, cookies: true, auth: true, params: true, timeout: true, verify: true, ca: true,
   protocols: true, origin: true, proxy: true, proxies: true, trustEnv: true, maxRedirects: true, allowInsecureRedirect: true,
   compress: true, compressThreshold: true, impersonate: true, tls: true, http2: true, http2IdleTimeout: true, signal: true,
+  heartbeat: true, tlsSessionCache: true, cert: true, key: true, passphrase: true,
 };
 
 /** Exactly a validation error: WebSocketError itself (not a timeout or a closed error), code 0, naming `name`. */
@@ -140,7 +150,7 @@ test("the table covers exactly SessionOptions, and the README shows the table th
 
 for (const [name, cases] of Object.entries(OPTION_CASES) as Array<[ValidatedOption, Cases]>) {
   test(`option ${name}: wrong type and range rejected (session and per call, no connection); edge values accepted`, async () => {
-    const isBoolOrFree = cases === bool || ["wsRetry", "origin", "proxy", "impersonate", "signal"].includes(name);
+    const isBoolOrFree = cases === bool || ["wsRetry", "origin", "proxy", "impersonate", "signal", "cert", "key", "passphrase"].includes(name);
     assert.ok(cases.type.length > 0 && cases.edge.length > 0);
     assert.ok(cases.range.length > 0 || isBoolOrFree, `${name} needs a wrong-range case`);
     const session = new AsyncSession();
