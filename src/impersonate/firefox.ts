@@ -48,6 +48,8 @@ export const firefox153Hello: ClientHelloProfile = {
   alpn: ["h2", "http/1.1"],
   permuteExtensions: false,
   grease: false,
+  // Its resumption hello (firefox-esr-153.8-wss-h1-retry.hex) adds pre_shared_key last and drops these.
+  resumptionOmits: ["session_ticket", "compress_certificate"],
 };
 
 /** Firefox ESR 153 on Linux, as captured (Sec-Fetch-Site / Storage-Access follow the Origin in use). */

@@ -129,6 +129,11 @@ export interface ClientHelloProfile {
   alpn: string[];
   /** Shuffle the non-fixed extensions per connection (BoringSSL extension permutation). */
   permuteExtensions: boolean;
+  /**
+   * Extensions the browser leaves out of a TLS 1.3 resumption hello (one with pre_shared_key):
+   * NSS drops session_ticket and compress_certificate (captured, Firefox ESR 153.8).
+   */
+  resumptionOmits?: Array<ExtensionSpec["kind"]>;
   /** Replace the GREASE placeholders (false: drop them, and the `grease` extensions). */
   grease: boolean;
 }
@@ -177,6 +182,11 @@ export interface ClientHelloParams {
   retry?: boolean;
   /** The HelloRetryRequest's cookie (RFC 8446 §4.2.2), sent in the retry hello. */
   cookie?: Buffer;
+  /**
+   * A resumption offer: pre_shared_key (RFC 8446 §4.2.11) is appended as the last extension, with
+   * one identity and a zero binder of `binderLength` bytes that the caller fills in afterwards.
+   */
+  psk?: { identity: Buffer; obfuscatedAge: number; binderLength: number };
 }
 
 /** Draws the GREASE values of one connection from `rng`. */
@@ -382,9 +392,18 @@ export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloPara
           exts.block(2, (e) => (first ? undefined : e.u8(0)));
           continue;
         }
+        if (p.psk && profile.resumptionOmits?.includes(spec.kind)) continue;
         const ext = extensionBody(spec, profile, p, alpn, grease, state, rng);
         if (ext === null) continue;
         exts.u16(ext.type).block(2, (e) => e.bytes(ext.body));
+      }
+      const psk = p.psk;
+      if (psk) {
+        // RFC 8446 §4.2.11: pre_shared_key MUST be the last extension (browsers put it there too).
+        exts.u16(EXT.PRE_SHARED_KEY).block(2, (e) => {
+          e.block(2, (ids) => ids.block(2, (i) => i.bytes(psk.identity)).u16(psk.obfuscatedAge >>> 16).u16(psk.obfuscatedAge));
+          e.block(2, (b) => b.block(1, (x) => x.bytes(Buffer.alloc(psk.binderLength))));
+        });
       }
     });
   });

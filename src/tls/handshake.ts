@@ -8,6 +8,7 @@ import { TlsReader } from "./reader.js";
 import { plaintextRecords, type RecordOpener, type RecordSealer } from "./record.js";
 import type { TlsSession12 } from "./session-ticket.js";
 import type { ClientCredentials } from "./client-auth.js";
+import { fillBinder, obfuscatedTicketAge, ticketUsable, type TlsTicket13 } from "./psk.js";
 
 /**
  * What the 1.2 and 1.3 handshakes share: the engine's options, the context a handshake state
@@ -28,6 +29,8 @@ export interface HelloBuilder {
     keyShares: Array<{ group: number; key: Buffer }>;
     retry: boolean;
     cookie?: Buffer;
+    /** A TLS 1.3 resumption offer: pre_shared_key last, with a zero binder the engine fills in. */
+    psk?: { identity: Buffer; obfuscatedAge: number; binderLength: number };
   }): Buffer;
 }
 
@@ -64,6 +67,10 @@ export interface EngineOptions {
   resume12?: TlsSession12;
   /** Client certificate and key, sent when the server asks for one (mTLS); none: an empty Certificate. */
   clientCredentials?: ClientCredentials;
+  /** A TLS 1.3 ticket to offer (pre_shared_key, psk_dhe_ke); the server may decline it (full handshake). */
+  resume13?: TlsTicket13;
+  /** Called with each usable TLS 1.3 NewSessionTicket (RFC 8446 §4.6.1). */
+  onTicket13?: (ticket: TlsTicket13) => void;
   /** Fixed randomness and key shares for test vectors. */
   random?: Buffer;
   sessionId?: Buffer;
@@ -175,6 +182,8 @@ export interface FirstFlight {
   readonly offered: OfferedHello;
   /** Key shares sent in the (latest) ClientHello, by group. */
   readonly shares: ReadonlyMap<number, KeyShare>;
+  /** The TLS 1.3 ticket offered in pre_shared_key, if any. */
+  readonly psk?: TlsTicket13;
 }
 
 /** Handlers for the version the server picked; set by engine.ts (which imports both modules). */
@@ -204,8 +213,18 @@ export function startHandshake(ctx: HandshakeContext, handlers: VersionHandlers)
     shares.set(g, share);
     keyShares.push({ group: g, key: share.key });
   }
-  const hello = ctx.opts.hello.build({ random, sessionId, keyShares, retry: false });
-  const flight: FirstFlight = { random, sessionId, offered: readOfferedHello(hello), shares };
+  // Resumption (RFC 8446 §4.2.11): a usable ticket whose suite we offer again.
+  const ticket = ctx.opts.resume13;
+  const psk = ticket && ticketUsable(ticket) ? ticket : undefined;
+  const hello = ctx.opts.hello.build({
+    random,
+    sessionId,
+    keyShares,
+    retry: false,
+    ...(psk ? { psk: { identity: psk.ticket, obfuscatedAge: obfuscatedTicketAge(psk), binderLength: psk.suite.hashLength } } : {}),
+  });
+  if (psk) fillBinder(hello, psk);
+  const flight: FirstFlight = { random, sessionId, offered: readOfferedHello(hello), shares, ...(psk ? { psk } : {}) };
   ctx.transcript.add(hello);
   const state = new ExpectServerHello(flight, handlers, undefined);
   for (const r of plaintextRecords(ContentType.HANDSHAKE, hello, ctx.opts.hello.recordVersion)) ctx.send(r);

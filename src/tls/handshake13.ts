@@ -6,6 +6,7 @@ import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
 import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo, type TrafficSecrets } from "./key-schedule.js";
 import { TlsReader, handshakeMessage } from "./reader.js";
+import { parseNewSessionTicket, resumptionMasterSecret, type TlsTicket13 } from "./psk.js";
 import { clientCertificate13, clientCertificateVerify13, parseCertificateRequest13, type CertificateRequest13 } from "./client-auth.js";
 import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
 import {
@@ -50,6 +51,8 @@ interface Hs13 {
   readonly offered: OfferedHello;
   /** Whether we sent a non-empty legacy_session_id (then a CCS precedes our second flight). */
   ccsSent: boolean;
+  /** The server accepted this ticket: no Certificate / CertificateVerify follow (RFC 8446 §2.2). */
+  readonly resumed?: TlsTicket13;
 }
 
 /** Middlebox compatibility mode (RFC 8446 §D.4): one CCS before our second flight. */
@@ -78,7 +81,11 @@ function onServerHello13(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
   }
   if (sh.compression !== 0) throw new TlsError("ServerHello with compression", { alert: "illegal_parameter" });
   for (const t of sh.extensions.keys()) {
-    const allowed = t === ExtensionType.SUPPORTED_VERSIONS || t === ExtensionType.KEY_SHARE || (sh.isHrr && t === ExtensionType.COOKIE);
+    const allowed =
+      t === ExtensionType.SUPPORTED_VERSIONS ||
+      t === ExtensionType.KEY_SHARE ||
+      (sh.isHrr && t === ExtensionType.COOKIE) ||
+      (!sh.isHrr && t === ExtensionType.PRE_SHARED_KEY && flight.psk !== undefined);
     if (!allowed) {
       const offered = flight.offered.extensions.includes(t);
       throw new TlsError(`ServerHello carries extension ${t}`, { alert: offered ? "illegal_parameter" : "unsupported_extension" });
@@ -87,7 +94,9 @@ function onServerHello13(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
   if (sh.isHrr) return onHelloRetryRequest(ctx, flight, suite, sh.extensions, raw, retry);
 
   const ks = sh.extensions.get(ExtensionType.KEY_SHARE);
-  if (!ks) throw new TlsError("ServerHello without key_share (masq offers no PSK)", { alert: "missing_extension" });
+  // psk_dhe_ke only (the modes browsers offer): a key share is required even when resuming.
+  if (!ks) throw new TlsError("ServerHello without key_share (masq offers psk_dhe_ke only)", { alert: "missing_extension" });
+  const resumed = acceptedPsk(sh, flight, suite);
   const kr = new TlsReader(ks);
   const group = kr.u16("key_share group");
   const serverKey = kr.vec(2, "key_exchange");
@@ -103,11 +112,36 @@ function onServerHello13(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
   ctx.transcript.start(suite.hash);
   ctx.transcript.add(raw);
   const schedule = new KeySchedule(suite);
-  const handshakeSecrets = schedule.handshake(shared, ctx.transcript.digest());
+  const handshakeSecrets = schedule.handshake(shared, ctx.transcript.digest(), resumed?.psk);
   ctx.info.schedule = schedule;
+  if (resumed) {
+    ctx.info.resumed = true;
+    ctx.info.peerCertificates = [...resumed.peerCertificates];
+  }
   ctx.dec = new RecordDecryptor(suite, handshakeSecrets.server);
   ctx.enc = new RecordEncryptor(suite, handshakeSecrets.client);
-  return new ExpectEncryptedExtensions({ suite, schedule, handshakeSecrets, offered: flight.offered, ccsSent: retry !== undefined && flight.offered.sessionId.length > 0 });
+  return new ExpectEncryptedExtensions({
+    suite,
+    schedule,
+    handshakeSecrets,
+    offered: flight.offered,
+    ccsSent: retry !== undefined && flight.offered.sessionId.length > 0,
+    ...(resumed ? { resumed } : {}),
+  });
+}
+
+/** The ticket the server accepted (pre_shared_key selected_identity, RFC 8446 §4.2.11), or undefined. */
+function acceptedPsk(sh: ServerHelloMessage, flight: FirstFlight, suite: SuiteInfo): TlsTicket13 | undefined {
+  const ext = sh.extensions.get(ExtensionType.PRE_SHARED_KEY);
+  if (!ext || !flight.psk) return undefined;
+  const r = new TlsReader(ext);
+  const selected = r.u16("selected_identity");
+  r.done("pre_shared_key");
+  if (selected !== 0) throw new TlsError(`server selected PSK identity ${selected}; masq offered one`, { alert: "illegal_parameter" });
+  if (flight.psk.suite.hash !== suite.hash) {
+    throw new TlsError("server resumed with a cipher suite whose hash differs from the ticket's", { alert: "illegal_parameter" });
+  }
+  return flight.psk;
 }
 
 function onHelloRetryRequest(
@@ -200,6 +234,8 @@ class ExpectEncryptedExtensions extends Handshaking13 {
     if (type !== HandshakeType.ENCRYPTED_EXTENSIONS) throw unexpectedMessage(type);
     onEncryptedExtensions(ctx, this.hs.offered, body);
     ctx.transcript.add(raw);
+    // A resumed handshake is authenticated by the PSK: the server Finished comes next (§2.2).
+    if (this.hs.resumed) return new ExpectFinished(this.hs, undefined);
     return new ExpectCertificateOrCertReq(this.hs);
   }
 }
@@ -355,7 +391,10 @@ class ExpectFinished extends Handshaking13 {
     ctx.sendHandshake(Buffer.concat(flight));
     ctx.enc = new RecordEncryptor(suite, appSecrets.client);
     ctx.dec = new RecordDecryptor(suite, appSecrets.server);
-    const next = new Connected13();
+    // Tickets are kept only when someone wants them (a session cache): then the resumption
+    // master secret is derived over the transcript through our Finished (§7.1).
+    const master = schedule.masterSecret;
+    const next = new Connected13(ctx.opts.onTicket13 && master ? { suite, secret: resumptionMasterSecret(suite, master, ctx.transcript.digest()) } : undefined);
     ctx.connected();
     return next;
   }
@@ -364,18 +403,22 @@ class ExpectFinished extends Handshaking13 {
 /** Application data flows; tickets are read and KeyUpdates honoured (RFC 8446 §4.6). */
 class Connected13 implements HandshakeState {
   readonly connected = true;
+  /** The suite and resumption_master_secret, when tickets are wanted. */
+  readonly #resumption: { suite: SuiteInfo; secret: Buffer } | undefined;
+  constructor(resumption: { suite: SuiteInfo; secret: Buffer } | undefined) {
+    this.#resumption = resumption;
+  }
   changeCipherSpec(): HandshakeState {
     throw new TlsError("unexpected change_cipher_spec record", { alert: "unexpected_message" });
   }
   handle(ctx: HandshakeContext, type: number, body: Buffer): HandshakeState {
     if (type === HandshakeType.NEW_SESSION_TICKET) {
-      // Accepted and ignored: masq does not resume sessions (RFC 8446 §4.6.1).
-      const r = new TlsReader(body);
-      r.bytes(8, "ticket lifetime/age_add");
-      r.vec(1, "ticket_nonce");
-      if (r.vec(2, "ticket").length === 0) throw new TlsError("empty session ticket", { alert: "decode_error" });
-      r.vec(2, "NewSessionTicket extensions");
-      r.done("NewSessionTicket");
+      // Parsed (and checked) always; kept only when a session cache asked for tickets (§4.6.1).
+      const ticket = parseNewSessionTicket(body, this.#resumption, {
+        alpnProtocol: ctx.info.alpnProtocol,
+        peerCertificates: ctx.info.peerCertificates,
+      });
+      if (ticket) ctx.opts.onTicket13?.(ticket);
       return this;
     }
     if (type === HandshakeType.KEY_UPDATE) {

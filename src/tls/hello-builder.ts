@@ -27,6 +27,7 @@ export function profileHelloBuilder(profile: ClientHelloProfile, servername: str
         state,
         retry: p.retry,
         ...(p.cookie ? { cookie: p.cookie } : {}),
+        ...(p.psk ? { psk: p.psk } : {}),
       }),
   };
 }

@@ -10,6 +10,7 @@ import { profileHelloBuilder, sniFor } from "./hello-builder.js";
 import { connectEngine, MasqTlsSocket } from "./socket.js";
 import { ClientCredentials, type ClientCertOptions } from "./client-auth.js";
 import type { TlsSessionCache } from "./session-cache.js";
+import type { TlsTicket13 } from "./psk.js";
 
 export { MasqTlsSocket } from "./socket.js";
 export { TlsClientEngine } from "./engine.js";
@@ -52,14 +53,41 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
   }
   const hello = profileHelloBuilder(helloProfileOf(opts.profile) ?? masqDefaultHello, sni, opts.alpn);
   const clientCredentials = opts.clientCert ? credentialsFor(opts.clientCert) : undefined;
-  return connectEngine(socket, {
+  // Resumption (RFC 8446 §2.2): a ticket from this session's cache under this connection's key
+  // (taken out: browsers use a TLS 1.3 ticket once), and new tickets stored back under it.
+  const cache = opts.sessionCache;
+  const stored = cache ? (cache.cache.take(cache.key) as StoredTicket | undefined) : undefined;
+  const engine = {
+    ...(clientCredentials ? { clientCredentials } : {}),
+    ...(stored ? { resume13: stored.ticket } : {}),
+    // A ticket read before connectEngine resolved waits for the socket's `authorized`.
+    ...(cache ? { onTicket13: (t: TlsTicket13) => (sock ? storeTicket(cache, t, sock) : early.push(t)) } : {}),
+  };
+  const early: TlsTicket13[] = [];
+  let sock: MasqTlsSocket | undefined;
+  sock = await connectEngine(socket, {
     hello,
     verifyHost,
     rejectUnauthorized: opts.rejectUnauthorized,
     ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(clientCredentials ? { engine: { clientCredentials } } : {}),
+    engine,
   });
+  // A resumed handshake has no certificate to verify: it is as authorized as the one that issued the ticket.
+  if (stored && sock.isSessionReused()) sock.authorized = stored.authorized;
+  if (cache) for (const t of early.splice(0)) storeTicket(cache, t, sock);
+  return sock;
+}
+
+/** A ticket in the session cache, with what the connection that received it had established. */
+interface StoredTicket {
+  ticket: TlsTicket13;
+  authorized: boolean;
+}
+
+function storeTicket(cache: { cache: TlsSessionCache; key: string }, t: TlsTicket13, sock: MasqTlsSocket): void {
+  const entry: StoredTicket = { ticket: t, authorized: sock.authorized };
+  cache.cache.store(cache.key, entry, { lifetimeMs: t.lifetimeSeconds * 1000, singleUse: true });
 }
 
 /** Loaded client credentials by content (a handful: one per distinct cert/key/passphrase). */

@@ -106,11 +106,14 @@ export class KeySchedule {
     this.suite = suite;
   }
 
-  /** After ServerHello: `transcriptHash` = Hash(ClientHello..ServerHello). Returns the handshake traffic secrets. */
-  handshake(sharedSecret: Buffer, transcriptHash: Buffer): TrafficSecrets {
+  /**
+   * After ServerHello: `transcriptHash` = Hash(ClientHello..ServerHello). Returns the handshake
+   * traffic secrets. `psk`: the resumption PSK the server accepted (psk_dhe_ke, §7.1).
+   */
+  handshake(sharedSecret: Buffer, transcriptHash: Buffer, psk?: Buffer): TrafficSecrets {
     const h = this.suite.hash;
     const zeros = Buffer.alloc(this.suite.hashLength);
-    const early = hkdfExtract(h, zeros, zeros);
+    const early = hkdfExtract(h, zeros, psk ?? zeros);
     const derived = deriveSecret(h, early, "derived", emptyHash(h));
     this.#handshakeSecret = hkdfExtract(h, derived, sharedSecret);
     this.clientHandshakeTrafficSecret = deriveSecret(h, this.#handshakeSecret, "c hs traffic", transcriptHash);

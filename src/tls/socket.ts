@@ -28,7 +28,7 @@ export interface EngineConnectOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   signal?: AbortSignal;
   /** Test hooks (fixed randomness, key shares), the TLS 1.2 ticket callback and the session to resume. */
-  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare" | "onSessionTicket" | "resume12" | "clientCredentials">>;
+  engine?: Partial<Pick<EngineOptions, "random" | "sessionId" | "keyShare" | "onSessionTicket" | "resume12" | "clientCredentials" | "resume13" | "onTicket13">>;
 }
 
 /**
