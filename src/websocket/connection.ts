@@ -524,7 +524,8 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
       onFatal: (ws, err, code) => ws.#fail(err, code),
     };
     HEARTBEAT_EVENTS = {
-      lastActivity: (ws) => ws.#reader.lastActivity,
+      // While we hold reading ourselves (the application is behind), silence is ours, not the peer's.
+      lastActivity: (ws) => (ws.#reader.holding ? performance.now() : ws.#reader.lastActivity),
       ping: (ws) => ws.#writer.enqueueUrgent(Opcode.PING, EMPTY),
       expired: (ws, o) => {
         // A peer that answers nothing is gone (or unreachable): abnormal closure, 1006 (RFC 6455

@@ -173,6 +173,15 @@ export class MessageReader<H> implements DirectReadSink {
     if (this.#parser.bufferedBytes > 0) this.#parser = new FrameParser({ maxMessageSize: this.#opts.maxMessageSize });
   }
 
+  /**
+   * True while we hold reading for our own reasons (full receive queue, inflation, a retry):
+   * silence from the socket then says nothing about the peer (the heartbeat ignores it). An
+   * owed pong that the peer does not read is not ours: it does not count.
+   */
+  get holding(): boolean {
+    return (this.#paused & ~(PAUSE_SLICE | PAUSE_REPLY)) !== 0;
+  }
+
   /** Stops reading until {@link releaseReply}: an owed control reply cannot be written yet. */
   holdForReply(): void {
     if (!this.#stopped) this.#pause(PAUSE_REPLY);

@@ -170,6 +170,23 @@ test("a server that answers pings stays connected for 10 intervals; pings go onl
   }
 });
 
+test("an application that does not read (full receive queue, socket paused) is not mistaken for a dead peer", async () => {
+  // The server sends 20 messages at once; with recvQueueSize 2 the reader pauses the socket, so
+  // the server's pongs cannot be read either. The heartbeat must not fail the connection for that.
+  const server = await startRawServer(async (c) => {
+    for (let i = 0; i < 20; i++) await c.sendFrame(OP.TEXT, `m${i}`);
+  });
+  try {
+    const ws = await session.wsConnect(server.url + "/", { heartbeat: { interval: 50, timeout: 100 }, recvQueueSize: 2 });
+    await sleep(600);
+    assert.equal(ws.closed, false, "the heartbeat failed a connection whose application was only behind");
+    for (let i = 0; i < 20; i++) assert.equal(await ws.recvStr({ timeout: 5000 }), `m${i}`);
+    ws.terminate();
+  } finally {
+    await server.close();
+  }
+});
+
 test("without the option no ping is sent; heartbeat: false turns a session's heartbeat off for one call", async () => {
   const server = await startRawServer(() => {});
   const hbSession = new AsyncSession({ timeout: 5000, heartbeat: { interval: 50, timeout: 100 } });
