@@ -333,12 +333,18 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     let broken = false;
     const feed = (chunk: Buffer, transient: boolean): void => {
       if (broken || tls.destroyed) return;
+      // During the handshake one read can produce several records (CCS, the client Finished, a
+      // Certificate flight): corked, they leave in one write instead of one syscall each.
+      const cork = !settled;
+      if (cork) socket.cork();
       try {
         tls.engine.receive(chunk, transient);
       } catch (e) {
         broken = true;
         closeAfterFlush(socket);
         fail(e);
+      } finally {
+        if (cork) socket.uncork();
       }
     };
     tls.feedTransient = (view) => feed(view, true);
