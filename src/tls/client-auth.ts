@@ -219,3 +219,30 @@ export function clientCertificateVerify13(creds: ClientCredentials, scheme: numb
   sig.copy(body, 4);
   return handshakeMessage(HandshakeType.CERTIFICATE_VERIFY, body);
 }
+
+/** The client's TLS 1.2 Certificate message (RFC 5246 §7.4.6): empty when `creds` is undefined. */
+export function clientCertificate12(creds: ClientCredentials | undefined): Buffer {
+  const certs = creds?.chain ?? [];
+  let listLen = 0;
+  for (const c of certs) listLen += 3 + c.length;
+  const body = Buffer.alloc(3 + listLen);
+  let o = body.writeUIntBE(listLen, 0, 3);
+  for (const c of certs) {
+    o = body.writeUIntBE(c.length, o, 3);
+    o += c.copy(body, o);
+  }
+  return handshakeMessage(HandshakeType.CERTIFICATE, body);
+}
+
+/**
+ * The client's TLS 1.2 CertificateVerify (RFC 5246 §7.4.8): SignatureAndHashAlgorithm and a
+ * signature over every handshake message so far (`messages`, concatenated), with the scheme's hash.
+ */
+export function clientCertificateVerify12(creds: ClientCredentials, scheme: number, messages: Buffer): Buffer {
+  const sig = creds.sign(scheme, messages);
+  const body = Buffer.alloc(4 + sig.length);
+  body.writeUInt16BE(scheme, 0);
+  body.writeUInt16BE(sig.length, 2);
+  sig.copy(body, 4);
+  return handshakeMessage(HandshakeType.CERTIFICATE_VERIFY, body);
+}

@@ -216,6 +216,8 @@ export function startHandshake(ctx: HandshakeContext, handlers: VersionHandlers)
   // Resumption (RFC 8446 §4.2.11): a usable ticket whose suite we offer again.
   const ticket = ctx.opts.resume13;
   const psk = ticket && ticketUsable(ticket) ? ticket : undefined;
+  // A TLS 1.2 client CertificateVerify would need the handshake messages themselves.
+  if (ctx.opts.clientCredentials) ctx.transcript.keepMessages();
   const hello = ctx.opts.hello.build({
     random,
     sessionId,

@@ -10,6 +10,7 @@ import { plaintextRecord } from "./record.js";
 import { Handshaking12, expectServerFinishFlight, recordKeys, resumeSession12, type Hs12 } from "./handshake12-finish.js";
 import { parseCertificate12Body, verifyServerKeyExchange } from "./signature12.js";
 import { suite12Info, type Suite12 } from "./suites12.js";
+import { clientCertificate12, clientCertificateVerify12 } from "./client-auth.js";
 
 /**
  * The TLS 1.2 client handshake from ServerHello to our Finished (RFC 5246 §7.3):
@@ -236,20 +237,23 @@ class ExpectCertReqOrDone extends Handshaking12 {
       // RFC 5246 §7.4.4: certificate_types, supported_signature_algorithms, certificate_authorities.
       const r = new TlsReader(body);
       if (r.vec(1, "certificate_types").length === 0) throw new TlsError("CertificateRequest without certificate types", { alert: "decode_error" });
-      r.vec(2, "supported_signature_algorithms");
+      const algs = r.sub(2, "supported_signature_algorithms");
+      const schemes: number[] = [];
+      while (algs.remaining > 0) schemes.push(algs.u16("signature algorithm"));
       r.vec(2, "certificate_authorities");
       r.done("CertificateRequest");
       ctx.transcript.add(raw);
-      return new ExpectServerHelloDone(this.hs, this.#premaster, true);
+      return new ExpectServerHelloDone(this.hs, this.#premaster, schemes);
     }
-    return new ExpectServerHelloDone(this.hs, this.#premaster, false).handle(ctx, type, body, raw);
+    return new ExpectServerHelloDone(this.hs, this.#premaster, undefined).handle(ctx, type, body, raw);
   }
 }
 
 class ExpectServerHelloDone extends Handshaking12 {
   readonly #premaster: Premaster;
-  readonly #certRequested: boolean;
-  constructor(hs: Hs12, premaster: Premaster, certRequested: boolean) {
+  /** The CertificateRequest's signature algorithms, when the server asked for a certificate. */
+  readonly #certRequested: number[] | undefined;
+  constructor(hs: Hs12, premaster: Premaster, certRequested: number[] | undefined) {
     super(hs);
     this.#premaster = premaster;
     this.#certRequested = certRequested;
@@ -259,13 +263,26 @@ class ExpectServerHelloDone extends Handshaking12 {
     if (body.length !== 0) throw new TlsError("ServerHelloDone with a body", { alert: "decode_error" });
     ctx.transcript.add(raw);
     const { suite, clientRandom, serverRandom } = this.hs;
-    // Our flight (RFC 5246 §7.3): [Certificate (empty: masq sends none)] ClientKeyExchange CCS Finished.
+    // Our flight (RFC 5246 §7.3): [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished;
+    // the Certificate is ours when we have one the server can verify, else an empty list (§7.4.6).
     const messages: Buffer[] = [];
-    if (this.#certRequested) messages.push(handshakeMessage(HandshakeType.CERTIFICATE, Buffer.of(0, 0, 0)));
+    const creds = this.#certRequested ? ctx.opts.clientCredentials : undefined;
+    const scheme = creds?.chooseScheme(this.#certRequested!, false);
+    if (creds && scheme === undefined) {
+      throw new TlsError("the server accepts none of the signature schemes the client certificate's key can make", { alert: "handshake_failure" });
+    }
+    if (this.#certRequested) messages.push(clientCertificate12(scheme !== undefined ? creds : undefined));
     messages.push(handshakeMessage(HandshakeType.CLIENT_KEY_EXCHANGE, this.#premaster.exchange));
     for (const m of messages) ctx.transcript.add(m);
-    const masterSecret = this.hs.ems
-      ? masterSecret12(suite.hash, this.#premaster.secret, { ems: true, sessionHash: ctx.transcript.digest() })
+    // EMS's session hash covers up to ClientKeyExchange (RFC 7627 §3), so it is taken first.
+    const sessionHash = this.hs.ems ? ctx.transcript.digest() : undefined;
+    if (creds && scheme !== undefined) {
+      const cv = clientCertificateVerify12(creds, scheme, ctx.transcript.messages());
+      ctx.transcript.add(cv);
+      messages.push(cv);
+    }
+    const masterSecret = sessionHash
+      ? masterSecret12(suite.hash, this.#premaster.secret, { ems: true, sessionHash })
       : masterSecret12(suite.hash, this.#premaster.secret, { ems: false, clientRandom, serverRandom });
     const keys = recordKeys(suite, masterSecret, clientRandom, serverRandom);
     ctx.sendHandshake(Buffer.concat(messages));

@@ -141,10 +141,26 @@ export class KeySchedule {
 export class Transcript {
   #pending: Buffer[] = [];
   #hash: Hash | undefined;
+  /** Every message, when kept (see {@link keepMessages}). */
+  #kept: Buffer[] | undefined;
 
   add(message: Buffer): void {
     if (this.#hash) this.#hash.update(message);
     else this.#pending.push(message);
+    this.#kept?.push(message);
+  }
+
+  /**
+   * Keep the messages themselves from now on (call before the first one): a TLS 1.2 client
+   * CertificateVerify signs all of them with the scheme's own hash (RFC 5246 §7.4.8).
+   */
+  keepMessages(): void {
+    this.#kept ??= [...this.#pending];
+  }
+
+  /** The kept messages, concatenated (empty when not kept). */
+  messages(): Buffer {
+    return Buffer.concat(this.#kept ?? []);
   }
 
   /** Fix the hash function (at ServerHello / HelloRetryRequest). */

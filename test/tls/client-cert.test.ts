@@ -151,6 +151,62 @@ describe("client certificates", { timeout: 60_000 }, () => {
     });
   }
 
+  describe("masq engine, TLS 1.2 (Certificate + CertificateVerify over the handshake messages)", () => {
+    let srv: MtlsServer;
+    before(async () => {
+      srv = await startMtlsServer(pki, pki.root.cert, "TLSv1.2");
+    });
+    after(() => srv.close());
+
+    for (const kind of ["ec256", "ec384", "rsa", "rsapss", "ed25519"] as const) {
+      it(`the server accepts a ${kind} client certificate`, async () => {
+        const c = clients.get(kind)!;
+        const session = new AsyncSession({ tls: "masq", impersonate: "chrome", ca: pki.root.cert, cert: c.cert, key: c.key, tlsSessionCache: false });
+        try {
+          await echo(session, srv.url);
+          assert.equal(srv.accepted.at(-1), `client-${kind}`);
+        } finally {
+          await session.close();
+        }
+      });
+    }
+
+    it("without a certificate, or with an untrusted one, the handshake fails with a TlsError", async () => {
+      for (const creds of [{}, { cert: untrusted.cert, key: untrusted.key }]) {
+        const session = new AsyncSession({ tls: "masq", impersonate: "chrome", ca: pki.root.cert, tlsSessionCache: false, ...creds });
+        try {
+          const err = await refused(session, srv.url);
+          assert.ok(err instanceof TlsError, `expected a TlsError, got ${String(err)}`);
+        } finally {
+          await session.close();
+        }
+      }
+    });
+  });
+
+  it("openssl s_server -tls1_2 -Verify 1 accepts the masq engine's certificate", { skip: hasBinary("openssl") ? false : "openssl not installed" }, async () => {
+    let peer: Peer | undefined;
+    try {
+      peer = await startPeer("openssl", ["s_server", "-accept", "{port}", "-tls1_2", "-cert", pki.leaf.certPath, "-key", pki.leaf.keyPath, "-CAfile", pki.root.certPath, "-Verify", "1", "-www", "-quiet"]);
+      const url = `wss://localhost:${peer.port}/`;
+      for (const kind of ["ec256", "rsa"] as const) {
+        const c = clients.get(kind)!;
+        const session = new AsyncSession({ tls: "masq", impersonate: "chrome", ca: pki.root.cert, cert: c.cert, key: c.key, tlsSessionCache: false });
+        try {
+          const err = await session.wsConnect(url).then(() => assert.fail("s_server -www cannot upgrade"), (e: unknown) => e);
+          assert.ok(err instanceof HandshakeError, `${kind}: ${String(err)}`);
+          const page = Buffer.from(err.body ?? []).toString("latin1");
+          assert.match(page, /TLSv1\.2/);
+          assert.match(page, new RegExp(`client-${kind}`));
+        } finally {
+          await session.close();
+        }
+      }
+    } finally {
+      await peer?.stop();
+    }
+  });
+
   it("openssl s_server -Verify 1 accepts the right certificate and refuses none (masq engine)", { skip: hasBinary("openssl") ? false : "openssl not installed" }, async () => {
     let peer: Peer | undefined;
     try {
