@@ -187,6 +187,8 @@ export interface ClientHelloParams {
    * one identity and a zero binder of `binderLength` bytes that the caller fills in afterwards.
    */
   psk?: { identity: Buffer; obfuscatedAge: number; binderLength: number };
+  /** A TLS 1.2 session ticket to offer in the session_ticket extension (RFC 5077 §3.1); default empty. */
+  ticket?: Buffer;
 }
 
 /** Draws the GREASE values of one connection from `rng`. */
@@ -487,7 +489,7 @@ function extensionBody(
     case "delegated_credentials":
       return { type: EXT.DELEGATED_CREDENTIALS, body: u16List(spec.algorithms, 2) };
     case "session_ticket":
-      return { type: EXT.SESSION_TICKET, body: Buffer.alloc(0) };
+      return { type: EXT.SESSION_TICKET, body: p.ticket ?? Buffer.alloc(0) };
     case "supported_versions":
       return { type: EXT.SUPPORTED_VERSIONS, body: u16List(degrease(spec.versions, grease.version, g), 1) };
     case "cookie": {

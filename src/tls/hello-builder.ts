@@ -10,8 +10,11 @@ export function sniFor(servername: string | undefined): string | undefined {
   return servername.replace(/\.$/, ""); // RFC 6066 §3: no trailing dot
 }
 
-/** A HelloBuilder from a browser profile (GREASE, permutation and padding per the profile). */
-export function profileHelloBuilder(profile: ClientHelloProfile, servername: string | undefined, alpn: string[] | undefined): HelloBuilder {
+/**
+ * A HelloBuilder from a browser profile (GREASE, permutation and padding per the profile).
+ * `ticket12`: a TLS 1.2 session ticket to offer in session_ticket (RFC 5077 resumption).
+ */
+export function profileHelloBuilder(profile: ClientHelloProfile, servername: string | undefined, alpn: string[] | undefined, ticket12?: Buffer): HelloBuilder {
   const state: ClientHelloState = {};
   const keyShareGroups = profile.keyShareGroups.filter((g) => !isGrease(g));
   return {
@@ -28,6 +31,7 @@ export function profileHelloBuilder(profile: ClientHelloProfile, servername: str
         retry: p.retry,
         ...(p.cookie ? { cookie: p.cookie } : {}),
         ...(p.psk ? { psk: p.psk } : {}),
+        ...(ticket12 ? { ticket: ticket12 } : {}),
       }),
   };
 }

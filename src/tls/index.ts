@@ -11,6 +11,7 @@ import { connectEngine, MasqTlsSocket } from "./socket.js";
 import { ClientCredentials, type ClientCertOptions } from "./client-auth.js";
 import type { TlsSessionCache } from "./session-cache.js";
 import type { TlsTicket13 } from "./psk.js";
+import type { TlsSession12 } from "./session-ticket.js";
 
 export { MasqTlsSocket } from "./socket.js";
 export { TlsClientEngine } from "./engine.js";
@@ -51,19 +52,31 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
   if (!verifyHost && opts.rejectUnauthorized) {
     throw new TlsError("masq TLS needs a host name to verify the server certificate", { alert: "internal_error" });
   }
-  const hello = profileHelloBuilder(helloProfileOf(opts.profile) ?? masqDefaultHello, sni, opts.alpn);
   const clientCredentials = opts.clientCert ? credentialsFor(opts.clientCert) : undefined;
-  // Resumption (RFC 8446 §2.2): a ticket from this session's cache under this connection's key
-  // (taken out: browsers use a TLS 1.3 ticket once), and new tickets stored back under it.
+  // Resumption (RFC 8446 §2.2, RFC 5077): a ticket from this session's cache under this
+  // connection's key (a TLS 1.3 one is taken out: browsers use it once), and new tickets stored
+  // back under it. A TLS 1.2 ticket rides in the hello's session_ticket extension.
   const cache = opts.sessionCache;
   const stored = cache ? (cache.cache.take(cache.key) as StoredTicket | undefined) : undefined;
+  const t12 = stored?.kind === "tls12" ? stored.session : undefined;
+  const hello = profileHelloBuilder(helloProfileOf(opts.profile) ?? masqDefaultHello, sni, opts.alpn, t12?.ticket);
+  // A ticket read before connectEngine resolved waits for the socket's `authorized`.
+  const keep = (t: NewTicket): void => {
+    if (sock) storeTicket(cache!, t, sock);
+    else early.push(t);
+  };
   const engine = {
     ...(clientCredentials ? { clientCredentials } : {}),
-    ...(stored ? { resume13: stored.ticket } : {}),
-    // A ticket read before connectEngine resolved waits for the socket's `authorized`.
-    ...(cache ? { onTicket13: (t: TlsTicket13) => (sock ? storeTicket(cache, t, sock) : early.push(t)) } : {}),
+    ...(stored?.kind === "tls13" ? { resume13: stored.ticket } : {}),
+    ...(t12 ? { resume12: t12 } : {}),
+    ...(cache
+      ? {
+          onTicket13: (ticket: TlsTicket13) => keep({ kind: "tls13", ticket }),
+          onSessionTicket: (session: TlsSession12) => keep({ kind: "tls12", session }),
+        }
+      : {}),
   };
-  const early: TlsTicket13[] = [];
+  const early: NewTicket[] = [];
   let sock: MasqTlsSocket | undefined;
   sock = await connectEngine(socket, {
     hello,
@@ -79,15 +92,25 @@ export async function masqTlsConnect(socket: Duplex, opts: MasqTlsOptions): Prom
   return sock;
 }
 
+/** A ticket as the engine reports it: TLS 1.3 (NewSessionTicket) or a TLS 1.2 session (RFC 5077). */
+type NewTicket = { kind: "tls13"; ticket: TlsTicket13 } | { kind: "tls12"; session: TlsSession12 };
 /** A ticket in the session cache, with what the connection that received it had established. */
-interface StoredTicket {
-  ticket: TlsTicket13;
-  authorized: boolean;
-}
+type StoredTicket = NewTicket & { authorized: boolean };
 
-function storeTicket(cache: { cache: TlsSessionCache; key: string }, t: TlsTicket13, sock: MasqTlsSocket): void {
-  const entry: StoredTicket = { ticket: t, authorized: sock.authorized };
-  cache.cache.store(cache.key, entry, { lifetimeMs: t.lifetimeSeconds * 1000, singleUse: true });
+/** A TLS 1.2 ticket without a lifetime hint (RFC 5077 §3.3: 0 = unspecified) is kept this long. */
+const TLS12_DEFAULT_LIFETIME_MS = 2 * 3600 * 1000;
+
+function storeTicket(cache: { cache: TlsSessionCache; key: string }, t: NewTicket, sock: MasqTlsSocket): void {
+  const entry: StoredTicket = { ...t, authorized: sock.authorized };
+  if (t.kind === "tls13") {
+    cache.cache.store(cache.key, entry, { lifetimeMs: t.ticket.lifetimeSeconds * 1000, singleUse: true });
+    return;
+  }
+  // Browsers resume only sessions with extended_master_secret (RFC 7627 §5.3); BoringSSL reuses a
+  // TLS 1.2 session until it expires.
+  if (!t.session.extendedMasterSecret) return;
+  const hint = t.session.lifetimeHintSeconds * 1000;
+  cache.cache.store(cache.key, entry, { lifetimeMs: hint > 0 ? hint : TLS12_DEFAULT_LIFETIME_MS, singleUse: false });
 }
 
 /** Loaded client credentials by content (a handful: one per distinct cert/key/passphrase). */

@@ -29,7 +29,7 @@ interface ResumeServer {
   close(): Promise<void>;
 }
 
-async function startResumeServer(pki: TlsTestPki, o: { ticketKeys?: Buffer; sessionTimeout?: number } = {}): Promise<ResumeServer> {
+async function startResumeServer(pki: TlsTestPki, o: { ticketKeys?: Buffer; sessionTimeout?: number; maxVersion?: "TLSv1.2" } = {}): Promise<ResumeServer> {
   const server: Server = createHttpsServer({ cert: pki.leaf.cert, key: pki.leaf.key, ...o });
   const reused: boolean[] = [];
   server.on("secureConnection", (s: TLSSocket) => reused.push(s.isSessionReused()));
@@ -110,6 +110,26 @@ describe("TLS 1.3 resumption, masq's engine", { timeout: 60_000 }, () => {
         assert.deepEqual(srv.reused, [false, true, true]);
       } finally {
         await session.close();
+        await srv.close();
+      }
+    });
+  }
+
+  for (const impersonate of ["chrome", "firefox"]) {
+    it(`${impersonate}: TLS 1.2 tickets (RFC 5077) resume too, in the session_ticket extension`, async () => {
+      const srv = await startResumeServer(pki, { maxVersion: "TLSv1.2" });
+      const tap = await startHelloTap(srv.port);
+      const session = new AsyncSession({ ca: pki.root.cert, impersonate, http2: false });
+      try {
+        for (let i = 0; i < 3; i++) await echoOnce(session, `wss://localhost:${tap.port}/`);
+        assert.deepEqual(srv.reused, [false, true, true]);
+        const ticketExt = (h: Buffer): Buffer | undefined => parseClientHello(h).extensions.find((e) => e.type === 35)?.data;
+        assert.equal(ticketExt(tap.hellos[0]!)?.length, 0, "first hello: empty session_ticket");
+        assert.ok((ticketExt(tap.hellos[1]!)?.length ?? 0) > 0, "second hello carries the ticket");
+        assert.ok(!extTypes(tap.hellos[1]!).includes(41), "no pre_shared_key for a TLS 1.2 session");
+      } finally {
+        await session.close();
+        await tap.close();
         await srv.close();
       }
     });
