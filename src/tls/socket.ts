@@ -16,6 +16,9 @@ function releaseScratch(socket: MasqTlsSocket): void {
   socket.releaseScratch();
 }
 
+/** Smallest output that makes the socket keep a reusable output buffer. */
+const SCRATCH_MIN = 16 * 1024;
+
 /** Largest output buffer kept for reuse. */
 const SCRATCH_MAX = 5 * 1024 * 1024;
 
@@ -188,7 +191,10 @@ export class MasqTlsSocket extends Duplex {
     if (this.#reuseOutput) {
       // A net.Socket calls back once libuv handed the bytes to the kernel, and Writable does not
       // call _write again before that: the next batch can reuse this buffer (less GC at 1 MiB).
-      if (out.buffer !== this.#scratch?.buffer && out.length <= SCRATCH_MAX) this.#scratch = Buffer.allocUnsafeSlow(Math.max(out.length, 64 * 1024));
+      // Only an output of SCRATCH_MIN bytes or more earns a reusable buffer: small records come
+      // from Node's shared pool, and an idle connection that wrote only small ones (an upgrade
+      // request, a few messages) then holds no 64 KiB buffer (issue 11: idle RSS per connection).
+      if (out.buffer !== this.#scratch?.buffer && out.length <= SCRATCH_MAX && out.length >= SCRATCH_MIN) this.#scratch = Buffer.allocUnsafeSlow(Math.max(out.length, 64 * 1024));
       else if (out.length > SCRATCH_MAX) this.#scratch = undefined;
       if (this.#scratch !== undefined && this.#scratch.length > SCRATCH_KEEP) {
         // Keep a large scratch while writes follow each other; once the socket has had nothing
