@@ -257,14 +257,34 @@ function nativeMlKem(): { publicKey: Buffer; privateKey: KeyObject } | undefined
   if (!nodeKem || nativeKemWorks === false) return undefined;
   try {
     const pair = nodeKem.generateKeyPairSync("ml-kem-768");
-    const spki = pair.publicKey.export({ format: "der", type: "spki" });
-    if (spki.length !== MLKEM768_SPKI_HEADER + MLKEM768_EK) throw new Error(`unexpected ML-KEM SPKI length ${spki.length}`);
     nativeKemWorks = true;
-    return { publicKey: spki.subarray(MLKEM768_SPKI_HEADER), privateKey: pair.privateKey };
+    return { publicKey: encapsulationKeyOf(pair.publicKey), privateKey: pair.privateKey };
   } catch {
     nativeKemWorks = false;
     return undefined;
   }
+}
+
+/** Whether KeyObject#export knows `raw-public` (newer Node): then no SPKI encoding per connect. */
+let rawPublicExport: boolean | undefined;
+
+/** The 1184-byte ML-KEM-768 encapsulation key of a Node public KeyObject. */
+function encapsulationKeyOf(key: KeyObject): Buffer {
+  if (rawPublicExport !== false) {
+    try {
+      const raw = (key.export as unknown as (o: { format: string }) => Buffer)({ format: "raw-public" });
+      if (raw.length === MLKEM768_EK) {
+        rawPublicExport = true;
+        return raw;
+      }
+    } catch {
+      // an older Node: SPKI below from now on
+    }
+    rawPublicExport = false;
+  }
+  const spki = key.export({ format: "der", type: "spki" });
+  if (spki.length !== MLKEM768_SPKI_HEADER + MLKEM768_EK) throw new Error(`unexpected ML-KEM SPKI length ${spki.length}`);
+  return spki.subarray(MLKEM768_SPKI_HEADER);
 }
 
 /** Groups masq can generate key shares for. */
