@@ -6,7 +6,7 @@ import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
 import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo, type TrafficSecrets } from "./key-schedule.js";
 import { TlsReader, handshakeMessage } from "./reader.js";
-import { parseNewSessionTicket, resumptionMasterSecret, type TlsTicket13 } from "./psk.js";
+import { fillBinderWith, obfuscatedTicketAge, parseNewSessionTicket, resumptionMasterSecret, type TlsTicket13 } from "./psk.js";
 import { clientCertificate13, clientCertificateVerify13, parseCertificateRequest13, type CertificateRequest13 } from "./client-auth.js";
 import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
 import {
@@ -191,18 +191,23 @@ function onHelloRetryRequest(
     shares = flight.shares;
   }
   const keyShares = [...shares.values()].map((s) => ({ group: s.group, key: s.key }));
+  // §4.1.2: the retry hello offers the PSK again (new age, new binder over message_hash(CH1),
+  // HRR and itself) when the server's suite has the ticket's hash; otherwise it cannot be used.
+  const psk = flight.psk && flight.psk.suite.hash === suite.hash ? flight.psk : undefined;
   const hello2 = ctx.opts.hello.build({
     random: flight.random,
     sessionId: flight.sessionId,
     keyShares,
     retry: true,
     ...(cookie ? { cookie } : {}),
+    ...(psk ? { psk: { identity: psk.ticket, obfuscatedAge: obfuscatedTicketAge(psk), binderLength: psk.suite.hashLength } } : {}),
   });
+  if (psk) fillBinderWith(hello2, psk, (truncated) => ctx.transcript.digestWith(truncated));
   const offered2 = readOfferedHello(hello2);
   ctx.transcript.add(hello2);
   sendCcsOnce(ctx, { ccsSent: false, offered: flight.offered });
   for (const r of plaintextRecords(ContentType.HANDSHAKE, hello2)) ctx.send(r);
-  const next: FirstFlight = { random: flight.random, sessionId: flight.sessionId, offered: offered2, shares };
+  const next: FirstFlight = { random: flight.random, sessionId: flight.sessionId, offered: offered2, shares, ...(psk ? { psk } : {}) };
   return new ExpectServerHello(next, handlers13Only(), { suite: suite.id, group });
 }
 

@@ -158,6 +158,12 @@ export class Transcript {
     this.#kept ??= [...this.#pending];
   }
 
+  /** Hash of the transcript followed by `extra` (not added): a PSK binder's partial hello (RFC 8446 §4.2.11.2). */
+  digestWith(extra: Buffer): Buffer {
+    if (!this.#hash) throw new Error("transcript hash not started");
+    return this.#hash.copy().update(extra).digest();
+  }
+
   /** The kept messages, concatenated (empty when not kept). */
   messages(): Buffer {
     return Buffer.concat(this.#kept ?? []);

@@ -97,10 +97,16 @@ export function pskBinder(t: TlsTicket13, partialHash: Buffer): Buffer {
  * messages before this ClientHello (none for the first one).
  */
 export function fillBinder(hello: Buffer, t: TlsTicket13, prior: Buffer[] = []): void {
+  fillBinderWith(hello, t, (truncated) => {
+    const h = createHash(t.suite.hash);
+    for (const m of prior) h.update(m);
+    return h.update(truncated).digest();
+  });
+}
+
+/** {@link fillBinder} with the transcript hash over the truncated hello computed by `hashWith`. */
+export function fillBinderWith(hello: Buffer, t: TlsTicket13, hashWith: (truncated: Buffer) => Buffer): void {
   const len = t.suite.hashLength;
   const truncated = hello.subarray(0, hello.length - (2 + 1 + len)); // binders<..> = u16 + u8 + binder
-  const h = createHash(t.suite.hash);
-  for (const m of prior) h.update(m);
-  const binder = pskBinder(t, h.update(truncated).digest());
-  binder.copy(hello, hello.length - len);
+  pskBinder(t, hashWith(truncated)).copy(hello, hello.length - len);
 }

@@ -29,7 +29,7 @@ interface ResumeServer {
   close(): Promise<void>;
 }
 
-async function startResumeServer(pki: TlsTestPki, o: { ticketKeys?: Buffer; sessionTimeout?: number; maxVersion?: "TLSv1.2" } = {}): Promise<ResumeServer> {
+async function startResumeServer(pki: TlsTestPki, o: { ticketKeys?: Buffer; sessionTimeout?: number; maxVersion?: "TLSv1.2"; ecdhCurve?: string } = {}): Promise<ResumeServer> {
   const server: Server = createHttpsServer({ cert: pki.leaf.cert, key: pki.leaf.key, ...o });
   const reused: boolean[] = [];
   server.on("secureConnection", (s: TLSSocket) => reused.push(s.isSessionReused()));
@@ -198,6 +198,23 @@ describe("TLS 1.3 resumption, masq's engine", { timeout: 60_000 }, () => {
       for (const s of [s1, s2, off]) await s.close();
       await a.close();
       await b.close();
+    }
+  });
+
+  it("after a HelloRetryRequest the retry hello offers the ticket again (new binder) and resumes", async () => {
+    // Chrome sends X25519MLKEM768 and X25519 shares; a P-256-only server asks for a retry.
+    const srv = await startResumeServer(pki, { ecdhCurve: "prime256v1" });
+    const tap = await startHelloTap(srv.port);
+    const session = new AsyncSession({ ca: pki.root.cert, impersonate: "chrome" });
+    try {
+      await echoOnce(session, `wss://localhost:${tap.port}/`);
+      await echoOnce(session, `wss://localhost:${tap.port}/`);
+      assert.deepEqual(srv.reused, [false, true]);
+      assert.equal(tap.hellos.length, 2, "one ClientHello record per connection seen first");
+    } finally {
+      await session.close();
+      await tap.close();
+      await srv.close();
     }
   });
 
