@@ -27,6 +27,7 @@ for (const entry of CATALOGUE) {
 }
 for (const p of [...PROFILES.values(), masqDefault]) deepFreeze(p);
 const CATALOGUE_PROFILES: ReadonlySet<BrowserProfile> = new Set([...PROFILES.values(), masqDefault]);
+const CATALOGUE_HELLOS: ReadonlySet<unknown> = new Set([...CATALOGUE_PROFILES].map((p) => p.tls));
 
 /** Every name `getProfile` accepts (canonical names and aliases), in catalogue order. */
 export function profileNames(): string[] {
@@ -64,6 +65,8 @@ export function resolveProfile(impersonate: string | BrowserProfile): BrowserPro
   if (typeof impersonate === "string") return getProfile(impersonate);
   // The catalogue's own (frozen) profiles reproduce their browsers as shipped.
   if (CATALOGUE_PROFILES.has(impersonate)) return impersonate;
-  checkProfile(impersonate);
+  // A built-in profile with other headers (`{ ...getProfile("chrome"), headers }`) keeps its
+  // browser's hello as shipped; only what the caller supplied is checked.
+  checkProfile(impersonate, CATALOGUE_HELLOS.has(impersonate?.tls));
   return impersonate;
 }

@@ -71,12 +71,16 @@ export function checkHelloProfile(tls: ClientHelloProfile): void {
   }
 }
 
-/** Checks a whole browser profile (its hello and its header template). */
-export function checkProfile(profile: BrowserProfile): void {
+/**
+ * Checks a whole browser profile (its hello and its header template). `trustedHello`: the hello
+ * is one of the catalogue's own (a caller who changed only the headers of a built-in profile),
+ * which reproduces its browser as shipped, ML-DSA offer included, so only the headers are checked.
+ */
+export function checkProfile(profile: BrowserProfile, trustedHello = false): void {
   if (!profile || typeof profile !== "object" || !profile.tls || !Array.isArray(profile.headers)) {
     throw new WebSocketError("impersonate: a profile object needs `tls` (ClientHelloProfile) and `headers` (header template)", 0);
   }
-  checkHelloProfile(profile.tls);
+  if (!trustedHello) checkHelloProfile(profile.tls);
   for (const entry of profile.headers) {
     if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string" || typeof entry[1] !== "string") {
       fail(profile.name, "`headers` must be [name, value] string pairs");

@@ -163,6 +163,17 @@ test("wsConnect: a custom profile connects; one masq cannot complete fails befor
     await ws.sendStr("custom");
     assert.equal(await ws.recvStr({ timeout: 10_000 }), "custom");
     await ws.close();
+    // A built-in profile with the caller's own headers keeps its hello as shipped (Chrome 156
+    // offers ML-DSA, as Chromium does, which a custom hello may not).
+    const chrome = getProfile("chrome");
+    const own: BrowserProfile = { ...chrome, headers: [...chrome.headers, ["X-Own", "1"]] };
+    assert.equal(resolveProfile(own), own);
+    const ws2 = await session.wsConnect(url, { impersonate: own });
+    await ws2.sendStr("own headers");
+    assert.equal(await ws2.recvStr({ timeout: 10_000 }), "own headers");
+    await ws2.close();
+    // ...but the same hello copied field by field is a custom hello, checked as such.
+    assert.throws(() => resolveProfile({ ...chrome, tls: { ...chrome.tls } }), isWsError(/0x0904/));
     const before = connections;
     const bad: BrowserProfile = { ...getProfile("chrome124"), tls: { ...getProfile("chrome124").tls, keyShareGroups: [0x0a0a, 0x0200], groups: [0x0a0a, 0x0200] } };
     await assert.rejects(session.wsConnect(url, { impersonate: bad }), isWsError(/0x0200/));
