@@ -10,6 +10,7 @@ import { handshakeMessage } from "./reader.js";
 import { RecordDecryptor, RecordEncryptor, RecordReader, plaintextRecord, type RecordOpener, type RecordSealer } from "./record.js";
 
 export type { EngineOptions, EngineSink, HelloBuilder } from "./handshake.js";
+import type { HelloBuilder } from "./handshake.js";
 
 /** Send a KeyUpdate before a write key protects this many records (AES-GCM limits, RFC 8446 §5.5). */
 const KEY_UPDATE_AFTER = 1 << 23;
@@ -19,6 +20,33 @@ const MAX_EMPTY_RECORDS = 32;
 
 /** The version-specific handshakes, chosen after ServerHello. */
 const HANDLERS: VersionHandlers = { tls13: tls13ServerHello, tls12: tls12ServerHello };
+
+/** Left in place of the hello builder once connected: no ClientHello is ever built again. */
+const SPENT_HELLO: HelloBuilder = {
+  keyShareGroups: [],
+  recordVersion: TLS12,
+  build(): Buffer {
+    throw new TlsError("ClientHello after the handshake", { alert: "internal_error" });
+  },
+};
+
+/** An empty buffer of its own (a zero-length view would pin the record it was cut from). */
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The options a connected state still reads (tickets, KeyUpdate, message size). The rest (the
+ * hello builder with its GREASE and ECH state, the offered tickets and PSK, client credentials,
+ * fixed randomness) belongs to the handshake; an idle connection must not keep it alive.
+ */
+function connectedOptions(o: EngineOptions): EngineOptions {
+  return {
+    hello: SPENT_HELLO,
+    verifyChain: o.verifyChain,
+    ...(o.onTicket13 ? { onTicket13: o.onTicket13 } : {}),
+    ...(o.onSessionTicket ? { onSessionTicket: o.onSessionTicket } : {}),
+    ...(o.maxHandshakeMessage !== undefined ? { maxHandshakeMessage: o.maxHandshakeMessage } : {}),
+  };
+}
 
 /** A peer alert reported as an error: we must not answer it with an alert of our own. */
 class PeerAlert extends TlsError {
@@ -61,8 +89,11 @@ class NotStarted implements HandshakeState {
  * (RFC 8446 §6.2) unless the failure is an alert from the server.
  */
 export class TlsClientEngine {
-  readonly #opts: EngineOptions;
+  #opts: EngineOptions;
   readonly #sink: EngineSink;
+  #transcript = new Transcript();
+  /** The handshake's data has been let go (see {@link #settle}). */
+  #settled = false;
   readonly #reader = new RecordReader();
   readonly #info = new Negotiated();
   readonly #ctx: HandshakeContext;
@@ -108,10 +139,13 @@ export class TlsClientEngine {
     this.#opts = opts;
     this.#sink = sink;
     const self = this;
-    const transcript = new Transcript();
     this.#ctx = {
-      opts,
-      transcript,
+      get opts() {
+        return self.#opts;
+      },
+      get transcript() {
+        return self.#transcript;
+      },
       info: this.#info,
       get enc() {
         return self.#enc;
@@ -314,6 +348,7 @@ export class TlsClientEngine {
       }
       // TLS 1.3: ignored during the handshake (RFC 8446 §5, §D.4); TLS 1.2: the read keys change.
       this.#state = state.changeCipherSpec(this.#ctx);
+      this.#settle();
       return;
     }
     const dec = this.#dec;
@@ -390,5 +425,21 @@ export class TlsClientEngine {
       this.#state = this.#state.handle(this.#ctx, t, msg.subarray(4), msg);
       if (this.#phase === Phase.FAILED) return;
     }
+    if (this.#hs.length === 0) this.#hs = NO_BYTES;
+    this.#settle();
+  }
+
+  /**
+   * Once connected, drop what only the handshake needed: the transcript hash (an OpenSSL digest
+   * context), the key schedule's handshake and master secrets, and the handshake options (the
+   * hello builder's GREASE/ECH state, offered tickets, credentials). An idle connection keeps its
+   * record keys, the resumption secret when tickets are wanted, and the negotiated results.
+   */
+  #settle(): void {
+    if (this.#settled || !this.#state.connected) return;
+    this.#settled = true;
+    this.#transcript = new Transcript();
+    this.#info.schedule = undefined;
+    this.#opts = connectedOptions(this.#opts);
   }
 }

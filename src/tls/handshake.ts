@@ -91,7 +91,7 @@ export class Negotiated {
   peerCertificates: X509Certificate[] = [];
   /** The handshake resumed a session (no certificate was sent; `peerCertificates` are the session's). */
   resumed = false;
-  /** TLS 1.3 key schedule (tests read its secrets). */
+  /** TLS 1.3 key schedule (tests read its secrets), until the handshake completes. */
   schedule: KeySchedule | undefined;
   /** Largest application-data plaintext per record (RFC 8449). */
   sendLimit = MAX_PLAINTEXT;

@@ -266,8 +266,13 @@ function closeAfterFlush(socket: Duplex): void {
 
 /** Run the handshake over `socket` and resolve with the connected {@link MasqTlsSocket}. */
 export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<MasqTlsSocket> {
+  // The closures below live as long as the connection (socket listeners, verifyChain), and a
+  // closure keeps every variable its scope shares: they never read `o`, whose hello builder
+  // (GREASE and ECH state) and offered tickets belong to the handshake alone. `handshakeOnly`
+  // is let go once the engine holds it (the engine drops it in turn when connected).
+  const { signal, verifyHost, rejectUnauthorized, ca } = o;
+  let handshakeOnly: Pick<EngineConnectOptions, "hello" | "engine"> | undefined = { hello: o.hello, ...(o.engine ? { engine: o.engine } : {}) };
   return new Promise<MasqTlsSocket>((resolve, reject) => {
-    const signal = o.signal;
     if (signal?.aborted) {
       socket.destroy();
       reject(signal.reason);
@@ -300,41 +305,42 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
     const cleanup = (): void => signal?.removeEventListener("abort", onAbort);
     signal?.addEventListener("abort", onAbort, { once: true });
 
-    tls = new MasqTlsSocket(
-      socket,
-      (self) =>
-        new TlsClientEngine(
-          {
-            hello: o.hello,
-            ...o.engine,
-            verifyChain: (chain) => {
-              try {
-                validateChain(chain, { host: o.verifyHost, ...(o.ca !== undefined ? { ca: o.ca } : {}) });
-                self.authorized = true;
-              } catch (e) {
-                if (o.rejectUnauthorized) throw e;
-                self.authorized = false;
-                self.authorizationError = e as TlsError;
-              }
-            },
+    tls = new MasqTlsSocket(socket, (self) => {
+      // Locals of this arrow, not of the executor (whose scope the connection's closures share).
+      const { hello, engine } = handshakeOnly!;
+      handshakeOnly = undefined;
+      return new TlsClientEngine(
+        {
+          hello,
+          ...engine,
+          verifyChain: (chain) => {
+            try {
+              validateChain(chain, { host: verifyHost, ...(ca !== undefined ? { ca } : {}) });
+              self.authorized = true;
+            } catch (e) {
+              if (rejectUnauthorized) throw e;
+              self.authorized = false;
+              self.authorizationError = e as TlsError;
+            }
           },
-          {
-            send: (bytes) => {
-              if (!socket.destroyed && socket.writable) socket.write(bytes);
-            },
-            data: (chunk) => self.deliver(chunk),
-            connected: () => {
-              self.alpnProtocol = self.engine.alpnProtocol;
-              if (settled) return;
-              settled = true;
-              exposed = true;
-              cleanup();
-              resolve(self);
-            },
-            closed: () => self.deliverEnd(),
+        },
+        {
+          send: (bytes) => {
+            if (!socket.destroyed && socket.writable) socket.write(bytes);
           },
-        ),
-    );
+          data: (chunk) => self.deliver(chunk),
+          connected: () => {
+            self.alpnProtocol = self.engine.alpnProtocol;
+            if (settled) return;
+            settled = true;
+            exposed = true;
+            cleanup();
+            resolve(self);
+          },
+          closed: () => self.deliverEnd(),
+        },
+      );
+    });
 
     let broken = false;
     const feed = (chunk: Buffer, transient: boolean): void => {
