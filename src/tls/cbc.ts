@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { MAX_PLAINTEXT } from "./constants.js";
-import type { RecordOpener, RecordSealer } from "./record.js";
+import { ownBytes, type RecordOpener, type RecordSealer } from "./record.js";
 import { additionalData12 } from "./record12.js";
 import type { Cipher12 } from "./suites12.js";
 
@@ -26,7 +26,7 @@ export class CbcSealer implements RecordSealer {
   constructor(cipher: CbcCipher, key: Buffer, macKey: Buffer) {
     this.#cipher = cipher;
     this.#key = createSecretKey(key);
-    this.#macKey = macKey;
+    this.#macKey = ownBytes(macKey); // long-lived: not a view of the key block
     this.recordOverhead = 5 + cipher.blockSize + cipher.macLength + cipher.blockSize;
   }
 
@@ -73,7 +73,7 @@ export class CbcOpener implements RecordOpener {
   constructor(cipher: CbcCipher, key: Buffer, macKey: Buffer) {
     this.#cipher = cipher;
     this.#key = createSecretKey(key);
-    this.#macKey = macKey;
+    this.#macKey = ownBytes(macKey); // long-lived: not a view of the key block
   }
 
   open(header: Buffer, fragment: Buffer): { type: number; data: Buffer } {

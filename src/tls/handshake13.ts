@@ -8,7 +8,7 @@ import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type Sui
 import { TlsReader, handshakeMessage } from "./reader.js";
 import { fillBinderWith, obfuscatedTicketAge, parseNewSessionTicket, resumptionMasterSecret, type TlsTicket13 } from "./psk.js";
 import { clientCertificate13, clientCertificateVerify13, parseCertificateRequest13, type CertificateRequest13 } from "./client-auth.js";
-import { RecordDecryptor, RecordEncryptor, plaintextRecord, plaintextRecords } from "./record.js";
+import { RecordDecryptor, RecordEncryptor, ownBytes, plaintextRecord, plaintextRecords } from "./record.js";
 import {
   ExpectServerHello,
   makeShare,
@@ -399,7 +399,8 @@ class ExpectFinished extends Handshaking13 {
     // Tickets are kept only when someone wants them (a session cache): then the resumption
     // master secret is derived over the transcript through our Finished (§7.1).
     const master = schedule.masterSecret;
-    const next = new Connected13(ctx.opts.onTicket13 && master ? { suite, secret: resumptionMasterSecret(suite, master, ctx.transcript.digest()) } : undefined);
+    // Kept for the connection's life: a copy of its own, not a view of the Buffer pool.
+    const next = new Connected13(ctx.opts.onTicket13 && master ? { suite, secret: ownBytes(resumptionMasterSecret(suite, master, ctx.transcript.digest())) } : undefined);
     ctx.connected();
     return next;
   }

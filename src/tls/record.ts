@@ -166,6 +166,17 @@ function nonceFor(iv: Buffer, seq: number): Buffer {
   return nonce;
 }
 
+/**
+ * A copy of `bytes` in memory of its own, for small values that live as long as the connection
+ * (secrets, IVs, MAC keys): small Buffers from Buffer.allocUnsafe/from/concat are views of Node's
+ * shared 8 KiB pool, and one long-lived view keeps its whole slab alive.
+ */
+export function ownBytes(bytes: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own);
+  return own;
+}
+
 /** One-byte inner content types (no padding), shared: the cipher only reads them. */
 const TYPE_BYTE: Buffer[] = Array.from({ length: 256 }, (_, t) => Buffer.from([t]));
 
@@ -173,7 +184,6 @@ const TYPE_BYTE: Buffer[] = Array.from({ length: 256 }, (_, t) => Buffer.from([t
 abstract class RecordProtection {
   readonly suite: SuiteInfo;
   secret: Buffer;
-  protected key: Buffer;
   /** The key as a KeyObject: node:crypto then skips re-importing raw key bytes per record. */
   protected keyObject: KeyObject;
   protected iv: Buffer;
@@ -182,11 +192,16 @@ abstract class RecordProtection {
 
   constructor(suite: SuiteInfo, secret: Buffer) {
     this.suite = suite;
-    this.secret = secret;
     const k = trafficKeys(suite, secret);
-    this.key = k.key;
     this.keyObject = createSecretKey(k.key);
-    this.iv = k.iv;
+    // Secret and IV live as long as the connection: copied into memory of their own, since the
+    // small Buffers HKDF returns are views of Node's shared 8 KiB pool, and one long-lived view
+    // keeps its whole slab (an idle connection pinned about one slab through these).
+    const own = Buffer.allocUnsafeSlow(secret.length + k.iv.length);
+    secret.copy(own, 0);
+    k.iv.copy(own, secret.length);
+    this.secret = own.subarray(0, secret.length);
+    this.iv = own.subarray(secret.length);
   }
 }
 

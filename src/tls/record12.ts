@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type CipherGCM, type DecipherGCM, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { MAX_PLAINTEXT } from "./constants.js";
-import type { RecordOpener, RecordSealer } from "./record.js";
+import { ownBytes, type RecordOpener, type RecordSealer } from "./record.js";
 import type { Cipher12 } from "./suites12.js";
 
 /**
@@ -42,7 +42,7 @@ abstract class Aead12 {
   constructor(cipher: AeadCipher, key: Buffer, iv: Buffer) {
     this.#cipher = cipher;
     this.#key = createSecretKey(key);
-    this.#iv = iv;
+    this.#iv = ownBytes(iv); // long-lived: not a view of the key block or the Buffer pool
     this.explicit = cipher.kind === "gcm" ? 8 : 0;
   }
 
