@@ -75,7 +75,7 @@ function many(n: number): string {
 }
 
 export const CASES: readonly CaseDef[] = [
-  // (the h2 cases, H2_CASES below, are appended at the end of this list)
+  // (the h2 cases, H2_CASES below, run only when named: `--cases h2-send-1m,...`)
   {
     id: "send-1m", kind: "send", secure: false, size: MiB, unit: "GB/s", higherIsBetter: true,
     title: (s, z) => `send ${volume(s.count, z)} as 1 MiB binary messages`,
