@@ -101,14 +101,23 @@ before(async () => {
   );
 });
 
+/** An AbortSignal that aborts after 15 s with an error saying what did not finish. */
+function timed(what: string): AbortSignal {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(new Error(`${what} did not finish within 15 s`)), 15_000).unref();
+  return ac.signal;
+}
+
 test("every target: masq's hello captured on the wire matches its reference; handshake and echo complete", async () => {
   for (const name of targetNames()) {
     const p = getProfile(name);
+    // Every wait is bounded and names its target: a stalled handshake fails with where it stalled.
+    const stage = (what: string): { signal: AbortSignal } => ({ signal: timed(`${name}: ${what}`) });
     const socket = net.connect(tapPort, "127.0.0.1");
-    await once(socket, "connect");
-    const t = await masqTlsConnect(socket, { host: "localhost", rejectUnauthorized: true, ca: certs.ca.cert, profile: p });
+    await once(socket, "connect", stage("TCP connect"));
+    const t = await masqTlsConnect(socket, { host: "localhost", rejectUnauthorized: true, ca: certs.ca.cert, profile: p, ...stage("TLS handshake") });
     t.write(`hello ${name}`);
-    const [echo] = (await once(t, "data")) as [Buffer];
+    const [echo] = (await once(t, "data", stage("echo"))) as [Buffer];
     assert.equal(echo.toString(), `hello ${name}`);
     t.destroy();
     const hello = parseClientHello(flights.at(-1)!);
