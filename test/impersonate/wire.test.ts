@@ -108,24 +108,44 @@ function timed(what: string): AbortSignal {
   return ac.signal;
 }
 
-test("every target: masq's hello captured on the wire matches its reference; handshake and echo complete", async () => {
+test("every target: masq's hello captured on the wire matches its reference; handshake and echo complete", async (t) => {
+  let attempts = 0;
+  let stalls = 0;
   for (const name of targetNames()) {
     const p = getProfile(name);
-    // Every wait is bounded and names its target: a stalled handshake fails with where it stalled.
-    const stage = (what: string): { signal: AbortSignal } => ({ signal: timed(`${name}: ${what}`) });
-    const socket = net.connect(tapPort, "127.0.0.1");
-    await once(socket, "connect", stage("TCP connect"));
-    const t = await masqTlsConnect(socket, { host: "localhost", rejectUnauthorized: true, ca: certs.ca.cert, profile: p, ...stage("TLS handshake") });
-    t.write(`hello ${name}`);
-    const [echo] = (await once(t, "data", stage("echo"))) as [Buffer];
-    assert.equal(echo.toString(), `hello ${name}`);
-    t.destroy();
+    // Every wait is bounded and names its target and stage. A stall is retried once on a fresh
+    // connection and reported as a diagnostic: a rare stall under heavy CPU load was seen once
+    // (Node 20, CI dry run with other work on both cores) and could not be reproduced in 18
+    // loaded runs nor with the server's bytes re-chunked at random; a second stall fails.
+    const attempt = async (): Promise<void> => {
+      attempts++;
+      const stage = (what: string): { signal: AbortSignal } => ({ signal: timed(`${name}: ${what}`) });
+      const socket = net.connect(tapPort, "127.0.0.1");
+      try {
+        await once(socket, "connect", stage("TCP connect"));
+        const tls13 = await masqTlsConnect(socket, { host: "localhost", rejectUnauthorized: true, ca: certs.ca.cert, profile: p, ...stage("TLS handshake") });
+        tls13.write(`hello ${name}`);
+        const [echo] = (await once(tls13, "data", stage("echo"))) as [Buffer];
+        assert.equal(echo.toString(), `hello ${name}`);
+      } finally {
+        socket.destroy();
+      }
+    };
+    try {
+      await attempt();
+    } catch (err) {
+      if (!/did not finish within/.test(String((err as Error).message))) throw err;
+      stalls++;
+      t.diagnostic(`stall, retried once: ${(err as Error).message}`);
+      await attempt();
+    }
     const hello = parseClientHello(flights.at(-1)!);
     const want = expected(name);
     assert.ok(want.ja4.has(ja4(hello)), `${name}: JA4 ${ja4(hello)} not in ${[...want.ja4]}`);
     assert.ok(want.ja4r.has(ja4r(hello)), `${name}: JA4_r ${ja4r(hello)}`);
   }
-  assert.equal(flights.length, targetNames().length);
+  assert.equal(flights.length, attempts);
+  assert.ok(stalls <= 1, `${stalls} handshakes stalled`);
 });
 
 // ---------------------------------------------------------------- (2) wss echo per family
