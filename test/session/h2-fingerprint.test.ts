@@ -136,7 +136,7 @@ test("impersonate firefox against h2 without ENABLE_CONNECT_PROTOCOL: the second
 
 for (const c of [
   { name: "http2: true (Node's TLS)", opts: { http2: true }, todo: undefined },
-  { name: "impersonate firefox (masq's TLS)", opts: { impersonate: "firefox" }, todo: "resuming in masq's engine is issue 11's work in progress" },
+  { name: "impersonate firefox (masq's TLS)", opts: { impersonate: "firefox" }, todo: undefined },
 ]) {
   test(`${c.name} against h2 without ENABLE_CONNECT_PROTOCOL: the http/1.1-only reconnect resumes the TLS session`, { skip, todo: c.todo }, async () => {
     const plain = await startPythonH2Server({ extendedConnect: false, record: true });
