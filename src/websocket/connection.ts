@@ -12,7 +12,7 @@ import { FrameWriter } from "./writer.js";
 import { MAX_TIMER_MS, type ResolvedConnectionOptions } from "./options.js";
 import type { PerMessageDeflate } from "./deflate.js";
 import { Heartbeat, type HeartbeatEvents } from "./heartbeat.js";
-import { closeArgsError, flushArgsError, pingArgsError, recvArgsError, sendArgsError, sendBytesArgsError, sendOptionsError, sendStrArgsError } from "./validate.js";
+import { closeArgsError, flushArgsError, isPlainSend, pingArgsError, recvArgsError, sendArgsError, sendBytesArgsError, sendOptionsError, sendStrArgsError } from "./validate.js";
 
 /** The server's answer to the upgrade request. */
 export interface HandshakeResponse {
@@ -186,7 +186,10 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
    * while the send queue is full, honouring `timeout` and `signal`.
    */
   send(data: SendData, flags = 0, opts?: OperationOptions): Promise<void> {
-    const invalid = sendArgsError(data, flags, opts); if (invalid) return Promise.reject(invalid);
+    if (!isPlainSend(data, flags, opts)) {
+      const invalid = sendArgsError(data, flags, opts);
+      if (invalid) return Promise.reject(invalid);
+    }
     const blocked = this.#sendBlocked();
     if (blocked) return Promise.reject(blocked);
     if (opts?.signal?.aborted) return Promise.reject(opts.signal.reason);
@@ -330,6 +333,16 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   #enqueue(opcode: number, payload: Uint8Array, more: boolean): Promise<void> | undefined {
     // Manual fragmentation (RFC 6455 §5.4): the state knows the message in progress.
     const wireOpcode = this.#cs.dataOpcode(opcode, more);
+    // Hot path (small, uncompressed): kept tiny so that V8 inlines it into send().
+    if (this.#deflate === undefined && payload.length <= SEND_PIECE) {
+      this.#writer.enqueue(wireOpcode, payload, !more);
+      return undefined;
+    }
+    return this.#enqueueLarge(wireOpcode, payload, more);
+  }
+
+  /** {@link #enqueue} for compressed connections and messages sent in pieces. */
+  #enqueueLarge(wireOpcode: number, payload: Uint8Array, more: boolean): Promise<void> | undefined {
     const deflate = this.#deflate;
     if (deflate && !more && wireOpcode !== Opcode.CONT && deflate.shouldCompress(payload.length)) {
       // RFC 7692 §6.1: compress whole messages only (manual fragments go uncompressed).

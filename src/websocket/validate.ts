@@ -282,6 +282,20 @@ export function sendArgsError(data: unknown, flags: unknown, opts: unknown, meth
   if (opts === undefined && typeof flags === "number" && (flags & ~SEND_FLAG_BITS) === 0 && flags >= 0 && (typeof data === "string" || isBytes(data))) {
     return Number.isInteger(flags) ? undefined : invalid(`${method}: flags`, r.flags, flags);
   }
+  return sendArgsErrorSlow(data, flags, opts, method);
+}
+
+/**
+ * True for the arguments nearly every `send` gets (a Uint8Array or string, no options, an
+ * integer flag of known bits): small enough for V8 to inline into `send()`, which then skips
+ * {@link sendArgsError}. False means "check fully", not "invalid".
+ */
+export function isPlainSend(data: unknown, flags: number, opts: unknown): boolean {
+  return opts === undefined && (flags & ~SEND_FLAG_BITS) === 0 && (flags | 0) === flags && flags >= 0 && (data instanceof Uint8Array || typeof data === "string");
+}
+
+function sendArgsErrorSlow(data: unknown, flags: unknown, opts: unknown, method: string): WebSocketError | undefined {
+  const r = ARGUMENT_RULES.send;
   return check(`${method}: data`, r.data, data) ?? check(`${method}: flags`, r.flags, flags) ?? opsError(method, opts, true);
 }
 
