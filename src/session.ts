@@ -246,19 +246,7 @@ export class AsyncSession implements AsyncDisposable {
     signal: AbortSignal,
     sameOrigin: boolean,
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
-    const compress = o.compress ?? profile?.compress ?? false;
-    const offer: DeflateOffer | undefined =
-      compress === false ? undefined : compress === true ? (profile?.deflateOffer ?? {}) : compress;
-    const user = headerList(o.headers);
-    if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
-      user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);
-    }
-    if (!sameOrigin) {
-      removeHeader(user, "authorization");
-      removeHeader(user, "cookie");
-    }
-    const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
-    if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
+    const { offer, user } = await this.#requestParts(target, o, profile, sameOrigin);
     const origin = o.origin ?? (profile ? `https://${target.host}` : undefined);
     const step = await wsOverH2(h2, {
       target, fp, profile, origin, protocols: o.protocols, offer, headers: user, connOpts,
@@ -282,6 +270,35 @@ export class AsyncSession implements AsyncDisposable {
       if (!this.#ended.has(step.ws)) this.#open.add(step.ws);
     }
     return step;
+  }
+
+  /**
+   * What an upgrade request carries whatever its transport (HTTP/1.1 or an h2 stream): the
+   * permessage-deflate offer, and the caller's headers with Basic auth and the Cookie header.
+   */
+  async #requestParts(
+    target: URL,
+    o: SessionOptions,
+    profile: BrowserProfile | undefined,
+    sameOrigin: boolean,
+  ): Promise<{ offer: DeflateOffer | undefined; user: HeaderList }> {
+    const compress = o.compress ?? profile?.compress ?? false;
+    const offer: DeflateOffer | undefined =
+      compress === false ? undefined : compress === true ? (profile?.deflateOffer ?? {}) : compress;
+    const user = headerList(o.headers);
+    // Authorization and per-call cookies belong to the origin the caller named (never forwarded).
+    if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
+      user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);
+    }
+    if (!sameOrigin) {
+      // Credentials the caller gave for the first origin never follow a redirect elsewhere;
+      // the jar's cookies for the new origin are added below by RFC 6265 rules.
+      removeHeader(user, "authorization");
+      removeHeader(user, "cookie");
+    }
+    const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
+    if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
+    return { offer, user };
   }
 
   /** One connection attempt: a WebSocket, or a redirect to follow. */
@@ -359,23 +376,8 @@ export class AsyncSession implements AsyncDisposable {
         return await this.#overH2(h2, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
       }
       const key = generateKey();
-      const compress = o.compress ?? profile?.compress ?? false;
-      const offer: DeflateOffer | undefined =
-        compress === false ? undefined : compress === true ? (profile?.deflateOffer ?? {}) : compress;
+      const { offer, user } = await this.#requestParts(target, o, profile, sameOrigin);
       const extensions = offer ? formatDeflateOffer(offer) : undefined;
-      const user = headerList(o.headers);
-      // Authorization and per-call cookies belong to the origin the caller named (never forwarded).
-      if (o.auth && sameOrigin && !hasHeader(user, "authorization")) {
-        user.push(["Authorization", "Basic " + Buffer.from(`${o.auth[0]}:${o.auth[1]}`, "utf8").toString("base64")]);
-      }
-      if (!sameOrigin) {
-        // Credentials the caller gave for the first origin never follow a redirect elsewhere;
-        // the jar's cookies for the new origin are added below by RFC 6265 rules.
-        removeHeader(user, "authorization");
-        removeHeader(user, "cookie");
-      }
-      const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
-      if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
       const origin = o.origin ?? (profile ? `${secure ? "https" : "http"}://${target.host}` : undefined);
       const headers: HeaderList = buildRequestHeaders({
         host: target.host,

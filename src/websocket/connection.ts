@@ -221,7 +221,6 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
   /** Sends a TEXT message. */
   sendStr(text: string, opts?: OperationOptions): Promise<void> {
     const invalid = sendStrArgsError(text, opts); if (invalid) return Promise.reject(invalid);
-    if (typeof text !== "string") return Promise.reject(new WebSocketError("sendStr expects a string", 0));
     return this.send(text, WsFlag.TEXT, opts);
   }
 

@@ -1,4 +1,3 @@
-import { WebSocketError } from "../errors.js";
 import type { WebSocketRetryStrategy } from "./retry.js";
 import { validateOptions } from "./validate.js";
 
@@ -96,12 +95,7 @@ export function resolveConnectionOptions(o: ConnectionOptions): ResolvedConnecti
   };
 }
 
-/** The heartbeat option, checked: both times positive numbers of ms within setTimeout's range. */
+/** The heartbeat option (validate.ts has checked it): a copy, or undefined when off. */
 function heartbeatOf(v: HeartbeatOptions | false | undefined): HeartbeatOptions | undefined {
-  if (v === undefined || v === false) return undefined;
-  const ms = (x: unknown): x is number => typeof x === "number" && x > 0 && x <= MAX_TIMER_MS;
-  if (typeof v !== "object" || v === null || !ms(v.interval) || !ms(v.timeout)) {
-    throw new WebSocketError("heartbeat must be false or { interval, timeout } with positive numbers of milliseconds (at most 2147483647)", 0);
-  }
-  return { interval: v.interval, timeout: v.timeout };
+  return v === undefined || v === false ? undefined : { interval: v.interval, timeout: v.timeout };
 }
