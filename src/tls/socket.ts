@@ -320,6 +320,11 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
             } catch (e) {
               if (rejectUnauthorized) throw e;
               self.authorized = false;
+              // V8 keeps an error's stack as call-site records (each frame's receiver and
+              // function) until `.stack` is first read: kept for the connection's life, this
+              // error would pin the whole handshake (its states, key schedule, hello builder),
+              // about 20 KiB per idle connection. Reading it now leaves only the string.
+              void (e as Error).stack;
               self.authorizationError = e as TlsError;
             }
           },
