@@ -1,10 +1,10 @@
 import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
 import * as nodeCrypto from "node:crypto";
-import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { TlsError } from "../errors.js";
 import { NamedGroup } from "./constants.js";
 import { FFDHE_PRIMES } from "./ffdhe.js";
 import { derChildren, readDer } from "./asn1.js";
+import { MlKem768KeyPair } from "./mlkem.js";
 
 /** A client key share in flight: the bytes for the key_share extension and how to finish the exchange. */
 export interface KeyShare {
@@ -172,26 +172,23 @@ const MLKEM768_CT = 1088;
  * followed by its X25519 share; the shared secret is the ML-KEM secret followed by the X25519 one.
  */
 function x25519mlkem768(seed?: Buffer, x25519Private?: Buffer): KeyShare {
-  const kem = seed ? undefined : nativeMlKem();
-  const js = kem ? undefined : ml_kem768.keygen(seed ? new Uint8Array(seed) : undefined);
+  const kem = mlkem768(seed);
   const x = new X25519Share(x25519Private);
-  const encapsulationKey = kem ? kem.publicKey : Buffer.from(js!.publicKey.buffer, js!.publicKey.byteOffset, js!.publicKey.length);
-  const key = Buffer.concat([encapsulationKey, x.key]);
+  const key = Buffer.concat([kem.encapsulationKey, x.key]);
   const group = NamedGroup.X25519MLKEM768;
   return {
     group,
     key,
     complete(peer) {
       if (peer.length !== MLKEM768_CT + 32) throw badShare(group);
-      let kemSecret: Uint8Array;
+      let kemSecret: Buffer;
       try {
-        const ct = peer.subarray(0, MLKEM768_CT);
-        kemSecret = kem ? nodeKem!.decapsulate(kem.privateKey, ct) : ml_kem768.decapsulate(new Uint8Array(ct), js!.secretKey);
+        kemSecret = kem.decapsulate(peer.subarray(0, MLKEM768_CT));
       } catch (e) {
         throw badShare(group, e);
       }
       const xSecret = x.secret(peer.subarray(MLKEM768_CT), group);
-      return Buffer.concat([Buffer.from(kemSecret), xSecret]);
+      return Buffer.concat([kemSecret, xSecret]);
     },
   };
 }
@@ -210,9 +207,9 @@ function x25519mlkem768(seed?: Buffer, x25519Private?: Buffer): KeyShare {
  * handshake fails at Finished as it would with a real Kyber implementation.
  */
 function x25519kyber768draft00(seed?: Buffer, x25519Private?: Buffer): KeyShare {
-  const kem = ml_kem768.keygen(seed ? new Uint8Array(seed) : undefined);
+  const kem = mlkem768(seed);
   const x = new X25519Share(x25519Private);
-  const key = Buffer.concat([x.key, Buffer.from(kem.publicKey.buffer, kem.publicKey.byteOffset, kem.publicKey.length)]);
+  const key = Buffer.concat([x.key, kem.encapsulationKey]);
   const group = NamedGroup.X25519KYBER768DRAFT00;
   return {
     group,
@@ -222,7 +219,7 @@ function x25519kyber768draft00(seed?: Buffer, x25519Private?: Buffer): KeyShare 
       const ct = peer.subarray(32);
       let kbar: Uint8Array;
       try {
-        kbar = ml_kem768.decapsulate(new Uint8Array(ct), kem.secretKey);
+        kbar = kem.decapsulate(ct);
       } catch (e) {
         throw badShare(group, e);
       }
@@ -249,16 +246,32 @@ let nativeKemWorks: boolean | undefined;
 /** SPKI header of an ML-KEM-768 public key (draft-ietf-lamps-kyber-certificates): 22 bytes, then the 1184-byte key. */
 const MLKEM768_SPKI_HEADER = 22;
 
+/** An ML-KEM-768 key pair as a key share uses it. */
+interface Kem {
+  readonly encapsulationKey: Buffer;
+  /** The shared secret in a 1088-byte ciphertext (an implicit-rejection value if it is invalid). */
+  decapsulate(ciphertext: Buffer): Buffer;
+}
+
 /**
- * An ML-KEM-768 key pair from Node's crypto (OpenSSL, ~6x cheaper than the JavaScript keygen per
- * connect), or undefined where Node has none: the caller then uses @noble/post-quantum.
+ * A fresh ML-KEM-768 key pair: Node's own where it has one, else ./mlkem.ts (FIPS 203 on Node's
+ * SHA-3). A `seed` (d ‖ z, for test vectors) always takes ./mlkem.ts: Node cannot take a seed.
  */
-function nativeMlKem(): { publicKey: Buffer; privateKey: KeyObject } | undefined {
+function mlkem768(seed?: Buffer): Kem {
+  return (seed ? undefined : nativeMlKem()) ?? new MlKem768KeyPair(seed);
+}
+
+/**
+ * An ML-KEM-768 key pair from Node's crypto (OpenSSL, ~2x cheaper than ./mlkem.ts per keygen),
+ * or undefined where Node has none.
+ */
+function nativeMlKem(): Kem | undefined {
   if (!nodeKem || nativeKemWorks === false) return undefined;
   try {
-    const pair = nodeKem.generateKeyPairSync("ml-kem-768");
+    const { publicKey, privateKey } = nodeKem.generateKeyPairSync("ml-kem-768");
     nativeKemWorks = true;
-    return { publicKey: encapsulationKeyOf(pair.publicKey), privateKey: pair.privateKey };
+    const kem = nodeKem;
+    return { encapsulationKey: encapsulationKeyOf(publicKey), decapsulate: (ct) => kem.decapsulate(privateKey, ct) };
   } catch {
     nativeKemWorks = false;
     return undefined;
