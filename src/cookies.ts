@@ -236,30 +236,18 @@ export class CookieJar {
    * (per-call cookies) replaces the session's cookies of the same name for this request only.
    */
   async cookieHeaderFor(url: URL, extra?: Record<string, string>): Promise<string | undefined> {
-    const target = httpUrl(url);
     const pairs: Array<[string, string]> = [];
     const names = new Set<string>();
-    const stored = await this.#jar.getCookies(target, { http: true, expire: true, sort: true });
-    for (const c of stored) {
-      pairs.push([c.key, c.value]);
-      names.add(c.key);
-    }
-    const now = Date.now();
-    const secure = target.protocol === "https:";
-    const path = target.pathname || "/";
-    const anyHost: AnyHostCookie[] = [];
-    for (const [key, c] of this.#anyHost) {
-      if (isExpired(c.expires, now)) {
-        this.#anyHost.delete(key);
-        continue;
+    // An empty store has nothing to match, expire or sort: skip tough-cookie's lookup (domain
+    // canonicalisation, public-suffix tables), which costs more than the rest of an upgrade request.
+    if (!storeIsEmpty(this.#jar.store)) {
+      const stored = await this.#jar.getCookies(httpUrl(url), { http: true, expire: true, sort: true });
+      for (const c of stored) {
+        pairs.push([c.key, c.value]);
+        names.add(c.key);
       }
-      if (c.secure && !secure) continue;
-      if (!pathMatch(path, c.path)) continue;
-      if (names.has(c.name)) continue;
-      anyHost.push(c);
     }
-    anyHost.sort((a, b) => b.path.length - a.path.length || a.seq - b.seq);
-    for (const c of anyHost) pairs.push([c.name, c.value]);
+    if (this.#anyHost.size > 0) this.#addAnyHost(url, pairs, names);
 
     if (extra) {
       for (const [name, value] of Object.entries(extra)) {
@@ -304,6 +292,27 @@ export class CookieJar {
 
   // ------------------------------------------------------------------ internals
 
+  /** Adds the any-host cookies for `url` whose name none of `names` has (RFC 6265 §5.4 order among them). */
+  #addAnyHost(url: URL, pairs: Array<[string, string]>, names: Set<string>): void {
+    const now = Date.now();
+    // As httpUrl: wss: counts as https: for Secure.
+    const secure = url.protocol === "wss:" || url.protocol === "https:";
+    const path = url.pathname || "/";
+    const anyHost: AnyHostCookie[] = [];
+    for (const [key, c] of this.#anyHost) {
+      if (isExpired(c.expires, now)) {
+        this.#anyHost.delete(key);
+        continue;
+      }
+      if (c.secure && !secure) continue;
+      if (!pathMatch(path, c.path)) continue;
+      if (names.has(c.name)) continue;
+      anyHost.push(c);
+    }
+    anyHost.sort((a, b) => b.path.length - a.path.length || a.seq - b.seq);
+    for (const c of anyHost) pairs.push([c.name, c.value]);
+  }
+
   #stored(): Cookie[] {
     let out: Cookie[] = [];
     // MemoryCookieStore calls back synchronously.
@@ -335,6 +344,24 @@ export class CookieJar {
       if (info) yield info;
     }
   }
+}
+
+/**
+ * True when the store holds no cookie (live or expired). Cookies reach the store through this
+ * class and through `jar` (the tough-cookie jar is public), so the store itself is asked: a
+ * MemoryCookieStore keeps them in `idx` (domain, then path, then name), emptied entries included.
+ * Another kind of store is never assumed empty.
+ */
+function storeIsEmpty(store: unknown): boolean {
+  if (!(store instanceof MemoryCookieStore)) return false;
+  const idx = store.idx;
+  for (const domain in idx) {
+    const paths = idx[domain];
+    for (const path in paths) {
+      for (const _key in paths[path]) return false;
+    }
+  }
+  return true;
 }
 
 function toInfo(c: Cookie, now: number): CookieInfo | undefined {

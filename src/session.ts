@@ -391,7 +391,7 @@ export class AsyncSession implements AsyncDisposable {
       });
       if (profile?.cookieAfter) placeAfter(headers, "cookie", profile.cookieAfter);
       const request = serializeRequest(target.pathname + target.search, headers);
-      const { head, rest } = await exchangeHandshake(socket, request, signal);
+      const { head, handOver } = await exchangeHandshake(socket, request, signal);
       const setCookie = setCookies(head.rawHeaders);
       if (setCookie.length > 0) await this.cookies.storeFromResponse(target, setCookie);
 
@@ -400,7 +400,7 @@ export class AsyncSession implements AsyncDisposable {
         return { location: head.headers["location"], status: head.status, rawHeaders: head.rawHeaders };
       }
       if (head.status !== 101) {
-        const body = await readErrorBody(socket, head, rest, 2000, signal);
+        const body = await readErrorBody(socket, head, handOver(), 2000, signal);
         throw new HandshakeError(
           `the server refused the WebSocket upgrade: HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`,
           { status: head.status, rawHeaders: head.rawHeaders, body },
@@ -411,13 +411,14 @@ export class AsyncSession implements AsyncDisposable {
       const deflate = params
         ? new PerMessageDeflate(params, { maxMessageSize: connOpts.maxMessageSize, threshold: o.compressThreshold })
         : undefined;
+      const response = new UpgradeResponse(head.status, head.statusText, head.text, target.href);
       const ws = new AsyncWebSocket({
         socket,
-        rest,
+        rest: handOver(), // the socket's reader attaches in this constructor
         options: connOpts,
         protocol: accepted.protocol,
         extensions: accepted.extensions,
-        response: new UpgradeResponse(head.status, head.statusText, head.text, target.href),
+        response,
         deflate,
         owner: this.#owner,
       });

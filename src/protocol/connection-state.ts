@@ -7,7 +7,7 @@
  * out the decisions it returns with sockets and timers; nothing here touches either, so every
  * transition can be tested in memory, event by event.
  */
-import { WebSocketClosed, WebSocketError } from "../errors.js";
+import { WebSocketClosed, WebSocketError, orderlyClose } from "../errors.js";
 import { isValidWireCloseCode } from "./close.js";
 import { Opcode } from "./opcodes.js";
 
@@ -205,10 +205,15 @@ export class ConnectionState {
     return this.finish(new WebSocketClosed(`no close frame from the peer within ${timeout} ms`, 1006), true);
   }
 
-  /** The close handshake finished (`code`: the one we sent, used when the peer's is unknown). */
+  /**
+   * The close handshake finished (`code`: the one we sent, used when the peer's is unknown).
+   * After the peer's close frame the clean close recorded then is the answer: no second error.
+   */
   closeCompleted(code: number): Ending | undefined {
+    if (this.#phase === ConnectionPhase.Closed) return undefined;
+    if (this.#failure) return this.finish(this.#failure, true);
     const c = this.#closeCode ?? code;
-    return this.finish(new WebSocketClosed(`the connection was closed (${c})`, c, this.#closeReason), true);
+    return this.finish(orderlyClose(`the connection was closed (${c})`, c, this.#closeReason), true);
   }
 
   /**
@@ -220,7 +225,9 @@ export class ConnectionState {
     this.#closeReceived = true;
     this.#closeCode = code;
     this.#closeReason = reason;
-    const closed = new WebSocketClosed(`the peer closed the connection (${code}${reason ? " " + reason : ""})`, code, reason);
+    // Built once, without a stack trace (see orderlyClose): every waiter, every later recv and
+    // send gets this one object.
+    const closed = orderlyClose(`the peer closed the connection (${code}${reason ? " " + reason : ""})`, code, reason);
     let reply: number | undefined;
     if (this.#rules.autoclose && !this.#closeSent) {
       this.#closeSent = true;

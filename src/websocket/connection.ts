@@ -501,24 +501,53 @@ export class AsyncWebSocket implements AsyncIterable<Buffer>, AsyncDisposable {
     const steps = this.#cs.requestClose();
     if (steps === null) return;
     this.#heartbeat?.stop(); // the close handshake has its own timeout
-    const deadline = Date.now() + timeout;
     if (steps.sendClose) this.#writer.enqueueInOrder(Opcode.CLOSE, payload);
-    if (steps.awaitPeer) {
-      const peer = new Promise<void>((resolve) => (this.#peerClosed = resolve));
-      const timedOut = await raceTimeout(Promise.race([peer, this.#whenSocketClosed()]), timeout);
-      if (timedOut && !this.#cs.closeReceived) {
-        this.#end(this.#cs.closeTimedOut(timeout));
-        this.#socket.destroy();
-        return;
+    // One timer bounds both waits below (a timer costs a few µs per connection): when it fires,
+    // `expired` is set and whichever wait is under way ends.
+    let expired = false;
+    let wake: (() => void) | undefined;
+    const timer =
+      timeout <= MAX_TIMER_MS // beyond setTimeout's range (or Infinity) there is no bound
+        ? setTimeout(() => {
+            expired = true;
+            wake?.();
+          }, timeout)
+        : undefined;
+    try {
+      if (steps.awaitPeer) {
+        // The peer's close frame, or the socket closing without one.
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.#peerClosed = resolve;
+          this.#onceSocketClosed(resolve);
+        });
+        if (expired && !this.#cs.closeReceived) {
+          this.#end(this.#cs.closeTimedOut(timeout));
+          this.#socket.destroy();
+          return;
+        }
       }
+      // Both close frames exchanged: the server should close TCP first (RFC 6455 §7.1.1); give it
+      // what is left of the timeout, then close it ourselves.
+      this.#writer.pumpNow();
+      if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end();
+      if (!expired && !this.#socketIsClosed) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.#onceSocketClosed(resolve);
+        });
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    // Both close frames exchanged: the server should close TCP first (RFC 6455 §7.1.1); give it
-    // what is left of the timeout, then close it ourselves.
-    this.#writer.pumpNow();
-    if (!this.#socket.writableEnded) this.#socket.end();
-    await raceTimeout(this.#whenSocketClosed(), Math.max(0, deadline - Date.now()));
     this.#end(this.#cs.closeCompleted(code));
     this.#socket.destroy();
+  }
+
+  /** Calls `fn` once the socket has closed (at once if it has). */
+  #onceSocketClosed(fn: () => void): void {
+    if (this.#socketIsClosed) fn();
+    else (this.#socketCloseWaiters ??= []).push(fn);
   }
 
   /** Resolves once the socket has closed (created on demand: most connections never ask). */
@@ -665,7 +694,9 @@ function onSocketError(this: ConnSocket, err: Error): void {
 
 /** A half-closed peer: RFC 6455 §7.1.1 lets the server close TCP first; 'close' follows. */
 function onSocketEnd(this: ConnSocket): void {
-  if (!this.destroyed) this.end();
+  // Usually our side has ended already (the close handshake's end()): a second end() would only
+  // build an ERR_STREAM_ALREADY_FINISHED error for nothing.
+  if (!this.destroyed && !this.writableEnded) this.end();
 }
 
 /** Bytes of a send payload without copying (strings are encoded). */
@@ -675,24 +706,6 @@ function toBytes(data: SendData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw new WebSocketError(`send: unsupported data type ${Object.prototype.toString.call(data)}`, 0);
-}
-
-/** Waits for `p` up to `ms`; true when the time ran out first. */
-function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    // Beyond setTimeout's range (or Infinity) there is no bound.
-    const t = ms <= MAX_TIMER_MS ? setTimeout(() => resolve(true), ms) : undefined;
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve(false);
-      },
-      () => {
-        clearTimeout(t);
-        resolve(false);
-      },
-    );
-  });
 }
 
 export { ProtocolError, WebSocketTimeout };

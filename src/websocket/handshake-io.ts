@@ -5,20 +5,37 @@ import { ResponseHeadParser, type ResponseHead } from "../protocol/handshake.js"
 /** Most of a refused upgrade's body that we keep for the error (64 KiB). */
 export const MAX_ERROR_BODY = 64 * 1024;
 
+/** The server's answer to the upgrade request, and the socket still held by {@link exchangeHandshake}. */
+export interface HandshakeExchange {
+  head: ResponseHead;
+  /**
+   * Hands the socket over to its next reader: removes this module's listeners and returns the
+   * bytes that followed the head, those that arrived since included. Call it once, synchronously
+   * before attaching the next reader. Throws a WebSocketError (1006) when the socket failed or
+   * closed in between (its events would otherwise reach nobody).
+   */
+  handOver(): Buffer;
+}
+
 /**
- * Writes the upgrade request and reads the response head (RFC 6455 §4.1). Resolves with the head
- * and whatever bytes followed it; the socket is left paused with no listener of ours, so nothing
- * is lost before the connection's reader attaches. Rejects with HandshakeError / WebSocketError,
- * or the signal's reason when aborted.
+ * Writes the upgrade request and reads the response head (RFC 6455 §4.1). Resolves once the
+ * head is complete; rejects with HandshakeError / WebSocketError, or the signal's reason when
+ * aborted (the socket is destroyed then).
+ *
+ * The socket keeps flowing after the head: pausing it would stop a direct-read TCP socket's
+ * reading (a readStop and a readStart, two epoll_ctl calls per connection) although the next
+ * reader attaches within the same turn of the event loop in the usual case. Until
+ * {@link HandshakeExchange.handOver}, a chunk that does arrive is kept and the socket paused, so
+ * nothing is lost; a read end seen meanwhile ends our side as the connection would have.
  */
-export function exchangeHandshake(
-  socket: Duplex,
-  request: Buffer,
-  signal: AbortSignal | undefined,
-): Promise<{ head: ResponseHead; rest: Buffer }> {
+export function exchangeHandshake(socket: Duplex, request: Buffer, signal: AbortSignal | undefined): Promise<HandshakeExchange> {
   return new Promise((resolve, reject) => {
     const parser = new ResponseHeadParser();
     let socketError: Error | undefined;
+    /** Set once the head is complete: the promise is settled, the socket waits for handOver. */
+    let rest: Buffer | undefined;
+    let late: Buffer[] | undefined;
+    let lost: WebSocketError | undefined;
     const cleanup = (): void => {
       socket.off("data", onData);
       socket.off("error", onError);
@@ -30,7 +47,20 @@ export function exchangeHandshake(
       socket.destroy();
       reject(err);
     };
+    const handOver = (): Buffer => {
+      cleanup();
+      if (lost) throw lost;
+      // The peer's FIN came and went with nobody listening (no data was held back, or 'end'
+      // would have waited for it): do what the connection's 'end' handler does.
+      if (socket.readableEnded && !socket.destroyed && !socket.writableEnded) socket.end();
+      return late === undefined ? rest! : Buffer.concat([rest!, ...late]);
+    };
     const onData = (chunk: Buffer): void => {
+      if (rest !== undefined) {
+        (late ??= []).push(chunk);
+        socket.pause();
+        return;
+      }
       let out: { head: ResponseHead; rest: Buffer } | null;
       try {
         out = parser.push(chunk);
@@ -39,15 +69,23 @@ export function exchangeHandshake(
         return;
       }
       if (out === null) return;
-      socket.pause();
-      cleanup();
-      resolve(out);
+      rest = out.rest;
+      signal?.removeEventListener("abort", onAbort);
+      resolve({ head: out.head, handOver });
     };
     const onError = (err: Error): void => {
       socketError = err;
+      if (rest !== undefined) {
+        lost ??= new WebSocketError(`the connection failed right after the upgrade: ${err.message}`, 1006, { cause: err });
+        return;
+      }
       fail(new WebSocketError(`the connection failed during the handshake: ${err.message}`, 1006, { cause: err }));
     };
     const onClose = (): void => {
+      if (rest !== undefined) {
+        lost ??= new WebSocketError("the connection closed right after the upgrade", 1006);
+        return;
+      }
       if (socketError) return;
       fail(new HandshakeError("the server closed the connection before answering the upgrade request", { reason: "connection_closed" }));
     };
