@@ -5,8 +5,10 @@
  * ./mlkem-poly.ts.
  *
  * Parameter set ML-KEM-768 (FIPS 203 Table 2): k = 3, η1 = η2 = 2, du = 10, dv = 4.
- * Nothing secret outlives a call: every scratch array is allocated per call.
+ * Nothing secret outlives a call: scratch arrays are allocated per call (one per operation, as
+ * each typed array's backing store costs the garbage collector) and zeroed after use.
  */
+import * as nodeCrypto from "node:crypto";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import {
   N,
@@ -45,29 +47,43 @@ const XOF_BLOCK = 168;
 /** Three blocks give 336 candidates, 273 accepted on average: enough for 256 in ~99% of cases. */
 const XOF_FIRST = 3 * XOF_BLOCK;
 
-/** G = SHA3-512 (FIPS 203 §4.1, eq. 4.5), split into two 32-byte halves. */
+/**
+ * `crypto.hash` (Node >= 20.12): a one-shot digest without a Hash object, which costs a
+ * JavaScript wrapper and a native handle for the garbage collector to finalize. Fixed-length
+ * digests only: Node 20 and 22 cannot set a SHAKE output length there.
+ */
+const oneShot = typeof (nodeCrypto as { hash?: unknown }).hash === "function" ? nodeCrypto.hash : undefined;
+
+function digest(algorithm: string, input: Uint8Array): Buffer {
+  return oneShot ? oneShot(algorithm, input, "buffer") : createHash(algorithm).update(input).digest();
+}
+
+/** G = SHA3-512 (FIPS 203 §4.1, eq. 4.5) of a ‖ b, split into two 32-byte halves. */
 function g(a: Uint8Array, b: Uint8Array): [Buffer, Buffer] {
-  const out = createHash("sha3-512").update(a).update(b).digest();
+  // At most 64 bytes: V8 keeps a typed array that small on its heap, with no backing store.
+  const input = new Uint8Array(a.length + b.length);
+  input.set(a);
+  input.set(b, a.length);
+  const out = digest("sha3-512", input);
   return [out.subarray(0, 32), out.subarray(32)];
 }
 
 /** H = SHA3-256 (eq. 4.4). */
 function h(x: Uint8Array): Buffer {
-  return createHash("sha3-256").update(x).digest();
+  return digest("sha3-256", x);
 }
 
 /** PRF_η(s, b) = SHAKE256(s ‖ b, 64·η bytes) (eq. 4.3); η = 2 gives 128 bytes. */
-function prf(input: Buffer): Buffer {
+function prf(input: Uint8Array): Buffer {
   return createHash("shake256", { outputLength: 128 }).update(input).digest();
 }
 
 /**
- * Â from ρ (Algorithm 13 lines 3–7, Algorithm 14 lines 4–8): Â[i][j] = SampleNTT(ρ ‖ j ‖ i),
+ * Â from ρ into `a` (Algorithm 13 lines 3–7, Algorithm 14 lines 4–8): Â[i][j] = SampleNTT(ρ ‖ j ‖ i),
  * note the column index first, stored row-major at offset (3i + j)·256.
  */
-function expandMatrix(rho: Uint8Array): Int16Array {
-  const a = new Int16Array(K * K * N);
-  const seed = Buffer.alloc(34);
+function expandMatrix(rho: Uint8Array, a: Int16Array): void {
+  const seed = new Uint8Array(34);
   seed.set(rho);
   for (let i = 0; i < K; i++) {
     for (let j = 0; j < K; j++) {
@@ -78,12 +94,11 @@ function expandMatrix(rho: Uint8Array): Int16Array {
       for (let len = XOF_FIRST; sampleNtt(createHash("shake128", { outputLength: len }).update(seed).digest(), a, o) < N; len += XOF_BLOCK);
     }
   }
-  return a;
 }
 
 /** k polynomials from SamplePolyCBD_2(PRF_2(σ, n)), n = first, first+1, ... (Algorithm 13 lines 8–15). */
 function sampleVector(sigma: Uint8Array, first: number, out: Int16Array, count: number): void {
-  const input = Buffer.alloc(33);
+  const input = new Uint8Array(33);
   input.set(sigma);
   for (let i = 0; i < count; i++) {
     input[32] = first + i;
@@ -105,12 +120,15 @@ interface PkeKeys {
 function kpkeKeyGen(d: Uint8Array, ek: Buffer): Required<PkeKeys> {
   // (ρ, σ) = G(d ‖ k): the parameter set's k as one byte separates the parameter sets (line 1).
   const [rho, sigma] = g(d, Uint8Array.of(K));
-  const a = expandMatrix(rho);
-  const s = new Int16Array(K * N);
-  const e = new Int16Array(K * N);
+  // One allocation for Â, ŝ, t̂ and ê (ê is zeroed at the end).
+  const scratch = new Int16Array((K * K + 3 * K) * N);
+  const a = scratch.subarray(0, K * K * N);
+  const s = scratch.subarray(K * K * N, (K * K + K) * N);
+  const t = scratch.subarray((K * K + K) * N, (K * K + 2 * K) * N);
+  const e = scratch.subarray((K * K + 2 * K) * N);
+  expandMatrix(rho, a);
   sampleVector(sigma, 0, s, K);
   sampleVector(sigma, K, e, K);
-  const t = new Int16Array(K * N);
   for (let i = 0; i < K; i++) {
     ntt(s, i * N);
     ntt(e, i * N);
@@ -122,6 +140,7 @@ function kpkeKeyGen(d: Uint8Array, ek: Buffer): Required<PkeKeys> {
     encode12(t, i * N, ek, i * POLY_BYTES);
   }
   ek.set(rho, T_BYTES);
+  e.fill(0);
   return { a, t, s };
 }
 
@@ -130,25 +149,30 @@ function kpkeKeyGen(d: Uint8Array, ek: Buffer): Required<PkeKeys> {
  * ≥ q: the modulus check of §7.2 (ByteEncode_12(ByteDecode_12(t̂)) = t̂ fails exactly then).
  */
 function decodeEncapsulationKey(ek: Uint8Array): PkeKeys {
-  const t = new Int16Array(K * N);
+  const scratch = new Int16Array((K * K + K) * N);
+  const a = scratch.subarray(0, K * K * N);
+  const t = scratch.subarray(K * K * N);
   let bad = 0;
   for (let i = 0; i < K; i++) bad |= decode12(ek, i * POLY_BYTES, t, i * N);
   if (bad < 0) throw new RangeError("ML-KEM-768: the encapsulation key fails the modulus check (FIPS 203 §7.2)");
-  return { a: expandMatrix(ek.subarray(T_BYTES, T_BYTES + 32)), t };
+  expandMatrix(ek.subarray(T_BYTES, T_BYTES + 32), a);
+  return { a, t };
 }
 
 /** K-PKE.Encrypt (Algorithm 14, from line 9): the ciphertext of the 32-byte m with randomness r. */
 function kpkeEncrypt(keys: PkeKeys, m: Uint8Array, r: Uint8Array): Buffer {
   const { a, t } = keys;
-  const y = new Int16Array(K * N);
-  const e1 = new Int16Array(K * N);
-  const e2 = new Int16Array(N);
+  const scratch = new Int16Array((2 * K + 3) * N);
+  const y = scratch.subarray(0, K * N);
+  const e1 = scratch.subarray(K * N, 2 * K * N);
+  const e2 = scratch.subarray(2 * K * N, (2 * K + 1) * N);
+  const u = scratch.subarray((2 * K + 1) * N, (2 * K + 2) * N);
+  const v = scratch.subarray((2 * K + 2) * N);
   sampleVector(r, 0, y, K);
   sampleVector(r, K, e1, K);
   sampleVector(r, 2 * K, e2, 1);
   for (let i = 0; i < K; i++) ntt(y, i * N);
   const c = Buffer.alloc(MLKEM768_CT_BYTES);
-  const u = new Int16Array(N);
   for (let i = 0; i < K; i++) {
     // u = NTT^-1(Âᵀ∘ŷ) + e1 (line 19): column i of Â.
     dot3(u, 0, a, i * N, K * N, y, 0);
@@ -157,32 +181,34 @@ function kpkeEncrypt(keys: PkeKeys, m: Uint8Array, r: Uint8Array): Buffer {
     compressEncode10(u, 0, c, i * 320);
   }
   // v = NTT^-1(t̂ᵀ∘ŷ) + e2 + μ (lines 20–21)
-  const v = new Int16Array(N);
   dot3(v, 0, t, 0, N, y, 0);
   invNtt(v, 0);
   addTo(v, 0, e2, 0);
   messageToPoly(m, u, 0);
   addTo(v, 0, u, 0);
   compressEncode4(v, 0, c, U_BYTES);
+  scratch.fill(0);
   return c;
 }
 
 /** K-PKE.Decrypt (Algorithm 15) with ŝ already decoded: the 32-byte message in c. */
 function kpkeDecrypt(s: Int16Array, c: Uint8Array): Buffer {
-  const u = new Int16Array(K * N);
+  const scratch = new Int16Array((K + 2) * N);
+  const u = scratch.subarray(0, K * N);
+  const w = scratch.subarray(K * N, (K + 1) * N);
+  const v = scratch.subarray((K + 1) * N);
   for (let i = 0; i < K; i++) {
     decodeDecompress10(c, i * 320, u, i * N);
     ntt(u, i * N);
   }
   // w = v' − NTT^-1(ŝᵀ∘NTT(u')) (line 6)
-  const w = new Int16Array(N);
   dot3(w, 0, s, 0, N, u, 0);
   invNtt(w, 0);
-  const v = new Int16Array(N);
   decodeDecompress4(c, U_BYTES, v, 0);
   subFrom(v, 0, w, 0);
   const m = Buffer.alloc(32);
   polyToMessage(v, 0, m);
+  scratch.fill(0);
   return m;
 }
 
@@ -282,11 +308,16 @@ export function mlkem768Decaps(dk: Uint8Array, ciphertext: Uint8Array): Buffer {
   const ek = dk.subarray(T_BYTES, T_BYTES + MLKEM768_EK_BYTES);
   const hek = dk.subarray(T_BYTES + MLKEM768_EK_BYTES, T_BYTES + MLKEM768_EK_BYTES + 32);
   if (!timingSafeEqual(h(ek), hek)) throw new RangeError("ML-KEM-768: the decapsulation key fails the hash check (FIPS 203 §7.3)");
-  const s = new Int16Array(K * N);
+  const scratch = new Int16Array((K * K + 2 * K) * N);
+  const a = scratch.subarray(0, K * K * N);
+  const t = scratch.subarray(K * K * N, (K * K + K) * N);
+  const s = scratch.subarray((K * K + K) * N);
   for (let i = 0; i < K; i++) decode12(dk, i * POLY_BYTES, s, i * N);
   // §7.3 asks no modulus check of dk's ek; 12-bit values ≥ q only give a wrong (not unsafe) result.
-  const t = new Int16Array(K * N);
   for (let i = 0; i < K; i++) decode12(ek, i * POLY_BYTES, t, i * N);
-  const keys = { a: expandMatrix(ek.subarray(T_BYTES, T_BYTES + 32)), t, s };
-  return decapsInternal(keys, hek, dk.subarray(T_BYTES + MLKEM768_EK_BYTES + 32), ciphertext);
+  expandMatrix(ek.subarray(T_BYTES, T_BYTES + 32), a);
+  const keys = { a, t, s };
+  const out = decapsInternal(keys, hek, dk.subarray(T_BYTES + MLKEM768_EK_BYTES + 32), ciphertext);
+  scratch.fill(0);
+  return out;
 }
