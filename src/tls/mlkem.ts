@@ -129,6 +129,7 @@ function kpkeKeyGen(d: Uint8Array, ek: Buffer): Required<PkeKeys> {
   expandMatrix(rho, a);
   sampleVector(sigma, 0, s, K);
   sampleVector(sigma, K, e, K);
+  sigma.fill(0);
   for (let i = 0; i < K; i++) {
     ntt(s, i * N);
     ntt(e, i * N);
@@ -225,6 +226,9 @@ function decapsInternal(keys: Required<PkeKeys>, h: Uint8Array, z: Uint8Array, c
   const mask = -Number(same) & 0xff;
   const out = Buffer.alloc(32);
   for (let i = 0; i < 32; i++) out[i] = kbar[i]! ^ (mask & (kbar[i]! ^ k[i]!));
+  m.fill(0);
+  k.fill(0);
+  r.fill(0);
   return out;
 }
 
@@ -251,6 +255,7 @@ export class MlKem768KeyPair {
     this.encapsulationKey = Buffer.alloc(MLKEM768_EK_BYTES);
     this.#keys = kpkeKeyGen(dz.subarray(0, 32), this.encapsulationKey);
     this.#z = Buffer.from(dz.subarray(32, 64));
+    if (!seed) dz.fill(0);
   }
 
   #h(): Buffer {
@@ -294,8 +299,13 @@ export function mlkem768Encaps(ek: Uint8Array, m?: Uint8Array): { ciphertext: Bu
   const msg = m ?? randomBytes(32);
   check("the message", msg, 32);
   // (K, r) = G(m ‖ H(ek)) (Algorithm 17 line 1)
-  const [sharedSecret, r] = g(msg, h(ek));
-  return { ciphertext: kpkeEncrypt(keys, msg, r), sharedSecret: Buffer.from(sharedSecret) };
+  const [k, r] = g(msg, h(ek));
+  const ciphertext = kpkeEncrypt(keys, msg, r);
+  const sharedSecret = Buffer.from(k);
+  k.fill(0);
+  r.fill(0);
+  if (!m) msg.fill(0);
+  return { ciphertext, sharedSecret };
 }
 
 /**
