@@ -5,7 +5,7 @@ import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./proto
 import { applyOriginRules, resolveProfile, siteRelation, type BrowserProfile } from "./impersonate/index.js";
 import type { Http2Fingerprint } from "./impersonate/types.js";
 import type { H2Session } from "./transport/h2-session.js";
-import { abortable, nodeTlsError, openTransport, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
+import { nodeTlsError, openTransport, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
 import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
@@ -113,17 +113,20 @@ export class AsyncSession implements AsyncDisposable {
   readonly #defaults: SessionOptions;
   readonly #connDefaults: ResolvedConnectionOptions;
   readonly #open = new Set<AsyncWebSocket>();
-  /** Connections that ended (weakly held: only to see one that ended while being constructed). */
+  /**
+   * Connections that ended before they were registered in #open (one that ended while being
+   * constructed, or while its h2 setup finished): weakly held, and only those, since a WeakSet
+   * entry is an ephemeron that every garbage collection has to process.
+   */
   readonly #ended = new WeakSet<AsyncWebSocket>();
   /** One owner object for all of this session's connections (no closure per connection). */
   readonly #owner: ConnectionOwner = {
     ended: (ws) => {
-      this.#ended.add(ws);
-      this.#open.delete(ws);
+      if (!this.#open.delete(ws)) this.#ended.add(ws);
     },
   };
-  /** Connection attempts under way, aborted by close(). */
-  readonly #pending = new Set<AbortController>();
+  /** Connection attempts under way (their abort functions), aborted by close(). */
+  readonly #pending = new Set<(reason: unknown) => void>();
   /** HTTP/2 connections shared by this session's WebSockets, by origin (RFC 8441). */
   readonly #h2 = new H2Pool();
   #closed = false;
@@ -182,23 +185,49 @@ export class AsyncSession implements AsyncDisposable {
 
     // Like curl_cffi's requests, a connect is bounded by default; Infinity waits forever.
     const timeout = o.timeout ?? DEFAULT_CONNECT_TIMEOUT;
-    const ac = new AbortController();
-    this.#pending.add(ac);
-    const onUserAbort = (): void => ac.abort(o.signal!.reason);
     if (o.signal?.aborted) throw o.signal.reason;
+    const ac = new AbortController();
+    // The hop under way. An abort (timeout, the caller's signal, session.close()) answers its
+    // caller at once, whatever stage the attempt is in: every stage also watches the signal, this
+    // guarantees the caller is never left waiting on one that missed it. A connection the
+    // abandoned attempt still produces is terminated.
+    let hopUnderWay: { attempt: Promise<AttemptResult>; reject: (reason: unknown) => void } | undefined;
+    const abort = (reason: unknown): void => {
+      if (ac.signal.aborted) return;
+      ac.abort(reason);
+      const hop = hopUnderWay;
+      hopUnderWay = undefined;
+      if (hop) {
+        hop.attempt.then(dispose, noop);
+        hop.reject(reason);
+      }
+    };
+    this.#pending.add(abort);
+    const onUserAbort = (): void => abort(o.signal!.reason);
     o.signal?.addEventListener("abort", onUserAbort, { once: true });
     const timer =
       timeout <= MAX_TIMER_MS // larger (or Infinity) would overflow setTimeout: treat as unbounded
-        ? setTimeout(() => ac.abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms${h2Phase(ac.signal)}`, 1006)), timeout)
+        ? setTimeout(() => abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms${h2Phase(ac.signal)}`, 1006)), timeout)
         : undefined;
     try {
       let target = startUrl;
       for (let hop = 0; ; hop++) {
+        if (ac.signal.aborted) throw ac.signal.reason;
         const sameOrigin = target.origin === startUrl.origin;
-        // Settles as soon as the signal aborts, whatever stage the attempt is in (every stage also
-        // watches the signal; this guarantees the caller is never left waiting on one that missed
-        // it). A connection the abandoned attempt still produces is terminated.
-        const step = await abortable(this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin), ac.signal, { discard: dispose });
+        const attempt = this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin);
+        const step = await new Promise<AttemptResult>((resolve, reject) => {
+          hopUnderWay = { attempt, reject };
+          attempt.then(
+            (v) => {
+              hopUnderWay = undefined;
+              resolve(v);
+            },
+            (err: unknown) => {
+              hopUnderWay = undefined;
+              reject(err);
+            },
+          );
+        });
         if ("ws" in step) {
           return step.ws;
         }
@@ -213,7 +242,7 @@ export class AsyncSession implements AsyncDisposable {
         target = nextUrl(target, step.location, o.allowInsecureRedirect ?? false, step);
       }
     } finally {
-      this.#pending.delete(ac);
+      this.#pending.delete(abort);
       if (timer) clearTimeout(timer);
       o.signal?.removeEventListener("abort", onUserAbort);
     }
@@ -222,7 +251,7 @@ export class AsyncSession implements AsyncDisposable {
   /** Closes every open connection of this session (gracefully, in parallel). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const ac of this.#pending) ac.abort(new WebSocketError("the session was closed while connecting", 1006));
+    for (const abort of this.#pending) abort(new WebSocketError("the session was closed while connecting", 1006));
     this.#pending.clear();
     this.#tlsSessions?.clear(); // tickets link connections: a closed session forgets them
     await Promise.allSettled([...this.#open].map((ws) => ws.close()));
@@ -312,6 +341,9 @@ export class AsyncSession implements AsyncDisposable {
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
     const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
     const engine = o.tls ?? (profile ? "masq" : "native");
+    // HTTP/2 needs TLS here (ALPN): a ws:// connect neither offers h2 nor rides a pooled h2
+    // connection, whose streams would carry it over TLS although the URL says otherwise.
+    if (target.protocol !== "wss:") return this.#fresh(target, o, connOpts, profile, signal, sameOrigin, proxy, engine, undefined, undefined);
     // A WebSocket to an origin this session holds an h2 connection to (allowing extended CONNECT)
     // becomes a new stream on it, as browsers do (RFC 8441).
     const h2plan = planH2(target, o, profile, engine, proxy);
@@ -319,7 +351,7 @@ export class AsyncSession implements AsyncDisposable {
     if ("session" in pooled) return this.#overH2(pooled.session, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
     const settled = pooled.settled;
     try {
-      return await this.#fresh(target, o, connOpts, profile, signal, sameOrigin, h2plan, settled);
+      return await this.#fresh(target, o, connOpts, profile, signal, sameOrigin, proxy, engine, h2plan, settled);
     } finally {
       settled?.();
     }
@@ -333,20 +365,21 @@ export class AsyncSession implements AsyncDisposable {
     profile: BrowserProfile | undefined,
     signal: AbortSignal,
     sameOrigin: boolean,
-    h2plan: H2Plan,
+    proxy: string | undefined,
+    engine: "native" | "masq",
+    /** Undefined for ws:// (no ALPN, no h2). */
+    h2plan: H2Plan | undefined,
     settled: (() => void) | undefined,
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
     const secure = target.protocol === "wss:";
     const port = target.port ? Number(target.port) : secure ? 443 : 80;
-    const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
-    const engine = o.tls ?? (profile ? "masq" : "native");
     const socket: Duplex = await openTransport(
       { host: target.hostname, port, secure },
       {
         signal,
         verify: o.verify ?? true,
         ca: o.ca,
-        alpn: h2plan.alpn,
+        alpn: h2plan?.alpn,
         tlsEngine: engine,
         tlsProfile: profile?.tls,
         proxy,
@@ -361,7 +394,7 @@ export class AsyncSession implements AsyncDisposable {
     }
     try {
       const alpn = (socket as Duplex & { alpnProtocol?: string | false }).alpnProtocol;
-      if (alpn === "h2") {
+      if (alpn === "h2" && h2plan) {
         // Firefox's way (captured): wait for the server's SETTINGS; with ENABLE_CONNECT_PROTOCOL
         // the WebSocket is an extended CONNECT on this connection, without it the connection is
         // closed and the WebSocket upgrades over HTTP/1.1 on a new one offering http/1.1 alone.
@@ -473,6 +506,11 @@ function clientCertOf(o: SessionOptions): { clientCert?: ClientCertOptions } {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
 
+/** What one connection attempt gives: a WebSocket, or a redirect to follow. */
+type AttemptResult = { ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] };
+
+function noop(): void {}
+
 /** Terminates the connection an abandoned attempt still produced (a redirect step holds none). */
 function dispose(step: unknown): void {
   if (step && typeof step === "object" && "ws" in step) (step as { ws: AsyncWebSocket }).ws.terminate();
@@ -533,15 +571,21 @@ class UpgradeResponse implements HandshakeResponse {
 function mergeOptions(base: SessionOptions, call: SessionOptions): SessionOptions {
   // An option given as undefined per call means "not given": it keeps the session's value.
   const merged: SessionOptions = { ...base };
-  for (const [k, v] of Object.entries(call) as Array<[keyof SessionOptions, unknown]>) {
+  for (const k of Object.keys(call) as Array<keyof SessionOptions>) {
+    const v = call[k];
     if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
   }
   // A per-call header replaces every session header of that name; repeated names within one
-  // list (two X-Dup pairs) are all kept.
-  const h = headerList(base.headers);
-  const own = headerList(call.headers);
-  for (const [name] of own) removeHeader(h, name);
-  merged.headers = [...h, ...own];
+  // list (two X-Dup pairs) are all kept. Without per-call headers the session's stand as given
+  // (#requestParts makes its own list from them).
+  if (call.headers === undefined) {
+    merged.headers = base.headers;
+  } else {
+    const h = headerList(base.headers);
+    const own = headerList(call.headers);
+    for (const [name] of own) removeHeader(h, name);
+    merged.headers = [...h, ...own];
+  }
   merged.cookies = call.cookies;
   return merged;
 }
