@@ -171,7 +171,7 @@ export class AsyncSession implements AsyncDisposable {
     validateConnectArgs(url, options); // every option, by type and range (src/websocket/validate.ts)
     if (this.#closed) throw new WebSocketError("the session is closed", 0);
     const o = mergeOptions(this.#defaults, options);
-    const connOpts = CONNECTION_KEYS.some((k) => options[k] !== undefined) ? resolveConnectionOptions(o) : this.#connDefaults;
+    const connOpts = hasConnectionOption(options) ? resolveConnectionOptions(o) : this.#connDefaults;
     const profile = o.impersonate !== undefined ? resolveProfile(o.impersonate) : undefined;
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
     if (startUrl.username || startUrl.password) {
@@ -532,6 +532,12 @@ const CONNECTION_KEYS: ReadonlyArray<keyof ConnectionOptions> = [
   "autoclose",
   "heartbeat",
 ];
+
+/** Whether `options` gives any of {@link CONNECTION_KEYS}. */
+function hasConnectionOption(options: SessionOptions): boolean {
+  for (const k of CONNECTION_KEYS) if (options[k] !== undefined) return true;
+  return false;
+}
 
 /** The 101's description; the lower-cased lookup is built on first use (idle connections keep only the raw list). */
 class UpgradeResponse implements HandshakeResponse {

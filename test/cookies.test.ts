@@ -441,3 +441,50 @@ test("session: Set-Cookie on a redirect is stored and re-evaluated for the new h
     await v6?.close();
   }
 });
+
+// ------------------------------------------------------------------ the empty-jar fast path (no tough-cookie lookup)
+
+test("an empty jar gives no Cookie header; a seeded one, one added through `jar`, and per-call cookies still do", async () => {
+  const jar = new CookieJar();
+  assert.equal(await header(jar, "ws://example.com/"), undefined, "empty jar");
+  assert.equal(await header(jar, "wss://example.com/a"), undefined);
+  assert.equal(await header(jar, "ws://example.com/", { call: "1" }), "call=1", "per-call cookies without a jar");
+  // A cookie added through the public tough-cookie jar (bypassing set()) is seen at once.
+  await jar.jar.setCookie("raw=1", "https://example.com/");
+  assert.equal(await header(jar, "wss://example.com/"), "raw=1");
+  assert.equal(await header(jar, "ws://other.test/"), undefined, "still matched by domain");
+  // Deleted again: the emptied store entries do not resurrect anything.
+  jar.delete("raw");
+  assert.equal(await header(jar, "wss://example.com/"), undefined);
+  jar.set("dom", "2", { domain: "example.com" });
+  assert.equal(await header(jar, "ws://example.com/"), "dom=2");
+  jar.clear();
+  assert.equal(await header(jar, "ws://example.com/"), undefined);
+  // Expired stored cookies are still dropped (the store is not empty, the lookup expires them).
+  await jar.storeFromResponse(u("ws://example.com/"), ["gone=1; Max-Age=0", "old=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT"]);
+  assert.equal(await header(jar, "ws://example.com/"), undefined);
+  // Any-host cookies alone (the store empty) keep their Secure and path rules.
+  jar.set("sec", "s", { secure: true });
+  jar.set("deep", "d", { path: "/a/b" });
+  assert.equal(await header(jar, "ws://example.com/a/b/c"), "deep=d");
+  assert.equal(await header(jar, "wss://example.com/a/b"), "deep=d; sec=s");
+  assert.equal(await header(jar, "wss://example.com/"), "sec=s");
+});
+
+test("session: an empty jar sends no Cookie header; a seeded one does", async () => {
+  const v4 = (await cookiePeer("127.0.0.1"))!;
+  const empty = new AsyncSession();
+  const seeded = new AsyncSession({ cookies: { s: "1" } });
+  try {
+    await connectOnce(empty, `${v4.url}/`);
+    assert.equal(v4.seen.at(-1), "", "no Cookie header at all");
+    await connectOnce(seeded, `${v4.url}/`);
+    assert.equal(v4.seen.at(-1), "s=1");
+    await connectOnce(empty, `${v4.url}/`, { cookies: { c: "2" } });
+    assert.equal(v4.seen.at(-1), "c=2", "per-call cookies on an empty jar");
+  } finally {
+    await empty.close();
+    await seeded.close();
+    await v4.close();
+  }
+});

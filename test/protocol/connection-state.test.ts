@@ -391,3 +391,50 @@ describe("connection state: the error after the close item", () => {
     assert.equal(cs.failure, a);
   });
 });
+
+describe("connection state: the clean close's error is built once", () => {
+  test("our close, then the peer's: one WebSocketClosed (code, reason) for the close, the end, later sends and receives", () => {
+    const cs = make();
+    cs.requestClose();
+    const { closed } = cs.receiveClose(1000, "bye");
+    assert.ok(closed instanceof WebSocketClosed && closed instanceof WebSocketError && closed instanceof Error);
+    assert.equal(closed.name, "WebSocketClosed");
+    assert.equal(closed.code, 1000);
+    assert.equal(closed.reason, "bye");
+    assert.equal(closed.message, "the peer closed the connection (1000 bye)");
+    assert.equal(cs.socketClosed(undefined)?.error ?? cs.failure, closed);
+    assert.equal(cs.closeCompleted(1000), undefined, "already ended by the socket's close");
+    assert.equal(cs.closedError(), closed);
+    assert.equal(cs.sendBlocked(), closed);
+    // Built without capturing a stack trace (masq's own read path, never the caller's).
+    assert.equal(closed.stack, "WebSocketClosed: the peer closed the connection (1000 bye)");
+  });
+
+  test("the handshake completing after the peer's frame reuses that error", () => {
+    const cs = make();
+    cs.requestClose();
+    const { closed } = cs.receiveClose(4001, "app");
+    const end = cs.closeCompleted(1000)!;
+    assert.equal(end.error, closed, "no second error");
+    assert.equal(end.drain, true);
+  });
+
+  test("completed without the peer's code: our code, a WebSocketClosed with a one-line stack", () => {
+    const cs = make({ autoclose: false });
+    cs.requestClose();
+    const end = cs.closeCompleted(3001)!;
+    assert.ok(end.error instanceof WebSocketClosed);
+    assert.equal(end.error.code, 3001);
+    assert.equal(end.error.stack, "WebSocketClosed: the connection was closed (3001)");
+    assert.equal(cs.failure, end.error);
+  });
+
+  test("failures still capture their stack trace", () => {
+    const cs = make();
+    const end = cs.fail(new ProtocolError("bad", 1002), 1002, true)!;
+    assert.match(end.ending.error.stack ?? "", /\n\s+at /);
+    const limit = Error.stackTraceLimit;
+    make().receiveClose(1000, "");
+    assert.equal(Error.stackTraceLimit, limit, "the global limit is restored");
+  });
+});
