@@ -294,3 +294,33 @@ test("validateUpgradeResponse: each failure is a HandshakeError", () => {
   assert.equal(e.headers["www-authenticate"], "Basic");
   assert.match(e.message, /401/);
 });
+
+test("ResponseHeadParser: CR LF CR LF split across 1-byte to 3-byte chunks, and near-misses", () => {
+  const body = Buffer.from([0x81, 0x00]);
+  const full = Buffer.concat([Buffer.from("HTTP/1.1 101 OK\r\nA: b\r\n\r\n", "latin1"), body]);
+  // Every way of cutting the input into chunks of 1, 2 and 3 bytes (cycling).
+  for (const sizes of [[1], [2], [3], [1, 2], [2, 1], [3, 1], [1, 3], [2, 3], [3, 2], [1, 1, 3]]) {
+    for (let start = 0; start < 4; start++) {
+      const p = new ResponseHeadParser();
+      let off = 0;
+      let k = 0;
+      let got: ReturnType<ResponseHeadParser["push"]> = null;
+      const first = Math.min(full.length, start === 0 ? 0 : start + 10);
+      if (first > 0) {
+        got = p.push(full.subarray(0, first));
+        off = first;
+      }
+      while (!got && off < full.length) {
+        const n = sizes[k++ % sizes.length]!;
+        got = p.push(full.subarray(off, Math.min(full.length, off + n)));
+        off += n;
+      }
+      assert.ok(got, `sizes ${sizes} start ${start}`);
+      assert.deepEqual(got.head.rawHeaders, ["A", "b"]);
+      assert.deepEqual(Buffer.concat([got.rest, full.subarray(Math.min(off, full.length))]), body, `sizes ${sizes} start ${start}`);
+    }
+  }
+  // CR CR LF LF, CR LF LF, LF CR LF CR ... do not end the head.
+  const p = new ResponseHeadParser();
+  for (const part of ["HTTP/1.1 101 OK\r\nA: b\r", "\r\n", "\n", "\r\n\r", "X"]) assert.equal(p.push(Buffer.from(part, "latin1")), null, JSON.stringify(part));
+});
