@@ -133,6 +133,15 @@ export class CookieJar {
     if (initial) for (const [name, value] of Object.entries(initial)) this.set(name, value);
   }
 
+  /**
+   * @internal True when no cookie is stored at all (neither any-host nor in the tough-cookie
+   * store): every Cookie header would then be empty without per-call cookies, and a connect can
+   * skip {@link cookieHeaderFor}. Expired cookies not yet dropped count as stored.
+   */
+  get isEmpty(): boolean {
+    return this.#anyHost.size === 0 && storeIsEmpty(this.#jar.store);
+  }
+
   /** The underlying tough-cookie jar (its any-host cookies are kept beside it, not in it). */
   get jar(): ToughCookieJar {
     return this.#jar;

@@ -305,12 +305,12 @@ export class AsyncSession implements AsyncDisposable {
    * What an upgrade request carries whatever its transport (HTTP/1.1 or an h2 stream): the
    * permessage-deflate offer, and the caller's headers with Basic auth and the Cookie header.
    */
-  async #requestParts(
+  #requestParts(
     target: URL,
     o: SessionOptions,
     profile: BrowserProfile | undefined,
     sameOrigin: boolean,
-  ): Promise<{ offer: DeflateOffer | undefined; user: HeaderList }> {
+  ): RequestParts | Promise<RequestParts> {
     const compress = o.compress ?? profile?.compress ?? false;
     const offer: DeflateOffer | undefined =
       compress === false ? undefined : compress === true ? (profile?.deflateOffer ?? {}) : compress;
@@ -325,25 +325,50 @@ export class AsyncSession implements AsyncDisposable {
       removeHeader(user, "authorization");
       removeHeader(user, "cookie");
     }
-    const cookie = await this.cookies.cookieHeaderFor(target, sameOrigin ? o.cookies : undefined);
-    if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
-    return { offer, user };
+    const extra = sameOrigin ? o.cookies : undefined;
+    // No cookie anywhere: answered at once (every await of a connect costs a promise and a turn
+    // of the microtask queue).
+    if (extra === undefined && this.cookies.isEmpty) return { offer, user };
+    return this.cookies.cookieHeaderFor(target, extra).then((cookie) => {
+      if (cookie && !hasHeader(user, "cookie")) user.push(["Cookie", cookie]);
+      return { offer, user };
+    });
   }
 
   /** One connection attempt: a WebSocket, or a redirect to follow. */
-  async #attempt(
+  #attempt(
     target: URL,
     o: SessionOptions,
     connOpts: ResolvedConnectionOptions,
     profile: BrowserProfile | undefined,
     signal: AbortSignal,
     sameOrigin: boolean,
-  ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
-    const proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
+  ): Promise<AttemptResult> {
+    let proxy: string | undefined;
+    try {
+      proxy = selectProxy(target, { proxy: o.proxy, proxies: o.proxies, trustEnv: o.trustEnv ?? false });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const engine = o.tls ?? (profile ? "masq" : "native");
     // HTTP/2 needs TLS here (ALPN): a ws:// connect neither offers h2 nor rides a pooled h2
-    // connection, whose streams would carry it over TLS although the URL says otherwise.
+    // connection, whose streams would carry it over TLS although the URL says otherwise. (Called
+    // directly, not awaited: each async layer costs a connect promises and microtask turns.)
     if (target.protocol !== "wss:") return this.#fresh(target, o, connOpts, profile, signal, sameOrigin, proxy, engine, undefined, undefined);
+    return this.#attemptSecure(target, o, connOpts, profile, signal, sameOrigin, proxy, engine);
+  }
+
+  /** A wss:// attempt: over a pooled h2 connection when there is one, else a fresh connection. */
+  async #attemptSecure(
+    target: URL,
+    o: SessionOptions,
+    connOpts: ResolvedConnectionOptions,
+    profile: BrowserProfile | undefined,
+    signal: AbortSignal,
+    sameOrigin: boolean,
+    proxy: string | undefined,
+    engine: "native" | "masq",
+  ): Promise<AttemptResult> {
     // A WebSocket to an origin this session holds an h2 connection to (allowing extended CONNECT)
     // becomes a new stream on it, as browsers do (RFC 8441).
     const h2plan = planH2(target, o, profile, engine, proxy);
@@ -409,7 +434,8 @@ export class AsyncSession implements AsyncDisposable {
         return await this.#overH2(h2, h2plan.fp, target, o, connOpts, profile, signal, sameOrigin);
       }
       const key = generateKey();
-      const { offer, user } = await this.#requestParts(target, o, profile, sameOrigin);
+      const parts = this.#requestParts(target, o, profile, sameOrigin);
+      const { offer, user } = parts instanceof Promise ? await parts : parts;
       const extensions = offer ? formatDeflateOffer(offer) : undefined;
       const origin = o.origin ?? (profile ? `${secure ? "https" : "http"}://${target.host}` : undefined);
       const headers: HeaderList = buildRequestHeaders({
@@ -505,6 +531,12 @@ function clientCertOf(o: SessionOptions): { clientCert?: ClientCertOptions } {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
+
+/** What an upgrade request carries besides the handshake's own headers (see #requestParts). */
+interface RequestParts {
+  offer: DeflateOffer | undefined;
+  user: HeaderList;
+}
 
 /** What one connection attempt gives: a WebSocket, or a redirect to follow. */
 type AttemptResult = { ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] };

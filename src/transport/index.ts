@@ -68,11 +68,23 @@ function isAbort(signal: AbortSignal | undefined, err: unknown): boolean {
  * Opens a connection to `target` and returns it as a connected Duplex (a TLS socket when
  * `target.secure`), directly or through `opts.proxy`.
  */
-export async function openTransport(target: ConnectTarget, opts: TransportOptions): Promise<Duplex> {
+export function openTransport(target: ConnectTarget, opts: TransportOptions): Promise<Duplex> {
   const signal = opts.signal;
-  if (signal?.aborted) throw signal.reason;
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const host = stripBrackets(target.host);
   const port = target.port;
+  if (!target.secure && (opts.proxy === undefined || opts.proxy === "")) {
+    // Plain TCP, direct: the socket itself (no async layer, whose promises and microtask turns
+    // a connect would pay for), read in place (see direct-read.ts).
+    return connectTcp(host, port, signal, { directRead: true }).then(undefined, (err: unknown) => {
+      throw isAbort(signal, err) ? err : connectError(err, host, port);
+    });
+  }
+  return openTransportAsync(host, port, target, opts);
+}
+
+async function openTransportAsync(host: string, port: number, target: ConnectTarget, opts: TransportOptions): Promise<Duplex> {
+  const signal = opts.signal;
   let socket: Duplex;
   if (opts.proxy !== undefined && opts.proxy !== "") {
     const proxy = parseProxyUrl(opts.proxy);
