@@ -131,6 +131,8 @@ function defaultTrust(): X509Certificate[] {
  * lookup, by SHA-256 fingerprint for "is this certificate itself an anchor".
  */
 interface TrustStore {
+  /** Never reused by another store: what a cached validation was made against (chain-cache.ts). */
+  readonly id: number;
   readonly list: readonly X509Certificate[];
   /** Anchors by normalised subject name, in list order. */
   readonly bySubject: ReadonlyMap<string, X509Certificate[]>;
@@ -142,6 +144,8 @@ function nameKey(name: string): string {
   return name.toLowerCase().replace(/\s+/g, " ");
 }
 
+let nextStoreId = 1;
+
 function trustStore(list: X509Certificate[]): TrustStore {
   const bySubject = new Map<string, X509Certificate[]>();
   const fingerprints = new Set<string>();
@@ -152,7 +156,7 @@ function trustStore(list: X509Certificate[]): TrustStore {
     else bySubject.set(k, [c]);
     fingerprints.add(c.fingerprint256);
   }
-  return { list, bySubject, fingerprints };
+  return { id: nextStoreId++, list, bySubject, fingerprints };
 }
 
 let defaultStore: TrustStore | undefined;
@@ -171,6 +175,15 @@ function rootsOf(ca: string | Buffer | Array<string | Buffer> | undefined): Trus
     caStores.set(key, store);
   }
   return store;
+}
+
+/**
+ * Identifies the trust anchors `ca` selects (the default roots when undefined): two calls give the
+ * same number only while they use the very same parsed store, so a result cached under it never
+ * applies to another set of anchors.
+ */
+export function trustStoreId(ca: ValidationOptions["ca"]): number {
+  return rootsOf(ca).id;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { constants as cc, publicEncrypt, randomBytes, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, NamedGroup, TLS12, isGrease } from "./constants.js";
-import { toX509 } from "./certificate.js";
+import { parseChain } from "./chain-cache.js";
 import { unexpectedMessage, makeShare, type FirstFlight, type HandshakeContext, type HandshakeState, type ServerHelloMessage, type VersionHandlers } from "./handshake.js";
 import { readAlpnChoice, readRecordSizeLimit } from "./handshake13.js";
 import { finished12, masterSecret12 } from "./prf.js";
@@ -124,10 +124,10 @@ function onServerHello12(ctx: HandshakeContext, flight: FirstFlight, sh: ServerH
 class ExpectCertificate extends Handshaking12 {
   handle(ctx: HandshakeContext, type: number, body: Buffer, raw: Buffer): HandshakeState {
     if (type !== HandshakeType.CERTIFICATE) throw unexpectedMessage(type);
-    const certs = toX509(parseCertificate12Body(body));
+    // Parsed once per distinct chain (chain-cache.ts); ServerKeyExchange is verified every time.
+    const { certs, leafKey: key } = parseChain(parseCertificate12Body(body));
     ctx.info.peerCertificates = certs;
     ctx.opts.verifyChain(certs);
-    const key = certs[0]!.publicKey;
     checkServerKey(key, this.hs.suite);
     ctx.transcript.add(raw);
     return new ExpectStatusOrKeyExchange(this.hs, key, this.hs.statusAcked);

@@ -1,7 +1,8 @@
 import { timingSafeEqual, type KeyObject } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { ContentType, ExtensionType, HandshakeType, MAX_PLAINTEXT, TLS12, isGrease } from "./constants.js";
-import { decompressCertificate, parseCertificateBody, toX509, verifyCertificateVerify } from "./certificate.js";
+import { decompressCertificate, parseCertificateBody, verifyCertificateVerify } from "./certificate.js";
+import { parseChain } from "./chain-cache.js";
 import { readOfferedHello, type OfferedHello } from "./hello-info.js";
 import { isSupportedGroup, type KeyShare } from "./key-exchange.js";
 import { KeySchedule, finishedVerifyData, nextTrafficSecret, suiteInfo, type SuiteInfo, type TrafficSecrets } from "./key-schedule.js";
@@ -301,9 +302,9 @@ function onCertificateMessage(ctx: HandshakeContext, hs: Hs13, type: number, bod
   else if (type === HandshakeType.COMPRESSED_CERTIFICATE && hs.offered.certCompression.length > 0) {
     chainBody = decompressCertificate(body, hs.offered.certCompression);
   } else throw unexpectedMessage(type);
-  const certs = toX509(parseCertificateBody(chainBody));
+  // Parsed once per distinct chain (chain-cache.ts); the signature below is checked every time.
+  const { certs, leafKey } = parseChain(parseCertificateBody(chainBody));
   ctx.info.peerCertificates = certs;
-  const leafKey = certs[0]!.publicKey;
   ctx.opts.verifyChain(certs);
   ctx.transcript.add(raw);
   return new ExpectCertificateVerify(hs, leafKey, certRequested);

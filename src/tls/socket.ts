@@ -5,7 +5,7 @@ import type { PeerCertificate } from "node:tls";
 import type { X509Certificate } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { TlsClientEngine, type EngineOptions, type HelloBuilder } from "./engine.js";
-import { validateChain } from "./certificate.js";
+import { validateChainCached } from "./chain-cache.js";
 
 /** Output buffers up to this size stay with the socket even when it goes idle. */
 const SCRATCH_KEEP = 64 * 1024;
@@ -42,10 +42,43 @@ export class MasqTlsSocket extends Duplex {
   readonly encrypted = true;
   /** Negotiated ALPN protocol, or false. */
   alpnProtocol: string | false = false;
+  #authorized = false;
+  #authorizationError: TlsError | undefined;
+  /** With rejectUnauthorized: false, the chain validation deferred until someone asks (see {@link deferAuthorization}). */
+  #authorizationCheck: (() => void) | undefined;
   /** True when the server chain verified (false only with rejectUnauthorized: false). */
-  authorized = false;
+  get authorized(): boolean {
+    this.#runAuthorizationCheck();
+    return this.#authorized;
+  }
+  set authorized(v: boolean) {
+    this.#authorizationCheck = undefined;
+    this.#authorized = v;
+  }
   /** Why the chain did not verify, when `authorized` is false. */
-  authorizationError: TlsError | undefined;
+  get authorizationError(): TlsError | undefined {
+    this.#runAuthorizationCheck();
+    return this.#authorizationError;
+  }
+  set authorizationError(e: TlsError | undefined) {
+    this.#authorizationCheck = undefined;
+    this.#authorizationError = e;
+  }
+
+  /**
+   * @internal With rejectUnauthorized: false nothing waits for the validation's result, so it
+   * runs when `authorized` or `authorizationError` is first read (often never): `check` sets both.
+   */
+  deferAuthorization(check: () => void): void {
+    this.#authorizationCheck = check;
+  }
+
+  #runAuthorizationCheck(): void {
+    const check = this.#authorizationCheck;
+    if (check === undefined) return;
+    this.#authorizationCheck = undefined;
+    check();
+  }
   readonly #socket: Duplex;
   readonly #engine: TlsClientEngine;
   #paused = false;
@@ -314,19 +347,25 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
           hello,
           ...engine,
           verifyChain: (chain) => {
-            try {
-              validateChain(chain, { host: verifyHost, ...(ca !== undefined ? { ca } : {}) });
-              self.authorized = true;
-            } catch (e) {
-              if (rejectUnauthorized) throw e;
-              self.authorized = false;
-              // V8 keeps an error's stack as call-site records (each frame's receiver and
-              // function) until `.stack` is first read: kept for the connection's life, this
-              // error would pin the whole handshake (its states, key schedule, hello builder),
-              // about 20 KiB per idle connection. Reading it now leaves only the string.
-              void (e as Error).stack;
-              self.authorizationError = e as TlsError;
+            // Validated at the handshake's time, now or (rejectUnauthorized: false) when asked.
+            const opts = { host: verifyHost, now: Date.now(), ...(ca !== undefined ? { ca } : {}) };
+            if (!rejectUnauthorized) {
+              self.deferAuthorization(() => {
+                try {
+                  validateChainCached(chain, opts);
+                  self.authorized = true;
+                } catch (e) {
+                  // V8 keeps an error's stack as call-site records (each frame's receiver and
+                  // function) until `.stack` is first read: kept for the connection's life, this
+                  // error would pin whatever was on the stack. Reading it now leaves only the string.
+                  void (e as Error).stack;
+                  self.authorizationError = e as TlsError;
+                }
+              });
+              return;
             }
+            validateChainCached(chain, opts); // throws: the handshake fails
+            self.authorized = true;
           },
         },
         {
