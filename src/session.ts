@@ -5,7 +5,7 @@ import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./proto
 import { applyOriginRules, resolveProfile, siteRelation, type BrowserProfile } from "./impersonate/index.js";
 import type { Http2Fingerprint } from "./impersonate/types.js";
 import type { H2Session } from "./transport/h2-session.js";
-import { nodeTlsError, openTransport, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
+import { ConnectAbort, nodeTlsError, openTransport, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
 import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
@@ -186,15 +186,15 @@ export class AsyncSession implements AsyncDisposable {
     // Like curl_cffi's requests, a connect is bounded by default; Infinity waits forever.
     const timeout = o.timeout ?? DEFAULT_CONNECT_TIMEOUT;
     if (o.signal?.aborted) throw o.signal.reason;
-    const ac = new AbortController();
+    const scope = new ConnectAbort();
     // The hop under way. An abort (timeout, the caller's signal, session.close()) answers its
     // caller at once, whatever stage the attempt is in: every stage also watches the signal, this
     // guarantees the caller is never left waiting on one that missed it. A connection the
     // abandoned attempt still produces is terminated.
     let hopUnderWay: { attempt: Promise<AttemptResult>; reject: (reason: unknown) => void } | undefined;
     const abort = (reason: unknown): void => {
-      if (ac.signal.aborted) return;
-      ac.abort(reason);
+      if (scope.aborted) return;
+      scope.abort(reason);
       const hop = hopUnderWay;
       hopUnderWay = undefined;
       if (hop) {
@@ -207,14 +207,14 @@ export class AsyncSession implements AsyncDisposable {
     o.signal?.addEventListener("abort", onUserAbort, { once: true });
     const timer =
       timeout <= MAX_TIMER_MS // larger (or Infinity) would overflow setTimeout: treat as unbounded
-        ? setTimeout(() => abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms${h2Phase(ac.signal)}`, 1006)), timeout)
+        ? setTimeout(() => abort(new WebSocketTimeout(`connecting to ${startUrl.host} timed out after ${timeout} ms${scope.madeSignal ? h2Phase(scope.madeSignal) : ""}`, 1006)), timeout)
         : undefined;
     try {
       let target = startUrl;
       for (let hop = 0; ; hop++) {
-        if (ac.signal.aborted) throw ac.signal.reason;
-        const sameOrigin = target.origin === startUrl.origin;
-        const attempt = this.#attempt(target, o, connOpts, profile, ac.signal, sameOrigin);
+        if (scope.aborted) throw scope.reason;
+        const sameOrigin = target === startUrl || target.origin === startUrl.origin;
+        const attempt = this.#attempt(target, o, connOpts, profile, scope, sameOrigin);
         const step = await new Promise<AttemptResult>((resolve, reject) => {
           hopUnderWay = { attempt, reject };
           attempt.then(
@@ -272,14 +272,14 @@ export class AsyncSession implements AsyncDisposable {
     o: SessionOptions,
     connOpts: ResolvedConnectionOptions,
     profile: BrowserProfile | undefined,
-    signal: AbortSignal,
+    signal: ConnectAbort,
     sameOrigin: boolean,
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
     const { offer, user } = await this.#requestParts(target, o, profile, sameOrigin);
     const origin = o.origin ?? (profile ? `https://${target.host}` : undefined);
     const step = await wsOverH2(h2, {
       target, fp, profile, origin, protocols: o.protocols, offer, headers: user, connOpts,
-      compressThreshold: o.compressThreshold, owner: this.#owner, signal,
+      compressThreshold: o.compressThreshold, owner: this.#owner, signal: signal.signal,
     });
     // Set-Cookie on the 200 (or a redirect) goes to the jar, as on HTTP/1.1.
     const setCookie = setCookies("ws" in step ? step.ws.response.rawHeaders : step.rawHeaders);
@@ -341,7 +341,7 @@ export class AsyncSession implements AsyncDisposable {
     o: SessionOptions,
     connOpts: ResolvedConnectionOptions,
     profile: BrowserProfile | undefined,
-    signal: AbortSignal,
+    signal: ConnectAbort,
     sameOrigin: boolean,
   ): Promise<AttemptResult> {
     let proxy: string | undefined;
@@ -364,7 +364,7 @@ export class AsyncSession implements AsyncDisposable {
     o: SessionOptions,
     connOpts: ResolvedConnectionOptions,
     profile: BrowserProfile | undefined,
-    signal: AbortSignal,
+    signal: ConnectAbort,
     sameOrigin: boolean,
     proxy: string | undefined,
     engine: "native" | "masq",
@@ -388,7 +388,7 @@ export class AsyncSession implements AsyncDisposable {
     o: SessionOptions,
     connOpts: ResolvedConnectionOptions,
     profile: BrowserProfile | undefined,
-    signal: AbortSignal,
+    signal: ConnectAbort,
     sameOrigin: boolean,
     proxy: string | undefined,
     engine: "native" | "masq",
@@ -423,7 +423,7 @@ export class AsyncSession implements AsyncDisposable {
         // Firefox's way (captured): wait for the server's SETTINGS; with ENABLE_CONNECT_PROTOCOL
         // the WebSocket is an extended CONNECT on this connection, without it the connection is
         // closed and the WebSocket upgrades over HTTP/1.1 on a new one offering http/1.1 alone.
-        const h2 = await openH2(socket, target, h2plan, signal, o.http2IdleTimeout);
+        const h2 = await openH2(socket, target, h2plan, signal.signal, o.http2IdleTimeout);
         if (!h2.extendedConnect) {
           h2.close();
           settled?.();

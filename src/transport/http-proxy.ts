@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import { ProxyError } from "../errors.js";
 import { formatHostPort, type ProxyInfo } from "./proxy-url.js";
+import type { AbortWatch } from "./abort-watch.js";
 
 /** Largest CONNECT response head we accept. */
 const MAX_HEAD = 64 * 1024;
@@ -26,7 +27,7 @@ export function httpConnectTunnel(
   proxy: ProxyInfo,
   targetHost: string,
   targetPort: number,
-  signal?: AbortSignal,
+  signal?: AbortWatch,
 ): Promise<Duplex> {
   const kind = proxy.protocol === "https" ? "HTTPS proxy" : "HTTP proxy";
   const target = formatHostPort(targetHost, targetPort);

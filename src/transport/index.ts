@@ -28,6 +28,8 @@ export { secureContextWithCa, nodeTlsError, type CaOption } from "./native-tls.j
 export { TlsSessionCache } from "../tls/session-cache.js";
 export type { ClientCertOptions } from "../tls/client-auth.js";
 export { abortable } from "./tcp.js";
+export { ConnectAbort, abortSignalOf, type AbortWatch } from "./abort-watch.js";
+import { abortSignalOf, type AbortWatch } from "./abort-watch.js";
 
 export interface ConnectTarget {
   /** Name or IP literal (IPv6 with or without brackets). */
@@ -38,7 +40,8 @@ export interface ConnectTarget {
 }
 
 export interface TransportOptions {
-  signal?: AbortSignal;
+  /** An AbortSignal, or a {@link ConnectAbort} (cheaper; a real signal is made only for masq's TLS engine). */
+  signal?: AbortWatch;
   /** Verify the target's (and an https:// proxy's) certificate chain and name. */
   verify: boolean;
   /** Extra trusted CAs (PEM), added to the default roots. */
@@ -60,7 +63,7 @@ export interface TransportOptions {
   clientCert?: ClientCertOptions;
 }
 
-function isAbort(signal: AbortSignal | undefined, err: unknown): boolean {
+function isAbort(signal: AbortWatch | undefined, err: unknown): boolean {
   return signal !== undefined && signal.aborted && err === signal.reason;
 }
 
@@ -203,7 +206,7 @@ async function tlsToTarget(socket: Duplex, host: string, port: number, opts: Tra
         rejectUnauthorized: opts.verify,
         ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
         ...(opts.tlsProfile !== undefined ? { profile: opts.tlsProfile } : {}),
-        ...(signal ? { signal } : {}),
+        ...(signal ? { signal: abortSignalOf(signal) } : {}),
         ...(sessionCache ? { sessionCache } : {}),
         ...(opts.clientCert ? { clientCert: opts.clientCert } : {}),
       });

@@ -7,6 +7,7 @@ import { extraCaFromEnv } from "../tls/extra-ca.js";
 import type { TlsSessionCache } from "../tls/session-cache.js";
 import type { ClientCertOptions } from "../tls/client-auth.js";
 import { stripBrackets } from "./tcp.js";
+import type { AbortWatch } from "./abort-watch.js";
 import { formatHostPort } from "./proxy-url.js";
 
 export type CaOption = string | Buffer | Array<string | Buffer>;
@@ -24,7 +25,7 @@ export interface NativeTlsOptions {
   verify: boolean;
   /** Extra trusted CAs (PEM), added to Node's bundled roots. */
   ca?: CaOption;
-  signal?: AbortSignal;
+  signal?: AbortWatch;
   /** Words naming the peer in messages, e.g. "HTTPS proxy" (default "server"). */
   label?: string;
   /** Client certificate and key for servers that ask for one (mTLS). */

@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import type { SocksClientOptions } from "socks";
 import { ProxyError, WebSocketError } from "../errors.js";
 import { formatHostPort, type ProxyInfo } from "./proxy-url.js";
+import type { AbortWatch } from "./abort-watch.js";
 import { stripBrackets } from "./tcp.js";
 
 const NAMES: Record<string, string> = {
@@ -46,7 +47,7 @@ export function socksTunnel(
   proxy: ProxyInfo,
   destination: string,
   targetPort: number,
-  signal?: AbortSignal,
+  signal?: AbortWatch,
 ): Promise<Duplex> {
   const kind = NAMES[proxy.protocol] ?? "SOCKS proxy";
   const target = formatHostPort(destination, targetPort);

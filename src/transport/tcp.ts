@@ -1,5 +1,6 @@
 import net from "node:net";
 import { attachDirectRead, directReadOption, type DirectReadPort } from "./direct-read.js";
+import type { AbortWatch } from "./abort-watch.js";
 
 /** `[::1]` -> `::1`; anything else unchanged. */
 export function stripBrackets(host: string): string {
@@ -15,7 +16,7 @@ export function stripBrackets(host: string): string {
  * `directRead`: read through a {@link DirectReadPort} (see direct-read.ts) so that a WebSocket
  * reader can receive large payloads in place; bytes still arrive as 'data' until one attaches.
  */
-export function connectTcp(host: string, port: number, signal?: AbortSignal, opts?: { directRead?: boolean }): Promise<net.Socket> {
+export function connectTcp(host: string, port: number, signal?: AbortWatch, opts?: { directRead?: boolean }): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -67,7 +68,7 @@ export function connectTcp(host: string, port: number, signal?: AbortSignal, opt
  */
 export function abortable<T>(
   step: Promise<T>,
-  signal: AbortSignal | undefined,
+  signal: AbortWatch | undefined,
   cleanup: { onAbort?: () => void; discard?: (late: T) => void } = {},
 ): Promise<T> {
   if (!signal) return step;

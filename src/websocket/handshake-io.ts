@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import { HandshakeError, WebSocketError } from "../errors.js";
 import { ResponseHeadParser, type ResponseHead } from "../protocol/handshake.js";
+import type { AbortWatch } from "../transport/abort-watch.js";
 
 /** Most of a refused upgrade's body that we keep for the error (64 KiB). */
 export const MAX_ERROR_BODY = 64 * 1024;
@@ -28,7 +29,7 @@ export interface HandshakeExchange {
  * {@link HandshakeExchange.handOver}, a chunk that does arrive is kept and the socket paused, so
  * nothing is lost; a read end seen meanwhile ends our side as the connection would have.
  */
-export function exchangeHandshake(socket: Duplex, request: Buffer, signal: AbortSignal | undefined): Promise<HandshakeExchange> {
+export function exchangeHandshake(socket: Duplex, request: Buffer, signal: AbortWatch | undefined): Promise<HandshakeExchange> {
   return new Promise((resolve, reject) => {
     const parser = new ResponseHeadParser();
     let socketError: Error | undefined;
@@ -113,7 +114,7 @@ export function readErrorBody(
   head: ResponseHead,
   rest: Buffer,
   ms: number,
-  signal?: AbortSignal,
+  signal?: AbortWatch,
 ): Promise<Buffer> {
   const chunked = /(^|,)\s*chunked\s*$/i.test(head.headers["transfer-encoding"] ?? "");
   const declared = Number(head.headers["content-length"]);
