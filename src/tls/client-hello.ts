@@ -241,10 +241,17 @@ export function drawExtensionOrder(profile: ClientHelloProfile, rng: (n: number)
   return order;
 }
 
-/** Growable big-endian byte writer with length-prefixed blocks. */
+/**
+ * Growable big-endian byte writer. Length-prefixed blocks are opened and closed explicitly (no
+ * closure per field): a browser hello has some 60 of them, and building it is paid per connect.
+ */
 class ByteWriter {
-  #buf = Buffer.allocUnsafe(2048);
+  #buf: Buffer;
   #len = 0;
+
+  constructor(capacity = 256) {
+    this.#buf = Buffer.allocUnsafe(capacity);
+  }
 
   get length(): number {
     return this.#len;
@@ -265,8 +272,8 @@ class ByteWriter {
 
   u16(v: number): this {
     this.#room(2);
-    this.#buf.writeUInt16BE(v & 0xffff, this.#len);
-    this.#len += 2;
+    this.#buf[this.#len++] = (v >>> 8) & 0xff;
+    this.#buf[this.#len++] = v & 0xff;
     return this;
   }
 
@@ -277,33 +284,55 @@ class ByteWriter {
     return this;
   }
 
-  /** Writes `body` behind a length prefix of `size` bytes (1, 2 or 3). */
-  block(size: 1 | 2 | 3, body: (w: this) => void): this {
-    this.#room(size);
-    const at = this.#len;
-    this.#len += size;
-    body(this);
-    const n = this.#len - at - size;
-    if (n >= 2 ** (8 * size)) throw new RangeError(`ClientHello field of ${n} bytes overflows its ${size}-byte length`);
-    if (size === 1) this.#buf[at] = n;
-    else if (size === 2) this.#buf.writeUInt16BE(n, at);
-    else this.#buf.writeUIntBE(n, at, 3);
+  /** Zero bytes (padding, an empty PSK binder). */
+  zeros(n: number): this {
+    this.#room(n);
+    this.#buf.fill(0, this.#len, this.#len + n);
+    this.#len += n;
     return this;
+  }
+
+  /** Starts a block behind a length prefix of `size` bytes (1, 2 or 3); returns its handle for {@link close}. */
+  open(size: 1 | 2 | 3): number {
+    this.#room(size);
+    this.#len += size;
+    return this.#len * 4 + size; // where the body starts, and the prefix size
+  }
+
+  /** Writes the length of the block `handle` (from {@link open}) now that its body is written. */
+  close(handle: number): this {
+    const size = handle & 3;
+    const start = (handle - size) / 4;
+    const n = this.#len - start;
+    if (n >= 2 ** (8 * size)) throw new RangeError(`ClientHello field of ${n} bytes overflows its ${size}-byte length`);
+    this.#buf.writeUIntBE(n, start - size, size);
+    return this;
+  }
+
+  /** `body` behind a length prefix of `size` bytes. */
+  block(size: 1 | 2 | 3, body: Uint8Array): this {
+    const n = body.length;
+    if (n >= 2 ** (8 * size)) throw new RangeError(`ClientHello field of ${n} bytes overflows its ${size}-byte length`);
+    this.#room(size + n);
+    this.#buf.writeUIntBE(n, this.#len, size);
+    this.#buf.set(body, this.#len + size);
+    this.#len += size + n;
+    return this;
+  }
+
+  /** A list of u16 values behind a length prefix, GREASE placeholders replaced by `grease` (or dropped: null). */
+  u16List(size: 1 | 2, list: readonly number[], grease: number | null): this {
+    const h = this.open(size);
+    for (const v of list) {
+      if (v !== GREASE_PLACEHOLDER) this.u16(v);
+      else if (grease !== null) this.u16(grease);
+    }
+    return this.close(h);
   }
 
   finish(): Buffer {
     return Buffer.from(this.#buf.subarray(0, this.#len));
   }
-}
-
-/** Replaces or drops GREASE placeholders in a list. */
-function degrease(list: readonly number[], value: number, grease: boolean): number[] {
-  const out: number[] = [];
-  for (const v of list) {
-    if (v !== GREASE_PLACEHOLDER) out.push(v);
-    else if (grease) out.push(value);
-  }
-  return out;
 }
 
 /** PKCS#8 prefix of an X25519 private key (RFC 8410 §7): the 32 key bytes follow. */
@@ -332,25 +361,96 @@ export function buildEchGrease(
   const pick = rng(2);
   const aead = spec.aeads[pick[0]! % spec.aeads.length]!;
   let payloadLength = spec.payloadLengths[pick[1]! % spec.payloadLengths.length]!;
-  const nameLength = serverNameBody(servername) ? Buffer.byteLength(servername!) : 0;
+  const nameLength = sendsServerName(servername) ? Buffer.byteLength(servername!) : 0;
   if (spec.nameLengthPadding !== undefined && nameLength > spec.nameLengthPadding) {
     payloadLength += Math.ceil((nameLength - spec.nameLengthPadding) / 32) * 32;
   }
-  const w = new ByteWriter();
+  const enc = spec.enc === "x25519" ? x25519PublicKey(rng) : rng(32);
+  const w = new ByteWriter(10 + enc.length + payloadLength);
   w.u8(0); // ECHClientHelloType outer
   w.u16(spec.kdf).u16(aead).u8(configId);
-  w.block(2, (e) => e.bytes(spec.enc === "x25519" ? x25519PublicKey(rng) : rng(32)));
-  w.block(2, (e) => e.bytes(rng(payloadLength)));
+  w.block(2, enc);
+  w.block(2, rng(payloadLength));
   return w.finish();
 }
 
-/** Builds the server_name body (RFC 6066 §3) or returns null when no SNI is sent. */
-function serverNameBody(servername: string | undefined): Buffer | null {
-  if (!servername || isIP(servername.replace(/^\[|\]$/g, "")) !== 0) return null;
-  const name = Buffer.from(servername, "ascii");
-  const w = new ByteWriter();
-  w.block(2, (l) => l.u8(0).block(2, (n) => n.bytes(name)));
-  return w.finish();
+/** Whether a server_name is sent (RFC 6066 §3): a name, and not an IP literal. */
+function sendsServerName(servername: string | undefined): boolean {
+  return !!servername && isIP(servername.replace(/^\[|\]$/g, "")) === 0;
+}
+
+/**
+ * Extension bytes that never change for a frozen spec object (the catalogue's profiles are deeply
+ * frozen): serialised once per process instead of once per connect. Unfrozen specs (a caller's
+ * own profile, which it might change) are serialised every time.
+ */
+const STATIC_EXTENSIONS = new WeakMap<object, Buffer>();
+
+function isDeepFrozen(spec: object): boolean {
+  if (!Object.isFrozen(spec)) return false;
+  for (const v of Object.values(spec)) if (typeof v === "object" && v !== null && !Object.isFrozen(v)) return false;
+  return true;
+}
+
+/** The complete bytes (type, length, body) of an extension whose contents depend on the spec alone, else null. */
+function staticExtension(spec: ExtensionSpec): Buffer | null {
+  const cached = STATIC_EXTENSIONS.get(spec);
+  if (cached) return cached;
+  const w = new ByteWriter(64);
+  switch (spec.kind) {
+    case "status_request":
+      // status_type ocsp(1), responder_id_list <0>, request_extensions <0>.
+      w.u16(EXT.STATUS_REQUEST).block(2, Buffer.from([1, 0, 0, 0, 0]));
+      break;
+    case "ec_point_formats":
+      w.u16(EXT.EC_POINT_FORMATS).block(2, Buffer.from([spec.formats.length, ...spec.formats]));
+      break;
+    case "signed_certificate_timestamp":
+      w.u16(EXT.SCT).u16(0);
+      break;
+    case "extended_master_secret":
+      w.u16(EXT.EXTENDED_MASTER_SECRET).u16(0);
+      break;
+    case "compress_certificate": {
+      w.u16(EXT.COMPRESS_CERTIFICATE);
+      const h = w.open(2);
+      w.u16List(1, spec.algorithms, null);
+      w.close(h);
+      break;
+    }
+    case "record_size_limit":
+      w.u16(EXT.RECORD_SIZE_LIMIT).u16(2).u16(spec.limit);
+      break;
+    case "delegated_credentials": {
+      w.u16(EXT.DELEGATED_CREDENTIALS);
+      const h = w.open(2);
+      w.u16List(2, spec.algorithms, null);
+      w.close(h);
+      break;
+    }
+    case "psk_key_exchange_modes":
+      w.u16(EXT.PSK_KEY_EXCHANGE_MODES).block(2, Buffer.from([spec.modes.length, ...spec.modes]));
+      break;
+    case "trust_anchors": {
+      w.u16(EXT.TRUST_ANCHORS);
+      const h = w.open(2);
+      const l = w.open(2);
+      for (const id of spec.ids) w.block(1, Buffer.from(id, "hex"));
+      w.close(l).close(h);
+      break;
+    }
+    case "renegotiation_info":
+      w.u16(EXT.RENEGOTIATION_INFO).block(2, Buffer.from([0]));
+      break;
+    case "raw":
+      w.u16(spec.type).block(2, Buffer.from(spec.data, "hex"));
+      break;
+    default:
+      return null;
+  }
+  const out = w.finish();
+  if (isDeepFrozen(spec)) STATIC_EXTENSIONS.set(spec, out);
+  return out;
 }
 
 /**
@@ -368,47 +468,48 @@ export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloPara
   const useGrease = profile.grease;
   const alpn = p.alpn ?? profile.alpn;
 
-  const w = new ByteWriter();
+  const w = new ByteWriter(2048);
   w.u8(1); // HandshakeType client_hello
   const bodyStart = 4;
-  w.block(3, (body) => {
-    body.u16(profile.legacyVersion).bytes(p.random);
-    body.block(1, (s) => s.bytes(p.sessionId));
-    body.block(2, (c) => {
-      for (const cs of degrease(profile.cipherSuites, grease.cipher, useGrease)) c.u16(cs);
-    });
-    body.block(1, (c) => c.u8(0)); // legacy_compression_methods: null only
-    body.block(2, (exts) => {
-      let greaseSeen = 0;
-      for (const index of order) {
-        const spec = profile.extensions[index]!;
-        if (spec.kind === "padding") {
-          writePadding(exts, body.length - bodyStart + 4, p.retry === true, spec.always === true);
-          continue;
-        }
-        if (spec.kind === "grease") {
-          if (!useGrease) continue;
-          // BoringSSL: the first fake extension is empty, the second carries a single zero byte.
-          const first = greaseSeen++ === 0;
-          exts.u16(first ? grease.extension1 : grease.extension2);
-          exts.block(2, (e) => (first ? undefined : e.u8(0)));
-          continue;
-        }
-        if (p.psk && profile.resumptionOmits?.includes(spec.kind)) continue;
-        const ext = extensionBody(spec, profile, p, alpn, grease, state, rng);
-        if (ext === null) continue;
-        exts.u16(ext.type).block(2, (e) => e.bytes(ext.body));
-      }
-      const psk = p.psk;
-      if (psk) {
-        // RFC 8446 §4.2.11: pre_shared_key MUST be the last extension (browsers put it there too).
-        exts.u16(EXT.PRE_SHARED_KEY).block(2, (e) => {
-          e.block(2, (ids) => ids.block(2, (i) => i.bytes(psk.identity)).u16(psk.obfuscatedAge >>> 16).u16(psk.obfuscatedAge));
-          e.block(2, (b) => b.block(1, (x) => x.bytes(Buffer.alloc(psk.binderLength))));
-        });
-      }
-    });
-  });
+  const body = w.open(3);
+  w.u16(profile.legacyVersion).bytes(p.random);
+  w.block(1, p.sessionId);
+  w.u16List(2, profile.cipherSuites, useGrease ? grease.cipher : null);
+  w.u8(1).u8(0); // legacy_compression_methods: null only
+  const exts = w.open(2);
+  let greaseSeen = 0;
+  for (const index of order) {
+    const spec = profile.extensions[index]!;
+    if (spec.kind === "padding") {
+      writePadding(w, w.length - bodyStart + 4, p.retry === true, spec.always === true);
+      continue;
+    }
+    if (spec.kind === "grease") {
+      if (!useGrease) continue;
+      // BoringSSL: the first fake extension is empty, the second carries a single zero byte.
+      const first = greaseSeen++ === 0;
+      if (first) w.u16(grease.extension1).u16(0);
+      else w.u16(grease.extension2).u16(1).u8(0);
+      continue;
+    }
+    if (p.psk && profile.resumptionOmits?.includes(spec.kind)) continue;
+    const fixed = staticExtension(spec);
+    if (fixed) w.bytes(fixed);
+    else writeExtension(w, spec, profile, p, alpn, grease, state, rng);
+  }
+  const psk = p.psk;
+  if (psk) {
+    // RFC 8446 §4.2.11: pre_shared_key MUST be the last extension (browsers put it there too).
+    w.u16(EXT.PRE_SHARED_KEY);
+    const ext = w.open(2);
+    const ids = w.open(2);
+    w.block(2, psk.identity).u16(psk.obfuscatedAge >>> 16).u16(psk.obfuscatedAge);
+    w.close(ids);
+    const binders = w.open(2);
+    w.block(1, Buffer.alloc(psk.binderLength));
+    w.close(binders).close(ext);
+  }
+  w.close(exts).close(body);
   return w.finish();
 }
 
@@ -416,29 +517,29 @@ export function buildClientHello(profile: ClientHelloProfile, p: ClientHelloPara
  * BoringSSL's padding rule (RFC 7685): a hello of 256–511 bytes is padded to 512. With `always`
  * the extension is written in every hello: up to 512 bytes, or empty (RFC 7685 §3 allows zero).
  */
-function writePadding(exts: ByteWriter, helloLengthSoFar: number, retry: boolean, always: boolean): void {
+function writePadding(w: ByteWriter, helloLengthSoFar: number, retry: boolean, always: boolean): void {
   if (retry) return;
   if (always && (helloLengthSoFar <= 0xff || helloLengthSoFar >= 0x200)) {
     const n = helloLengthSoFar < 0x200 - 4 ? 0x200 - 4 - helloLengthSoFar : 0;
-    exts.u16(EXT.PADDING).block(2, (e) => e.bytes(Buffer.alloc(n)));
+    w.u16(EXT.PADDING).u16(n).zeros(n);
     return;
   }
   if (helloLengthSoFar <= 0xff || helloLengthSoFar >= 0x200) return;
   let n = 0x200 - helloLengthSoFar;
   n = n >= 4 + 1 ? n - 4 : 1;
-  exts.u16(EXT.PADDING).block(2, (e) => e.bytes(Buffer.alloc(n)));
+  w.u16(EXT.PADDING).u16(n).zeros(n);
 }
 
-function u16List(list: readonly number[], prefix: 1 | 2): Buffer {
-  const w = new ByteWriter();
-  w.block(prefix, (l) => {
-    for (const v of list) l.u16(v);
-  });
-  return w.finish();
+/** A list of strings as 1-byte-prefixed latin1 entries behind a 2-byte length (ALPN, ALPS). */
+function protocolList(w: ByteWriter, protocols: readonly string[]): void {
+  const l = w.open(2);
+  for (const proto of protocols) w.block(1, Buffer.from(proto, "latin1"));
+  w.close(l);
 }
 
-/** The type and body of one non-GREASE extension, or null when it is not sent this time. */
-function extensionBody(
+/** Writes one extension whose contents vary per connection (type, length, body), or nothing when it is not sent this time. */
+function writeExtension(
+  w: ByteWriter,
   spec: Exclude<ExtensionSpec, { kind: "grease" } | { kind: "padding" }>,
   profile: ClientHelloProfile,
   p: ClientHelloParams,
@@ -446,87 +547,75 @@ function extensionBody(
   grease: GreaseValues,
   state: ClientHelloState,
   rng: (n: number) => Buffer,
-): { type: number; body: Buffer } | null {
+): void {
   const g = profile.grease;
   switch (spec.kind) {
     case "server_name": {
-      const body = serverNameBody(p.servername);
-      return body && { type: EXT.SERVER_NAME, body };
+      if (!sendsServerName(p.servername)) return;
+      const name = Buffer.from(p.servername!, "ascii");
+      w.u16(EXT.SERVER_NAME).u16(name.length + 5).u16(name.length + 3).u8(0).block(2, name);
+      return;
     }
-    case "status_request":
-      // status_type ocsp(1), responder_id_list <0>, request_extensions <0>.
-      return { type: EXT.STATUS_REQUEST, body: Buffer.from([1, 0, 0, 0, 0]) };
     case "supported_groups":
-      return { type: EXT.SUPPORTED_GROUPS, body: u16List(degrease(profile.groups, grease.group, g), 2) };
-    case "ec_point_formats":
-      return { type: EXT.EC_POINT_FORMATS, body: Buffer.from([spec.formats.length, ...spec.formats]) };
+      w.u16(EXT.SUPPORTED_GROUPS).u16(2 + 2 * countSent(profile.groups, g)).u16List(2, profile.groups, g ? grease.group : null);
+      return;
     case "signature_algorithms":
-      return {
-        type: EXT.SIGNATURE_ALGORITHMS,
-        body: u16List(degrease(profile.signatureAlgorithms, grease.signatureAlgorithm, g), 2),
-      };
-    case "alpn": {
-      if (alpn.length === 0) return null;
-      const w = new ByteWriter();
-      w.block(2, (l) => {
-        for (const proto of alpn) l.block(1, (e) => e.bytes(Buffer.from(proto, "latin1")));
-      });
-      return { type: EXT.ALPN, body: w.finish() };
-    }
-    case "signed_certificate_timestamp":
-      return { type: EXT.SCT, body: Buffer.alloc(0) };
-    case "extended_master_secret":
-      return { type: EXT.EXTENDED_MASTER_SECRET, body: Buffer.alloc(0) };
-    case "compress_certificate": {
-      const w = new ByteWriter();
-      w.block(1, (l) => {
-        for (const a of spec.algorithms) l.u16(a);
-      });
-      return { type: EXT.COMPRESS_CERTIFICATE, body: w.finish() };
-    }
-    case "record_size_limit":
-      return { type: EXT.RECORD_SIZE_LIMIT, body: new ByteWriter().u16(spec.limit).finish() };
-    case "delegated_credentials":
-      return { type: EXT.DELEGATED_CREDENTIALS, body: u16List(spec.algorithms, 2) };
-    case "session_ticket":
-      return { type: EXT.SESSION_TICKET, body: p.ticket ?? Buffer.alloc(0) };
+      w.u16(EXT.SIGNATURE_ALGORITHMS)
+        .u16(2 + 2 * countSent(profile.signatureAlgorithms, g))
+        .u16List(2, profile.signatureAlgorithms, g ? grease.signatureAlgorithm : null);
+      return;
     case "supported_versions":
-      return { type: EXT.SUPPORTED_VERSIONS, body: u16List(degrease(spec.versions, grease.version, g), 1) };
-    case "cookie": {
-      if (!p.cookie) return null;
-      const w = new ByteWriter();
-      w.block(2, (c) => c.bytes(p.cookie!));
-      return { type: EXT.COOKIE, body: w.finish() };
+      w.u16(EXT.SUPPORTED_VERSIONS).u16(1 + 2 * countSent(spec.versions, g)).u16List(1, spec.versions, g ? grease.version : null);
+      return;
+    case "alpn": {
+      if (alpn.length === 0) return;
+      w.u16(EXT.ALPN);
+      const h = w.open(2);
+      protocolList(w, alpn);
+      w.close(h);
+      return;
     }
-    case "psk_key_exchange_modes":
-      return { type: EXT.PSK_KEY_EXCHANGE_MODES, body: Buffer.from([spec.modes.length, ...spec.modes]) };
-    case "key_share":
-      return { type: EXT.KEY_SHARE, body: keyShareBody(profile, p, grease) };
-    case "trust_anchors": {
-      const w = new ByteWriter();
-      w.block(2, (l) => {
-        for (const id of spec.ids) l.block(1, (e) => e.bytes(Buffer.from(id, "hex")));
-      });
-      return { type: EXT.TRUST_ANCHORS, body: w.finish() };
+    case "session_ticket":
+      w.u16(EXT.SESSION_TICKET).block(2, p.ticket ?? Buffer.alloc(0));
+      return;
+    case "cookie": {
+      if (!p.cookie) return;
+      w.u16(EXT.COOKIE).u16(p.cookie.length + 2).block(2, p.cookie);
+      return;
+    }
+    case "key_share": {
+      w.u16(EXT.KEY_SHARE);
+      const h = w.open(2);
+      writeKeyShares(w, profile, p, grease);
+      w.close(h);
+      return;
     }
     case "ech_grease": {
       const body = (state.ech ??= buildEchGrease(spec, grease.echConfigId, rng, p.servername));
-      return { type: EXT.ENCRYPTED_CLIENT_HELLO, body };
+      w.u16(EXT.ENCRYPTED_CLIENT_HELLO).block(2, body);
+      return;
     }
     case "application_settings": {
       const offered = spec.protocols.filter((proto) => alpn.includes(proto));
-      if (offered.length === 0) return null;
-      const w = new ByteWriter();
-      w.block(2, (l) => {
-        for (const proto of offered) l.block(1, (e) => e.bytes(Buffer.from(proto, "latin1")));
-      });
-      return { type: spec.codepoint, body: w.finish() };
+      if (offered.length === 0) return;
+      w.u16(spec.codepoint);
+      const h = w.open(2);
+      protocolList(w, offered);
+      w.close(h);
+      return;
     }
-    case "renegotiation_info":
-      return { type: EXT.RENEGOTIATION_INFO, body: Buffer.from([0]) };
-    case "raw":
-      return { type: spec.type, body: Buffer.from(spec.data, "hex") };
+    default:
+      // Every other kind is static (staticExtension): unreachable with a well-formed profile.
+      throw new RangeError(`ClientHello extension kind ${(spec as { kind: string }).kind} is not known`);
   }
+}
+
+/** How many entries of `list` go on the wire (GREASE placeholders only when GREASE is on). */
+function countSent(list: readonly number[], grease: boolean): number {
+  if (grease) return list.length;
+  let n = 0;
+  for (const v of list) if (v !== GREASE_PLACEHOLDER) n++;
+  return n;
 }
 
 /**
@@ -534,29 +623,27 @@ function extensionBody(
  * one-byte GREASE share (BoringSSL sends a single 0x00) where the profile puts the placeholder.
  * A retry hello carries only the share the server asked for.
  */
-function keyShareBody(profile: ClientHelloProfile, p: ClientHelloParams, grease: GreaseValues): Buffer {
+function writeKeyShares(w: ByteWriter, profile: ClientHelloProfile, p: ClientHelloParams, grease: GreaseValues): void {
   const rank = (group: number): number => {
     const i = profile.keyShareGroups.indexOf(group);
     return i < 0 ? profile.keyShareGroups.length : i;
   };
   const shares = [...p.keyShares].sort((a, b) => rank(a.group) - rank(b.group));
-  const w = new ByteWriter();
-  w.block(2, (l) => {
-    let i = 0;
-    for (const group of profile.keyShareGroups) {
-      if (group === GREASE_PLACEHOLDER) {
-        if (profile.grease && !p.retry) l.u16(grease.group).block(2, (e) => e.u8(0));
-        continue;
-      }
-      // Real shares are written in profile order as they come up.
-      while (i < shares.length && rank(shares[i]!.group) <= rank(group)) {
-        const s = shares[i++]!;
-        l.u16(s.group).block(2, (e) => e.bytes(s.key));
-      }
+  const l = w.open(2);
+  let i = 0;
+  for (const group of profile.keyShareGroups) {
+    if (group === GREASE_PLACEHOLDER) {
+      if (profile.grease && !p.retry) w.u16(grease.group).u16(1).u8(0);
+      continue;
     }
-    for (; i < shares.length; i++) l.u16(shares[i]!.group).block(2, (e) => e.bytes(shares[i]!.key));
-  });
-  return w.finish();
+    // Real shares are written in profile order as they come up.
+    while (i < shares.length && rank(shares[i]!.group) <= rank(group)) {
+      const s = shares[i++]!;
+      w.u16(s.group).block(2, s.key);
+    }
+  }
+  for (; i < shares.length; i++) w.u16(shares[i]!.group).block(2, shares[i]!.key);
+  w.close(l);
 }
 
 /** Wraps a handshake message in one plaintext handshake record (RFC 8446 §5.1). */
@@ -573,7 +660,7 @@ export function clientHelloRecord(profile: ClientHelloProfile, hello: Buffer): B
  * TLS 1.3 offer (TLS 1.2 AEAD suites kept for a later TLS 1.2 fallback), no GREASE, fixed order.
  * X25519 gets the only key share; servers that want P-256/P-384 answer with HelloRetryRequest.
  */
-export const masqDefaultHello: ClientHelloProfile = {
+export const masqDefaultHello: ClientHelloProfile = deepFreeze({
   name: "masq",
   recordVersion: 0x0301,
   legacyVersion: 0x0303,
@@ -598,4 +685,13 @@ export const masqDefaultHello: ClientHelloProfile = {
   alpn: ["http/1.1"],
   permuteExtensions: false,
   grease: false,
-};
+});
+
+/** Frozen all the way down, like the catalogue's profiles: its static extensions are then serialised once. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -42,16 +42,30 @@ export function hkdfExpand(hash: string, prk: Buffer, info: Buffer, length: numb
   return out;
 }
 
-/** HKDF-Expand-Label (RFC 8446 §7.1). */
+/** "tls13 " + label, per label: the few labels of RFC 8446 §7 are encoded once. */
+const LABELS = new Map<string, Buffer>();
+
+/**
+ * HKDF-Expand-Label (RFC 8446 §7.1). Every TLS 1.3 output is at most one hash long, so HKDF-Expand
+ * is a single HMAC over HkdfLabel || 0x01 (RFC 5869 §2.3, T(1)): built in one buffer, no loop.
+ */
 export function hkdfExpandLabel(hash: string, secret: Buffer, label: string, context: Buffer, length: number): Buffer {
-  const full = Buffer.from("tls13 " + label, "latin1");
-  const info = Buffer.allocUnsafe(2 + 1 + full.length + 1 + context.length);
+  let full = LABELS.get(label);
+  if (!full) {
+    full = Buffer.from("tls13 " + label, "latin1");
+    if (LABELS.size < 64) LABELS.set(label, full);
+  }
+  const info = Buffer.allocUnsafe(2 + 1 + full.length + 1 + context.length + 1);
   info.writeUInt16BE(length, 0);
   info[2] = full.length;
   full.copy(info, 3);
   info[3 + full.length] = context.length;
   context.copy(info, 4 + full.length);
-  return hkdfExpand(hash, secret, info, length);
+  const hashLength = hash === "sha384" ? 48 : hash === "sha256" ? 32 : 0;
+  if (length > hashLength) return hkdfExpand(hash, secret, info.subarray(0, info.length - 1), length);
+  info[info.length - 1] = 1;
+  const t1 = createHmac(hash, secret).update(info).digest();
+  return length === t1.length ? t1 : t1.subarray(0, length);
 }
 
 /** Derive-Secret(Secret, Label, Messages) with the transcript hash already computed (RFC 8446 §7.1). */
@@ -59,9 +73,20 @@ export function deriveSecret(hash: string, secret: Buffer, label: string, transc
   return hkdfExpandLabel(hash, secret, label, transcriptHash, transcriptHash.length);
 }
 
+const EMPTY_HASHES = new Map<string, Buffer>();
+
+/** Hash of the empty string (Derive-Secret's "derived" context), computed once per hash. Do not modify. */
 export function emptyHash(hash: string): Buffer {
-  return createHash(hash).digest();
+  let h = EMPTY_HASHES.get(hash);
+  if (!h) {
+    h = createHash(hash).digest();
+    EMPTY_HASHES.set(hash, h);
+  }
+  return h;
 }
+
+/** Derive-Secret(Early Secret, "derived", "") without a PSK: a constant per hash (RFC 8446 §7.1), computed once. */
+const DERIVED_WITHOUT_PSK = new Map<string, Buffer>();
 
 /** Write key and IV for a traffic secret (RFC 8446 §7.3). */
 export function trafficKeys(suite: SuiteInfo, secret: Buffer): { key: Buffer; iv: Buffer } {
@@ -100,7 +125,14 @@ export class KeySchedule {
   masterSecret: Buffer | undefined;
   clientApplicationTrafficSecret: Buffer | undefined;
   serverApplicationTrafficSecret: Buffer | undefined;
-  exporterMasterSecret: Buffer | undefined;
+  /** Hash(ClientHello..server Finished), kept for {@link exporterMasterSecret}. */
+  #applicationTranscript: Buffer | undefined;
+
+  /** exporter_master_secret (RFC 8446 §7.1): derived when asked (masq exports no keying material). */
+  get exporterMasterSecret(): Buffer | undefined {
+    if (!this.masterSecret || !this.#applicationTranscript) return undefined;
+    return deriveSecret(this.suite.hash, this.masterSecret, "exp master", this.#applicationTranscript);
+  }
 
   constructor(suite: SuiteInfo) {
     this.suite = suite;
@@ -112,9 +144,13 @@ export class KeySchedule {
    */
   handshake(sharedSecret: Buffer, transcriptHash: Buffer, psk?: Buffer): TrafficSecrets {
     const h = this.suite.hash;
-    const zeros = Buffer.alloc(this.suite.hashLength);
-    const early = hkdfExtract(h, zeros, psk ?? zeros);
-    const derived = deriveSecret(h, early, "derived", emptyHash(h));
+    let derived = psk ? undefined : DERIVED_WITHOUT_PSK.get(h);
+    if (!derived) {
+      const zeros = Buffer.alloc(this.suite.hashLength);
+      const early = hkdfExtract(h, zeros, psk ?? zeros);
+      derived = deriveSecret(h, early, "derived", emptyHash(h));
+      if (!psk) DERIVED_WITHOUT_PSK.set(h, derived);
+    }
     this.#handshakeSecret = hkdfExtract(h, derived, sharedSecret);
     this.clientHandshakeTrafficSecret = deriveSecret(h, this.#handshakeSecret, "c hs traffic", transcriptHash);
     this.serverHandshakeTrafficSecret = deriveSecret(h, this.#handshakeSecret, "s hs traffic", transcriptHash);
@@ -129,7 +165,7 @@ export class KeySchedule {
     this.masterSecret = hkdfExtract(h, derived, Buffer.alloc(this.suite.hashLength));
     this.clientApplicationTrafficSecret = deriveSecret(h, this.masterSecret, "c ap traffic", transcriptHash);
     this.serverApplicationTrafficSecret = deriveSecret(h, this.masterSecret, "s ap traffic", transcriptHash);
-    this.exporterMasterSecret = deriveSecret(h, this.masterSecret, "exp master", transcriptHash);
+    this.#applicationTranscript = transcriptHash;
     return { client: this.clientApplicationTrafficSecret, server: this.serverApplicationTrafficSecret };
   }
 }

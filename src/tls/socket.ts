@@ -279,6 +279,10 @@ export class MasqTlsSocket extends Duplex {
   }
 }
 
+function uncork(socket: Duplex): void {
+  socket.uncork();
+}
+
 /** Write what remains, then close the socket (so that our alert reaches the server). */
 function closeAfterFlush(socket: Duplex): void {
   if (socket.destroyed) return;
@@ -400,7 +404,11 @@ export function connectEngine(socket: Duplex, o: EngineConnectOptions): Promise<
         closeAfterFlush(socket);
         fail(e);
       } finally {
-        if (cork) socket.uncork();
+        // The read that completed the handshake leaves our Finished corked until the code that
+        // the resolved promise resumes has written its first bytes (the HTTP upgrade request):
+        // one write for both, as browsers send them, instead of a syscall each.
+        if (cork && !broken && tls.engine.connected) setImmediate(uncork, socket);
+        else if (cork) socket.uncork();
       }
     };
     tls.feedTransient = (view) => feed(view, true);
