@@ -459,7 +459,7 @@ export class AsyncSession implements AsyncDisposable {
         return { location: head.headers["location"], status: head.status, rawHeaders: head.rawHeaders };
       }
       if (head.status !== 101) {
-        const body = await readErrorBody(socket, head, handOver(), 2000, signal);
+        const body = await readErrorBody(socket, head, handOver(true), 2000, signal);
         throw new HandshakeError(
           `the server refused the WebSocket upgrade: HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`,
           { status: head.status, rawHeaders: head.rawHeaders, body },

@@ -13,9 +13,11 @@ export interface HandshakeExchange {
    * Hands the socket over to its next reader: removes this module's listeners and returns the
    * bytes that followed the head, those that arrived since included. Call it once, synchronously
    * before attaching the next reader. Throws a WebSocketError (1006) when the socket failed or
-   * closed in between (its events would otherwise reach nobody).
+   * closed in between (its events would otherwise reach nobody), unless `refused`: a refused
+   * upgrade's body reader wants what came before the close (a server such as `openssl s_server
+   * -www` answers 200, sends its page and closes at once).
    */
-  handOver(): Buffer;
+  handOver(refused?: boolean): Buffer;
 }
 
 /**
@@ -48,9 +50,9 @@ export function exchangeHandshake(socket: Duplex, request: Buffer, signal: Abort
       socket.destroy();
       reject(err);
     };
-    const handOver = (): Buffer => {
+    const handOver = (refused = false): Buffer => {
       cleanup();
-      if (lost) throw lost;
+      if (lost && !refused) throw lost;
       // The peer's FIN came and went with nobody listening (no data was held back, or 'end'
       // would have waited for it): do what the connection's 'end' handler does.
       if (socket.readableEnded && !socket.destroyed && !socket.writableEnded) socket.end();
@@ -120,7 +122,8 @@ export function readErrorBody(
   const declared = Number(head.headers["content-length"]);
   const want = chunked ? MAX_ERROR_BODY : Math.min(MAX_ERROR_BODY, Number.isFinite(declared) && declared >= 0 ? declared : MAX_ERROR_BODY);
   const body = new BodyCollector(want, chunked);
-  if (body.add(rest)) {
+  // Complete already, or the server closed before the body was read on (its events are gone).
+  if (body.add(rest) || socket.destroyed || socket.readableEnded) {
     socket.destroy();
     return Promise.resolve(body.result());
   }

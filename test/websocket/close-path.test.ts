@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Duplex } from "node:stream";
 import { setImmediate as tick } from "node:timers/promises";
 import { AsyncSession, WsFlag, WebSocketClosed, WebSocketError } from "../../src/index.js";
-import { exchangeHandshake } from "../../src/websocket/handshake-io.js";
+import { exchangeHandshake, readErrorBody } from "../../src/websocket/handshake-io.js";
 import { OP, closePayload, startRawServer } from "../helpers/raw-server.js";
 import { failOnUnhandledRejections } from "../helpers/unhandled.js";
 
@@ -125,6 +125,27 @@ describe("handing the socket over after the upgrade response", () => {
     await tick();
     await tick();
     assert.throws(handOver, (e: unknown) => e instanceof WebSocketError && e.code === 1006 && /right after the upgrade: ECONNRESET/.test(e.message));
+  });
+
+  test("a refused upgrade whose page and close came before handOver: handOver(true) returns the page and readErrorBody ends at once", async () => {
+    const socket = fakeSocket();
+    const p = exchangeHandshake(socket, Buffer.from("GET / HTTP/1.1\r\n\r\n"), undefined);
+    await tick();
+    socket.push(Buffer.from("HTTP/1.0 200 ok\r\nContent-type: text/html\r\n\r\n<pre>"));
+    socket.push(Buffer.from("page</pre>"));
+    const { head, handOver } = await p;
+    socket.push(null);
+    socket.destroy();
+    await tick();
+    await tick();
+    assert.throws(() => handOver(), (e: unknown) => e instanceof WebSocketError && e.code === 1006);
+    const rest = handOver(true);
+    assert.equal(rest.toString(), "<pre>page</pre>");
+    let settled = false;
+    const body = readErrorBody(socket, head, rest, 60_000, undefined).finally(() => (settled = true));
+    await tick();
+    assert.equal(settled, true, "no wait for the 60 s body timeout: the socket is already gone");
+    assert.equal((await body).toString(), "<pre>page</pre>");
   });
 
   test("a real server that sends a message and closes right behind the 101: the message and the close arrive", async () => {
