@@ -5,7 +5,7 @@ import { formatDeflateOffer, negotiateDeflate, type DeflateOffer } from "./proto
 import { applyOriginRules, resolveProfile, siteRelation, type BrowserProfile } from "./impersonate/index.js";
 import type { Http2Fingerprint } from "./impersonate/types.js";
 import type { H2Session } from "./transport/h2-session.js";
-import { ConnectAbort, nodeTlsError, openTransport, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
+import { ConnectAbort, nodeTlsError, openTransport, type TransportOptions, selectProxy, TlsSessionCache, type ClientCertOptions, type ProxyMap, type CaOption } from "./transport/index.js";
 import { AsyncWebSocket, type ConnectionOwner, type HandshakeResponse } from "./websocket/connection.js";
 import { exchangeHandshake, readErrorBody } from "./websocket/handshake-io.js";
 import { MAX_TIMER_MS, resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./websocket/options.js";
@@ -112,6 +112,8 @@ export class AsyncSession implements AsyncDisposable {
   readonly cookies: CookieJar;
   readonly #defaults: SessionOptions;
   readonly #connDefaults: ResolvedConnectionOptions;
+  /** The session's options as a connect without per-call options sees them (made on first use). */
+  #plainOptions: SessionOptions | undefined;
   readonly #open = new Set<AsyncWebSocket>();
   /**
    * Connections that ended before they were registered in #open (one that ended while being
@@ -170,14 +172,16 @@ export class AsyncSession implements AsyncDisposable {
   async wsConnect(url: string | URL, options: SessionOptions = {}): Promise<AsyncWebSocket> {
     validateConnectArgs(url, options); // every option, by type and range (src/websocket/validate.ts)
     if (this.#closed) throw new WebSocketError("the session is closed", 0);
-    const o = mergeOptions(this.#defaults, options);
+    // Without per-call options every connect merges the same: once per session (frozen, so that
+    // nothing below can change it for the next connect).
+    let o = hasOwnKeys(options) ? mergeOptions(this.#defaults, options) : (this.#plainOptions ??= Object.freeze(mergeOptions(this.#defaults, {})));
     const connOpts = hasConnectionOption(options) ? resolveConnectionOptions(o) : this.#connDefaults;
     const profile = o.impersonate !== undefined ? resolveProfile(o.impersonate) : undefined;
     const startUrl = buildUrl(url, this.#defaults.params, options.params);
     if (startUrl.username || startUrl.password) {
       // Userinfo in the URL acts like `auth` for that origin (as curl does), unless `auth` is
       // given; it is never sent in the request line nor shown in response.url.
-      o.auth ??= [decodeURIComponent(startUrl.username), decodeURIComponent(startUrl.password)];
+      o = { ...o, auth: o.auth ?? [decodeURIComponent(startUrl.username), decodeURIComponent(startUrl.password)] };
       startUrl.username = "";
       startUrl.password = "";
     }
@@ -398,20 +402,22 @@ export class AsyncSession implements AsyncDisposable {
   ): Promise<{ ws: AsyncWebSocket } | { location: string; status: number; rawHeaders: string[] }> {
     const secure = target.protocol === "wss:";
     const port = target.port ? Number(target.port) : secure ? 443 : 80;
-    const socket: Duplex = await openTransport(
-      { host: target.hostname, port, secure },
-      {
-        signal,
-        verify: o.verify ?? true,
-        ca: o.ca,
-        alpn: h2plan?.alpn,
-        tlsEngine: engine,
-        tlsProfile: profile?.tls,
-        proxy,
-        ...(this.#tlsSessions && o.tlsSessionCache !== false ? { sessionCache: this.#tlsSessions, sessionScope: profile?.name ?? "" } : {}),
-        ...clientCertOf(o),
-      },
-    );
+    const topts: TransportOptions = {
+      signal,
+      verify: o.verify ?? true,
+      ca: o.ca,
+      alpn: h2plan?.alpn,
+      tlsEngine: engine,
+      tlsProfile: profile?.tls,
+      proxy,
+    };
+    if (this.#tlsSessions && o.tlsSessionCache !== false) {
+      topts.sessionCache = this.#tlsSessions;
+      topts.sessionScope = profile?.name ?? "";
+    }
+    const clientCert = clientCertOf(o).clientCert;
+    if (clientCert) topts.clientCert = clientCert;
+    const socket: Duplex = await openTransport({ host: target.hostname, port, secure }, topts);
     if (signal.aborted) {
       // Aborted (timeout, user signal, session closed) while the transport was finishing.
       socket.destroy();
@@ -564,6 +570,12 @@ const CONNECTION_KEYS: ReadonlyArray<keyof ConnectionOptions> = [
   "autoclose",
   "heartbeat",
 ];
+
+/** Whether `o` has any key (a per-call options object that is not `{}`). */
+function hasOwnKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
 
 /** Whether `options` gives any of {@link CONNECTION_KEYS}. */
 function hasConnectionOption(options: SessionOptions): boolean {

@@ -47,8 +47,8 @@ export class ConnectAbort implements AbortWatch {
     return this.#controller?.signal;
   }
 
-  /** As AbortSignal's: `listener` runs once on abort; never if added after it. */
-  addEventListener(_type: "abort", listener: () => void): void {
+  /** As AbortSignal's: `listener` runs once on abort (`once` or not); never if added after it. */
+  addEventListener(_type: "abort", listener: () => void, _options?: { once?: boolean }): void {
     if (this.#aborted) return;
     (this.#listeners ??= []).push(listener);
   }
