@@ -2,6 +2,7 @@ import type { Duplex } from "node:stream";
 import { HandshakeError, WebSocketError } from "../errors.js";
 import { ResponseHeadParser, type ResponseHead } from "../protocol/handshake.js";
 import type { AbortWatch } from "../transport/abort-watch.js";
+import { directReadPort } from "../transport/direct-read.js";
 
 /** Most of a refused upgrade's body that we keep for the error (64 KiB). */
 export const MAX_ERROR_BODY = 64 * 1024;
@@ -25,15 +26,19 @@ export interface HandshakeExchange {
  * head is complete; rejects with HandshakeError / WebSocketError, or the signal's reason when
  * aborted (the socket is destroyed then).
  *
- * The socket keeps flowing after the head: pausing it would stop a direct-read TCP socket's
- * reading (a readStop and a readStart, two epoll_ctl calls per connection) although the next
- * reader attaches within the same turn of the event loop in the usual case. Until
- * {@link HandshakeExchange.handOver}, a chunk that does arrive is kept and the socket paused, so
- * nothing is lost; a read end seen meanwhile ends our side as the connection would have.
+ * After the head the socket is paused until {@link HandshakeExchange.handOver}, so that nothing
+ * (data, its end, its close) reaches nobody: a TLS socket can deliver the head, the next records
+ * and the peer's close in one read, the close before the caller's continuation runs. Except a
+ * direct-read TCP socket (plain ws://), whose pause would stop its reading (a readStop and a
+ * readStart: two epoll_ctl calls per connection): it hands each read to JavaScript in a callback
+ * of its own, after which the caller's continuation runs, so it keeps flowing; a chunk that does
+ * arrive before handOver is kept (and the socket paused then), and a read end seen meanwhile ends
+ * our side as the connection would have.
  */
 export function exchangeHandshake(socket: Duplex, request: Buffer, signal: AbortWatch | undefined): Promise<HandshakeExchange> {
   return new Promise((resolve, reject) => {
     const parser = new ResponseHeadParser();
+    const direct = directReadPort(socket) !== undefined;
     let socketError: Error | undefined;
     /** Set once the head is complete: the promise is settled, the socket waits for handOver. */
     let rest: Buffer | undefined;
@@ -53,6 +58,10 @@ export function exchangeHandshake(socket: Duplex, request: Buffer, signal: Abort
     const handOver = (refused = false): Buffer => {
       cleanup();
       if (lost && !refused) throw lost;
+      if (refused && !direct) {
+        // What the paused socket holds (a closed one's included) belongs to the refusal's body.
+        for (let chunk: unknown; (chunk = socket.read()) !== null; ) (late ??= []).push(chunk as Buffer);
+      }
       // The peer's FIN came and went with nobody listening (no data was held back, or 'end'
       // would have waited for it): do what the connection's 'end' handler does.
       if (socket.readableEnded && !socket.destroyed && !socket.writableEnded) socket.end();
@@ -72,6 +81,7 @@ export function exchangeHandshake(socket: Duplex, request: Buffer, signal: Abort
         return;
       }
       if (out === null) return;
+      if (!direct) socket.pause();
       rest = out.rest;
       signal?.removeEventListener("abort", onAbort);
       resolve({ head: out.head, handOver });

@@ -7,6 +7,9 @@ import { Duplex } from "node:stream";
 import { setImmediate as tick } from "node:timers/promises";
 import { AsyncSession, WsFlag, WebSocketClosed, WebSocketError } from "../../src/index.js";
 import { exchangeHandshake, readErrorBody } from "../../src/websocket/handshake-io.js";
+import { connectTcp } from "../../src/transport/tcp.js";
+import { attachDirectRead, directReadOption } from "../../src/transport/direct-read.js";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { OP, closePayload, startRawServer } from "../helpers/raw-server.js";
 import { failOnUnhandledRejections } from "../helpers/unhandled.js";
 
@@ -83,24 +86,33 @@ function fakeSocket(): Duplex {
 const HEAD = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
 
 describe("handing the socket over after the upgrade response", () => {
-  test("bytes after the head come back from handOver; the socket is not paused", async () => {
-    const socket = fakeSocket();
-    const p = exchangeHandshake(socket, Buffer.from("GET / HTTP/1.1\r\n\r\n"), undefined);
-    await tick();
-    socket.push(Buffer.from(HEAD + "AB"));
-    const { head, handOver } = await p;
-    assert.equal(head.status, 101);
-    assert.equal(handOver().toString(), "AB");
-    assert.equal(socket.isPaused(), false, "no pause/resume around the hand-over");
-    assert.equal(socket.listenerCount("data") + socket.listenerCount("error") + socket.listenerCount("close"), 0);
-    socket.destroy();
+  test("a direct-read TCP socket (ws://) keeps flowing: no pause/resume, the bytes after the head come back from handOver", async () => {
+    const server = createServer((c) => c.once("data", () => c.write(HEAD + "AB")));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const socket = await connectTcp("127.0.0.1", (server.address() as AddressInfo).port, undefined, { directRead: true });
+    try {
+      const paused: boolean[] = [];
+      const pause = socket.pause.bind(socket);
+      socket.pause = () => (paused.push(true), pause());
+      const { head, handOver } = await exchangeHandshake(socket, Buffer.from("GET / HTTP/1.1\r\n\r\n"), undefined);
+      assert.equal(head.status, 101);
+      assert.equal(handOver().toString(), "AB");
+      assert.deepEqual(paused, [], "never paused");
+      assert.equal(socket.isPaused(), false);
+      assert.equal(socket.listenerCount("data") + socket.listenerCount("error") + socket.listenerCount("close"), 0);
+    } finally {
+      socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
-  test("bytes that arrive before handOver are kept, in order, and the socket waits paused", async () => {
+  test("a direct-read socket: bytes that arrive before handOver are kept, in order, and it waits paused", async () => {
     const socket = fakeSocket();
+    attachDirectRead(socket as unknown as Socket, directReadOption().port); // counts as direct-read
     const p = exchangeHandshake(socket, Buffer.from("GET / HTTP/1.1\r\n\r\n"), undefined);
     await tick();
     socket.push(Buffer.from(HEAD + "AB"));
+    assert.equal(socket.isPaused(), false, "not paused at the head");
     socket.push(Buffer.from("CD")); // same turn: before the caller's continuation runs
     const { handOver } = await p;
     socket.push(Buffer.from("EF")); // later, while the caller still holds it
@@ -112,6 +124,30 @@ describe("handing the socket over after the upgrade response", () => {
     socket.resume();
     await tick();
     assert.equal(Buffer.concat(more).toString(), "EF");
+    socket.destroy();
+  });
+
+  test("any other socket (TLS, a tunnel) waits paused from the head on: what follows, its end and close stay for the next reader", async () => {
+    const socket = fakeSocket();
+    const p = exchangeHandshake(socket, Buffer.from("GET / HTTP/1.1\r\n\r\n"), undefined);
+    await tick();
+    socket.push(Buffer.from(HEAD + "AB"));
+    socket.push(Buffer.from("CD")); // same turn, as a TLS socket delivers several records
+    socket.push(null); // and the peer's close
+    const { handOver } = await p;
+    await tick();
+    assert.equal(socket.isPaused(), true);
+    assert.equal(socket.readableEnded, false, "the end waits for the reader");
+    assert.equal(handOver().toString(), "AB");
+    const more: Buffer[] = [];
+    let ended = false;
+    socket.on("data", (c: Buffer) => more.push(c));
+    socket.on("end", () => (ended = true));
+    socket.resume();
+    await tick();
+    await tick();
+    assert.equal(Buffer.concat(more).toString(), "CD");
+    assert.equal(ended, true);
     socket.destroy();
   });
 
