@@ -84,19 +84,20 @@ export class RecordReader {
       throw new TlsError(`TLS record of ${length} bytes exceeds 2^14+256`, { alert: "record_overflow" });
     }
     if (this.#total < 5 + length) return null;
-    let record: Buffer;
     const f = this.#chunks[0]!;
     if (f.length - this.#offset >= 5 + length) {
-      record = f.subarray(this.#offset, this.#offset + 5 + length);
+      // The fragment as a view of the chunk, next to the header view taken above (which lies in
+      // this chunk too): no third view of the whole record, which every record paid for.
+      const start = this.#offset;
       this.#offset += 5 + length;
       this.#total -= 5 + length;
       if (this.#offset === f.length) {
         this.#chunks.shift();
         this.#offset = 0;
       }
-    } else {
-      record = this.#gather(5 + length, true, transient);
+      return { type, version, header, fragment: f.subarray(start + 5, start + 5 + length) };
     }
+    const record = this.#gather(5 + length, true, transient);
     return { type, version, header: record.subarray(0, 5), fragment: record.subarray(5) };
   }
 
