@@ -1,7 +1,8 @@
 import type { X509Certificate } from "node:crypto";
 import { TlsError } from "../errors.js";
-import { AlertDescription, ContentType, HandshakeType, MAX_PLAINTEXT, TLS12, alertName } from "./constants.js";
+import { AlertDescription, ContentType, HandshakeType, TLS12, alertName } from "./constants.js";
 import { CertificateError } from "./certificate.js";
+import { EngineContext, bindEngineAccess } from "./engine-context.js";
 import { Negotiated, startHandshake, unexpectedMessage, type EngineOptions, type EngineSink, type HandshakeContext, type HandshakeState, type VersionHandlers } from "./handshake.js";
 import { tls12ServerHello } from "./handshake12.js";
 import { tls13ServerHello } from "./handshake13.js";
@@ -78,75 +79,6 @@ class NotStarted implements HandshakeState {
   }
 }
 
-/** The engine's private state that {@link EngineContext} reads and writes (bound in TlsClientEngine's static block). */
-interface EngineAccess {
-  opts(e: TlsClientEngine): EngineOptions;
-  transcript(e: TlsClientEngine): Transcript;
-  enc(e: TlsClientEngine): RecordSealer | undefined;
-  setEnc(e: TlsClientEngine, v: RecordSealer | undefined): void;
-  dec(e: TlsClientEngine): RecordOpener | undefined;
-  setDec(e: TlsClientEngine, v: RecordOpener | undefined): void;
-  pendingHandshakeBytes(e: TlsClientEngine): number;
-  sink(e: TlsClientEngine): EngineSink;
-  /** The handshake completed. */
-  open(e: TlsClientEngine): void;
-}
-let ACCESS!: EngineAccess;
-
-/**
- * What the handshake states see of their engine. A class, so that its accessors live once on the
- * prototype: the object literal it replaces carried twelve closures and, for its getters and
- * setters, a dictionary-mode property store, about 1.7 KiB per connection for as long as the
- * connection lives (issue 11: idle memory per connection).
- */
-class EngineContext implements HandshakeContext {
-  readonly #engine: TlsClientEngine;
-  readonly info: Negotiated;
-
-  constructor(engine: TlsClientEngine, info: Negotiated) {
-    this.#engine = engine;
-    this.info = info;
-  }
-  get opts(): EngineOptions {
-    return ACCESS.opts(this.#engine);
-  }
-  get transcript(): Transcript {
-    return ACCESS.transcript(this.#engine);
-  }
-  get enc(): RecordSealer | undefined {
-    return ACCESS.enc(this.#engine);
-  }
-  set enc(v: RecordSealer | undefined) {
-    ACCESS.setEnc(this.#engine, v);
-  }
-  get dec(): RecordOpener | undefined {
-    return ACCESS.dec(this.#engine);
-  }
-  set dec(v: RecordOpener | undefined) {
-    ACCESS.setDec(this.#engine, v);
-  }
-  get pendingHandshakeBytes(): number {
-    return ACCESS.pendingHandshakeBytes(this.#engine);
-  }
-  send(bytes: Buffer): void {
-    ACCESS.sink(this.#engine).send(bytes);
-  }
-  sendHandshake(messages: Buffer, recordVersion?: number): void {
-    const sink = ACCESS.sink(this.#engine);
-    const enc = ACCESS.enc(this.#engine);
-    for (let o = 0; o < messages.length; o += MAX_PLAINTEXT) {
-      const part = messages.subarray(o, Math.min(messages.length, o + MAX_PLAINTEXT));
-      sink.send(enc ? enc.seal(ContentType.HANDSHAKE, part) : plaintextRecord(ContentType.HANDSHAKE, part, recordVersion));
-    }
-  }
-  connected(): void {
-    ACCESS.open(this.#engine);
-  }
-  keyUpdate(requestPeer: boolean): Buffer {
-    return this.#engine.keyUpdate(requestPeer);
-  }
-}
-
 /**
  * masq's TLS client connection (TLS 1.3, RFC 8446, and TLS 1.2, RFC 5246) as a sans-I/O state
  * machine: feed it the server's bytes with {@link receive}, write out whatever it hands to
@@ -211,8 +143,8 @@ export class TlsClientEngine {
   }
 
   static {
-    // The engine's private state, as its EngineContext reaches it (see ACCESS).
-    ACCESS = {
+    // The engine's private state, as its EngineContext reaches it (engine-context.ts).
+    bindEngineAccess({
       opts: (e) => e.#opts,
       transcript: (e) => e.#transcript,
       enc: (e) => e.#enc,
@@ -229,7 +161,7 @@ export class TlsClientEngine {
         e.#phase = Phase.OPEN;
         e.#sink.connected();
       },
-    };
+    });
   }
 
   get connected(): boolean {
