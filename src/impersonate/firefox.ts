@@ -44,6 +44,7 @@ export const firefox153Hello: ClientHelloProfile = {
   ],
   groups: [GROUP.X25519MLKEM768, GROUP.X25519, GROUP.SECP256R1, GROUP.SECP384R1, GROUP.SECP521R1, GROUP.FFDHE2048, GROUP.FFDHE3072],
   keyShareGroups: [GROUP.X25519MLKEM768, GROUP.X25519, GROUP.SECP256R1],
+  hybridReusesX25519: true,
   signatureAlgorithms: [0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0203, 0x0201],
   alpn: ["h2", "http/1.1"],
   permuteExtensions: false,

@@ -124,6 +124,12 @@ export interface ClientHelloProfile {
   groups: number[];
   /** Groups that get a key share in the first hello, in wire order; GREASE_PLACEHOLDER = a 1-byte GREASE share. */
   keyShareGroups: number[];
+  /**
+   * NSS (Firefox): the X25519 half of the X25519MLKEM768 share is the same key as the X25519
+   * share (Firefox ESR 153.8's capture carries one X25519 public key twice). BoringSSL (Chrome,
+   * and curl_cffi's imitations) draws two keys. Absent: two keys.
+   */
+  hybridReusesX25519?: boolean;
   /** signature_algorithms in wire order; may contain GREASE_PLACEHOLDER. */
   signatureAlgorithms: number[];
   /** ALPN protocols offered when the caller does not override them. */

@@ -2,7 +2,7 @@ import { randomBytes, type X509Certificate } from "node:crypto";
 import { TlsError } from "../errors.js";
 import { ContentType, DOWNGRADE_TLS11, DOWNGRADE_TLS12, ExtensionType, HandshakeType, HRR_RANDOM, MAX_PLAINTEXT, TLS12, TLS13 } from "./constants.js";
 import { readOfferedHello, type OfferedHello } from "./hello-info.js";
-import { createKeyShare, type KeyShare } from "./key-exchange.js";
+import { createKeyShare, createKeyShares, type KeyShare } from "./key-exchange.js";
 import type { KeySchedule, Transcript } from "./key-schedule.js";
 import { TlsReader } from "./reader.js";
 import { plaintextRecords, type RecordOpener, type RecordSealer } from "./record.js";
@@ -20,6 +20,8 @@ import { fillBinder, obfuscatedTicketAge, ticketUsable, type TlsTicket13 } from 
 export interface HelloBuilder {
   /** Groups that need a key share in the first ClientHello. */
   readonly keyShareGroups: readonly number[];
+  /** The X25519 share and the X25519 half of X25519MLKEM768 are one key (NSS; see ClientHelloProfile). */
+  readonly hybridReusesX25519?: boolean;
   /** legacy_record_version of the record carrying the first ClientHello. */
   readonly recordVersion: number;
   /** A complete ClientHello handshake message (type 1 + uint24 length + body). */
@@ -208,11 +210,13 @@ export function startHandshake(ctx: HandshakeContext, handlers: VersionHandlers)
   const sessionId = ctx.opts.sessionId ?? randomBytes(32);
   const shares = new Map<number, KeyShare>();
   const keyShares: Array<{ group: number; key: Buffer }> = [];
-  for (const g of ctx.opts.hello.keyShareGroups) {
-    const share = makeShare(ctx, g);
+  const groups = ctx.opts.hello.keyShareGroups;
+  const made = ctx.opts.keyShare ? groups.map((g) => makeShare(ctx, g)) : createKeyShares(groups, ctx.opts.hello.hybridReusesX25519 === true);
+  groups.forEach((g, i) => {
+    const share = made[i]!;
     shares.set(g, share);
     keyShares.push({ group: g, key: share.key });
-  }
+  });
   // Resumption (RFC 8446 §4.2.11): a usable ticket whose suite we offer again.
   const ticket = ctx.opts.resume13;
   const psk = ticket && ticketUsable(ticket) ? ticket : undefined;

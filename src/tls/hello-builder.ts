@@ -19,6 +19,7 @@ export function profileHelloBuilder(profile: ClientHelloProfile, servername: str
   const keyShareGroups = profile.keyShareGroups.filter((g) => !isGrease(g));
   return {
     keyShareGroups,
+    ...(profile.hybridReusesX25519 ? { hybridReusesX25519: true } : {}),
     recordVersion: profile.recordVersion,
     build: (p) =>
       buildClientHello(profile, {

@@ -58,8 +58,8 @@ class X25519Share {
   }
 }
 
-function x25519(privateRaw?: Buffer): KeyShare {
-  const s = new X25519Share(privateRaw);
+function x25519(privateRaw?: Buffer, shared?: X25519Share): KeyShare {
+  const s = shared ?? new X25519Share(privateRaw);
   return { group: NamedGroup.X25519, key: s.key, complete: (peer) => s.secret(peer, NamedGroup.X25519) };
 }
 
@@ -171,9 +171,9 @@ const MLKEM768_CT = 1088;
  * encapsulation key followed by the X25519 share; the server share is the ML-KEM ciphertext
  * followed by its X25519 share; the shared secret is the ML-KEM secret followed by the X25519 one.
  */
-function x25519mlkem768(seed?: Buffer, x25519Private?: Buffer): KeyShare {
+function x25519mlkem768(seed?: Buffer, x25519Private?: Buffer, shared?: X25519Share): KeyShare {
   const kem = mlkem768(seed);
-  const x = new X25519Share(x25519Private);
+  const x = shared ?? new X25519Share(x25519Private);
   const key = Buffer.concat([kem.encapsulationKey, x.key]);
   const group = NamedGroup.X25519MLKEM768;
   return {
@@ -344,6 +344,22 @@ export function createKeyShare(group: number, fixed?: { privateKey?: Buffer; see
         alert: "internal_error",
       });
   }
+}
+
+/**
+ * The key shares of a first ClientHello, in `groups` order. With `hybridReusesX25519` (NSS, as
+ * Firefox sends them) the X25519 share and the X25519 half of X25519MLKEM768 are one key pair:
+ * the server uses at most one of the two shares, and a second key would be both a tell and a
+ * wasted key generation.
+ */
+export function createKeyShares(groups: readonly number[], hybridReusesX25519: boolean): KeyShare[] {
+  if (!hybridReusesX25519 || !groups.includes(NamedGroup.X25519) || !groups.includes(NamedGroup.X25519MLKEM768)) {
+    return groups.map((g) => createKeyShare(g));
+  }
+  const shared = new X25519Share();
+  return groups.map((g) =>
+    g === NamedGroup.X25519 ? x25519(undefined, shared) : g === NamedGroup.X25519MLKEM768 ? x25519mlkem768(undefined, undefined, shared) : createKeyShare(g),
+  );
 }
 
 /** Length of a valid server share for `group` (for tests and fake servers). */
