@@ -3,6 +3,7 @@ import * as nodeCrypto from "node:crypto";
 import { TlsError } from "../errors.js";
 import { NamedGroup } from "./constants.js";
 import { FFDHE_PRIMES } from "./ffdhe.js";
+import { newX25519KeyPair } from "./x25519-keys.js";
 import { derChildren, readDer } from "./asn1.js";
 import { MlKem768KeyPair } from "./mlkem.js";
 
@@ -35,10 +36,9 @@ class X25519Share {
       const spki = createPublicKey(this.#priv).export({ format: "der", type: "spki" });
       this.key = spki.subarray(spki.length - 32);
     } else {
-      // The public key read back as JWK (RFC 8037 §2): OpenSSL's DER encoders (createPublicKey +
-      // export as SPKI) cost ~3x as much on every connect.
-      this.#priv = generateKeyPairSync("x25519").privateKey;
-      this.key = Buffer.from(this.#priv.export({ format: "jwk" }).x!, "base64url");
+      const pair = newX25519KeyPair(); // see x25519-keys.ts: Node 20's generate + export deadlock
+      this.#priv = pair.privateKey;
+      this.key = pair.publicKey;
     }
   }
 
