@@ -154,8 +154,11 @@ export class MessageReader<H> implements DirectReadSink {
     this.#socket.on("data", onSocketData);
     this.#port = directReadPort(this.#socket);
     if (this.#port) this.#port.sink = this;
-    // The handshake left the socket paused so that no byte was lost before we listened.
-    this.#socketPaused = true;
+    // The handshake leaves the socket paused, except a direct-read TCP socket that saw nothing
+    // after the head (it keeps flowing: no readStop/readStart per connect). Take the state as it
+    // is: believing a flowing socket paused would skip the pause that a full queue needs, and a
+    // flooding server would then fill memory instead of meeting TCP backpressure.
+    this.#socketPaused = this.#socket.isPaused();
     this.#pump();
   }
 

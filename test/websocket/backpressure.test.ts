@@ -141,10 +141,12 @@ describe("a server that reads nothing", () => {
 });
 
 describe("a server that floods", () => {
-  for (const tls of [false, true]) {
-    test(`${tls ? "wss" : "ws"}: blocking receive queue: the server is held back by TCP; memory bounded; order kept`, async (t) => {
+  // delay 50: the flood starts after the client took the socket over, so a direct-read ws://
+  // socket is still flowing then (nothing came behind the 101): the queue must pause it itself.
+  for (const [tls, delay] of [[false, 0], [false, 50], [true, 0]] as const) {
+    test(`${tls ? "wss" : "ws"}${delay ? `, flood ${delay} ms after the upgrade` : ""}: blocking receive queue: the server is held back by TCP; memory bounded; order kept`, async (t) => {
       const rss0 = process.memoryUsage().rss;
-      const { ws, conn } = await connect("/flood?size=1024", { recvQueueSize: 16 }, tls);
+      const { ws, conn } = await connect(`/flood?size=1024${delay ? `&delay=${delay}` : ""}`, { recvQueueSize: 16 }, tls);
       try {
         await sleep(1000); // the application reads nothing
         const sentWhileIdle = conn.sent;
