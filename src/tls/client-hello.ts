@@ -20,8 +20,8 @@
  * except key_share, cookie, early_data and pre_shared_key) pass the same `state` object, the same
  * random and session id, `retry: true`, the one new key share and the server's cookie.
  */
-import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
-import { newX25519KeyPair } from "./x25519-keys.js";
+import { randomBytes } from "node:crypto";
+import { newX25519KeyPair, x25519KeyPairFrom } from "./x25519-keys.js";
 import { isIP } from "node:net";
 import { ByteWriter } from "./byte-writer.js";
 import { ExtensionType, GREASE_PLACEHOLDER, NamedGroup } from "./constants.js";
@@ -249,20 +249,10 @@ export function drawExtensionOrder(profile: ClientHelloProfile, rng: (n: number)
   return order;
 }
 
-/** PKCS#8 prefix of an X25519 private key (RFC 8410 §7): the 32 key bytes follow. */
-const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-
 /** An X25519 public key for a private key drawn from `rng`, as BoringSSL's ECH GREASE `enc`. */
 function x25519PublicKey(rng: (n: number) => Buffer): Buffer {
-  if (rng === randomBytes) {
-    // The usual case: a fresh key pair (x25519-keys.ts); importing a PKCS#8 key and exporting SPKI
-    // go through OpenSSL's DER coders and cost ~0.7 ms per connect here. A fixed rng (tests) takes
-    // the path below.
-    return newX25519KeyPair().publicKey;
-  }
-  const key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, rng(32)]), format: "der", type: "pkcs8" });
-  // SPKI of an X25519 key is a fixed 12-byte header followed by the 32-byte public key.
-  return createPublicKey(key).export({ format: "der", type: "spki" }).subarray(12);
+  // The usual case: a fresh pair; a fixed rng (tests) gives its private key to the slower path.
+  return rng === randomBytes ? newX25519KeyPair().publicKey : x25519KeyPairFrom(rng(32)).publicKey;
 }
 
 /** The body of a GREASE encrypted_client_hello extension (draft-ietf-tls-esni §5, §6.2). */

@@ -3,7 +3,7 @@ import * as nodeCrypto from "node:crypto";
 import { TlsError } from "../errors.js";
 import { NamedGroup } from "./constants.js";
 import { FFDHE_PRIMES } from "./ffdhe.js";
-import { newX25519KeyPair } from "./x25519-keys.js";
+import { newX25519KeyPair, x25519KeyPairFrom } from "./x25519-keys.js";
 import { derChildren, readDer } from "./asn1.js";
 import { MlKem768KeyPair } from "./mlkem.js";
 
@@ -15,9 +15,6 @@ export interface KeyShare {
   /** Shared secret from the server's key_exchange. Throws TlsError(illegal_parameter) on a bad share. */
   complete(serverShare: Buffer): Buffer;
 }
-
-// DER prefix that wraps a raw X25519 private key into PKCS#8 (RFC 8410).
-const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 function badShare(group: number, cause?: unknown): TlsError {
   return new TlsError(`server sent an invalid key share for group 0x${group.toString(16)}`, {
@@ -31,15 +28,10 @@ class X25519Share {
   readonly key: Buffer;
 
   constructor(privateRaw?: Buffer) {
-    if (privateRaw) {
-      this.#priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]), format: "der", type: "pkcs8" });
-      const spki = createPublicKey(this.#priv).export({ format: "der", type: "spki" });
-      this.key = spki.subarray(spki.length - 32);
-    } else {
-      const pair = newX25519KeyPair(); // see x25519-keys.ts: Node 20's generate + export deadlock
-      this.#priv = pair.privateKey;
-      this.key = pair.publicKey;
-    }
+    // x25519-keys.ts: how a fresh pair is made on each Node (Node 20's generate + export deadlock).
+    const pair = privateRaw ? x25519KeyPairFrom(privateRaw) : newX25519KeyPair();
+    this.#priv = pair.privateKey;
+    this.key = pair.publicKey;
   }
 
   secret(peer: Buffer, group: number): Buffer {
